@@ -1,0 +1,223 @@
+//! Stable diagnostic codes: each has an id, a name that says the problem, and documentation.
+//!
+//! Codes never change meaning once released. `rel explain CODE` prints the docs.
+
+use serde::{Serialize, Serializer};
+
+/// A stable diagnostic code such as `E0201 unresolved-name`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Code {
+    pub id: &'static str,
+    pub name: &'static str,
+}
+
+impl Serialize for Code {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.id)
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.id)
+    }
+}
+
+/// Documentation of one code: what it means, why it is an error, an example.
+pub struct CodeDoc {
+    pub code: Code,
+    pub what: &'static str,
+    pub why: &'static str,
+    pub example: &'static str,
+}
+
+macro_rules! codes {
+    ($( $konst:ident = $id:literal $name:literal { what: $what:literal, why: $why:literal, example: $ex:literal } )*) => {
+        $( pub const $konst: Code = Code { id: $id, name: $name }; )*
+        /// Every code, in id order.
+        pub const ALL: &[CodeDoc] = &[ $( CodeDoc { code: $konst, what: $what, why: $why, example: $ex } ),* ];
+    };
+}
+
+codes! {
+    INVALID_UTF8 = "E0001" "invalid-utf8" {
+        what: "The file is not valid UTF-8.",
+        why: "rel source is UTF-8 text; anything else cannot be parsed reliably.",
+        example: "A file saved as Latin-1 with an `é` in a string."
+    }
+    BINARY_FILE = "E0002" "binary-file" {
+        what: "The file contains NUL bytes.",
+        why: "NUL bytes never appear in text; the file is most likely binary.",
+        example: "An image or archive saved with a `.rel` extension."
+    }
+    FILE_TOO_LARGE = "E0003" "file-too-large" {
+        what: "The file is larger than the 16 MiB limit for one source file.",
+        why: "Such files are generated data, not source, and would slow every command down.",
+        example: "A 50 MB dump renamed to `big.rel`."
+    }
+    EMPTY_FILE = "E0004" "empty-file" {
+        what: "The file holds nothing but white space.",
+        why: "An empty module is almost always a mistake (a truncated write or a wrong path).",
+        example: "A zero-byte `app.rel`."
+    }
+    UNREADABLE_FILE = "E0005" "unreadable-file" {
+        what: "A file or folder could not be read.",
+        why: "rel cannot check what it cannot read.",
+        example: "`rel check missing.rel`"
+    }
+    NO_SOURCE_FILES = "E0006" "no-source-files" {
+        what: "A folder given on the command line holds no `.rel` files.",
+        why: "Checking nothing and reporting success would hide a wrong path.",
+        example: "`rel check src/` where the sources live in `infra/`."
+    }
+    UNEXPECTED_TOKEN = "E0101" "unexpected-token" {
+        what: "The parser found something other than what the grammar allows here.",
+        why: "The text does not follow `grammar/rel.ebnf`.",
+        example: "`param region string` (missing `:`)"
+    }
+    UNTERMINATED_STRING = "E0102" "unterminated-string" {
+        what: "A string literal has no closing quote.",
+        why: "Everything after the opening quote would otherwise become part of the string.",
+        example: "`let name = \"shop`"
+    }
+    UNTERMINATED_COMMENT = "E0103" "unterminated-comment" {
+        what: "A `/*` block comment has no closing `*/`.",
+        why: "The rest of the file would silently become a comment.",
+        example: "`/* TODO`"
+    }
+    UNKNOWN_ESCAPE = "E0104" "unknown-escape" {
+        what: "A backslash escape in a string is not one rel knows.",
+        why: "Known escapes are \\n \\r \\t \\\\ \\\" \\$ and \\u{...}; others are usually a mistyped path or regex.",
+        example: "`\"C:\\data\"` (write `\"C:\\\\data\"`)"
+    }
+    NESTING_TOO_DEEP = "E0105" "nesting-too-deep" {
+        what: "Brackets, braces or parentheses are nested more than 128 levels deep.",
+        why: "No real template needs such depth, and a limit keeps rel's memory and stack bounded.",
+        example: "`let x = [[[[ ... ]]]]` nested ten thousand times"
+    }
+    INVALID_NUMBER = "E0106" "invalid-number" {
+        what: "A number literal is malformed or does not fit in 64 bits.",
+        why: "rel integers are signed 64-bit; floats are IEEE doubles.",
+        example: "`replicas = 99999999999999999999`"
+    }
+    ATTRIBUTE_OUTSIDE_BLOCK = "E0107" "attribute-outside-block" {
+        what: "An attribute (`name = value`) appears at the top level of a file.",
+        why: "Top-level names are introduced by `let`, `param` and the other items.",
+        example: "`region = \"us-east-1\"` at the top of a file (write `let region = ...`)"
+    }
+    UNCLOSED_DELIMITER = "E0108" "unclosed-delimiter" {
+        what: "An opening `{`, `[` or `(` has no matching closing one.",
+        why: "The parser cannot tell where the block or list ends.",
+        example: "`app store {` with no `}`"
+    }
+    UNRESOLVED_NAME = "E0201" "unresolved-name" {
+        what: "A name is used that no item, parameter or local variable in scope defines.",
+        why: "References become graph edges; a reference to nothing cannot be compiled.",
+        example: "`hostname = \"${servce}.example.com\"`"
+    }
+    DUPLICATE_DEFINITION = "E0202" "duplicate-definition" {
+        what: "Two items in the same scope have the same name.",
+        why: "References would be ambiguous and resource addresses would collide.",
+        example: "Two `service shoes` blocks in one app."
+    }
+    UNRESOLVED_IMPORT = "E0203" "unresolved-import" {
+        what: "An import names a module that does not exist.",
+        why: "The imported names cannot be resolved.",
+        example: "`import \"std/awz\" as aws`"
+    }
+    IMPORT_CYCLE = "E0204" "import-cycle" {
+        what: "Modules import each other in a cycle.",
+        why: "Module order must be well founded so that every name has one meaning.",
+        example: "`a.rel` imports `b.rel`, which imports `a.rel`."
+    }
+    IMPORT_OUTSIDE_ROOT = "E0205" "import-outside-root" {
+        what: "A relative import points outside the project root.",
+        why: "A project must be self-contained so that builds are reproducible.",
+        example: "`import \"../../shared/net.rel\" as net`"
+    }
+    UNKNOWN_MEMBER = "E0206" "unknown-member" {
+        what: "A module has no item of the given name.",
+        why: "Only items defined at a module's top level can be referenced through its alias.",
+        example: "`aws.ekss` instead of `aws.eks`"
+    }
+    NOT_A_COMPONENT = "E0207" "not-a-component" {
+        what: "An instance names something that is not a component.",
+        why: "Only components can be instantiated with `KIND NAME = COMPONENT { ... }`.",
+        example: "`cluster main = aws.Nodes { }` where `Nodes` is a schema"
+    }
+    NOT_A_TYPE = "E0208" "not-a-type" {
+        what: "A type annotation names something that is not a type.",
+        why: "Types are the builtin ones (`string`, `int`, ...) or schemas.",
+        example: "`param nodes: nodez`"
+    }
+    NOT_AN_APP = "E0209" "not-an-app" {
+        what: "An environment derives from something that is not an `app`.",
+        why: "Environments are copies of an application template.",
+        example: "`environment \"pr-1\" from shop { }` where `shop` is a domain"
+    }
+    TYPE_MISMATCH = "E0301" "type-mismatch" {
+        what: "A value has a different type from the one expected here.",
+        why: "Wrong types would produce invalid cloud templates or manifests.",
+        example: "`replicas = \"two\"` where `replicas: int`"
+    }
+    MISSING_FIELD = "E0302" "missing-field" {
+        what: "A required field or parameter is not set.",
+        why: "The schema or component declares it without a default.",
+        example: "`service shoes { port = 8080 }` without `image`"
+    }
+    UNKNOWN_FIELD = "E0303" "unknown-field" {
+        what: "A field or parameter is set that the schema or component does not declare.",
+        why: "It would be silently ignored, which usually hides a typo.",
+        example: "`service shoes { replica = 2 }`"
+    }
+    CONSTRAINT_VIOLATION = "E0304" "constraint-violation" {
+        what: "A value breaks a constraint of its field (range, pattern, one of, non-empty).",
+        why: "Constraints encode what the cloud or cluster accepts; catching them early saves a failed apply.",
+        example: "`port = 70000` where `port: int @range(1, 65535)`"
+    }
+    WRONG_ARGUMENT_COUNT = "E0305" "wrong-argument-count" {
+        what: "A builtin function is called with too few or too many arguments.",
+        why: "Each builtin has a fixed signature.",
+        example: "`cidrsubnet(\"10.0.0.0/16\", 8)`"
+    }
+    UNKNOWN_FUNCTION = "E0306" "unknown-function" {
+        what: "A call names a function that is not a builtin.",
+        why: "rel has no user-defined functions; components are the unit of reuse.",
+        example: "`uper(\"x\")`"
+    }
+    INVALID_RESOURCE_TYPE = "E0307" "invalid-resource-type" {
+        what: "A raw resource's type string is not a CloudFormation, Kubernetes or GCP type.",
+        why: "The type decides which emitter and provider handle the resource.",
+        example: "`resource b \"S3Bucket\" { }` (write `\"AWS::S3::Bucket\"`)"
+    }
+    KIND_MISMATCH = "E0308" "kind-mismatch" {
+        what: "An instance's kind word differs from the kind its component declares.",
+        why: "The kind word documents what the instance is; a mismatch is a wrong component.",
+        example: "`database db = aws.eks { }` where `aws.eks` is a `cluster`"
+    }
+    INVALID_CONSTRAINT = "E0309" "invalid-constraint" {
+        what: "A constraint is unknown, has wrong arguments, or does not apply to the field's type.",
+        why: "Constraints must be checkable.",
+        example: "`name: string @range(1, 3)` or `@pattern(\"[\")`"
+    }
+    DUPLICATE_FIELD = "E0310" "duplicate-field" {
+        what: "The same field is set twice in one block or map.",
+        why: "Only one value can win; rel does not pick one silently.",
+        example: "`{ port = 80, port = 8080 }`"
+    }
+    INVALID_OVERRIDE = "E0311" "invalid-override" {
+        what: "An environment override names a field that the application template does not have.",
+        why: "Overrides replace template values; a path to nothing is a typo.",
+        example: "`env.LOG_LEVL = \"debug\"` in an environment (only when the template declares env keys)"
+    }
+    MISPLACED_ITEM = "E0312" "misplaced-item" {
+        what: "An item appears in a block where it has no meaning.",
+        why: "Each block kind allows certain nested items (a `service` inside an `app`, a `param` inside a `component`).",
+        example: "`service shoes { }` inside a `domain` block"
+    }
+}
+
+/// Looks a code up by id (`E0201`) or name (`unresolved-name`).
+pub fn lookup(key: &str) -> Option<&'static CodeDoc> {
+    ALL.iter().find(|d| d.code.id.eq_ignore_ascii_case(key) || d.code.name == key)
+}

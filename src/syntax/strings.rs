@@ -1,0 +1,197 @@
+//! String literals: escapes, `${...}` interpolation and `"""` multi-line strings.
+
+use nom::Input;
+
+use super::ast::{Expr, StrLit, StrPart};
+use super::error::SyntaxError;
+use super::lexer::*;
+use super::parser::expr;
+
+/// A piece of a string before escapes are processed.
+enum Raw {
+    Text(String),
+    Interp(Expr),
+}
+
+/// `STRING = '"' { char | escape | interpolation } '"' | '"""' { any | escape | interpolation } '"""'`
+pub(super) fn string_lit(i: In<'_>) -> PResult<'_, StrLit> {
+    let start = at(i);
+    let f: &str = start.fragment();
+    let multiline = f.starts_with("\"\"\"");
+    let open_len = if multiline { 3 } else { 1 };
+    let bytes = f.as_bytes();
+    let mut pos = open_len;
+    let mut seg_start = pos;
+    let mut raw = Vec::new();
+    loop {
+        let Some(&b) = bytes.get(pos) else {
+            return fail(start, SyntaxError::UnterminatedString { span: point(&start, open_len) });
+        };
+        if multiline && f[pos..].starts_with("\"\"\"") {
+            raw.push(Raw::Text(f[seg_start..pos].to_string()));
+            pos += 3;
+            break;
+        }
+        if !multiline && b == b'"' {
+            raw.push(Raw::Text(f[seg_start..pos].to_string()));
+            pos += 1;
+            break;
+        }
+        if !multiline && b == b'\n' {
+            return fail(start, SyntaxError::UnterminatedString { span: point(&start, open_len) });
+        }
+        if b == b'\\' {
+            let len = escape_len(&f[pos..]);
+            if len == 0 {
+                let bad = f[pos + 1..].chars().next().map_or(1, |c| 1 + c.len_utf8());
+                let at_esc = start.take_from(pos);
+                at_esc.extra.report(SyntaxError::UnknownEscape {
+                    span: point(&at_esc, bad),
+                    escape: f[pos..pos + bad].to_string(),
+                });
+                pos += bad;
+            } else {
+                pos += len;
+            }
+            continue;
+        }
+        if b == b'$' && bytes.get(pos + 1) == Some(&b'{') {
+            raw.push(Raw::Text(f[seg_start..pos].to_string()));
+            let (rest, e) = expr(start.take_from(pos + 2))?;
+            let (rest, _) = punct(rest, "}", "`}` to close the interpolation")?;
+            pos = rest.location_offset() - start.location_offset();
+            seg_start = pos;
+            raw.push(Raw::Interp(e));
+            continue;
+        }
+        pos += f[pos..].chars().next().map_or(1, char::len_utf8);
+    }
+    let rest = start.take_from(pos);
+    if multiline {
+        dedent(&mut raw);
+    }
+    let parts = raw
+        .into_iter()
+        .filter_map(|r| match r {
+            Raw::Text(t) if t.is_empty() => None,
+            Raw::Text(t) => Some(StrPart::Lit(unescape(&t))),
+            Raw::Interp(e) => Some(StrPart::Interp(e)),
+        })
+        .collect();
+    Ok((rest, StrLit { parts, multiline, span: span(&start, &rest) }))
+}
+
+/// Length of a valid escape at the start of `s` (which starts with `\`), or 0.
+fn escape_len(s: &str) -> usize {
+    let b = s.as_bytes();
+    match b.get(1) {
+        Some(b'n' | b'r' | b't' | b'\\' | b'"' | b'$') => 2,
+        Some(b'u') if b.get(2) == Some(&b'{') => {
+            let digits = b[3..].iter().take_while(|c| c.is_ascii_hexdigit()).count();
+            if (1..=6).contains(&digits) && b.get(3 + digits) == Some(&b'}') {
+                let v = u32::from_str_radix(&s[3..3 + digits], 16).ok();
+                if v.and_then(char::from_u32).is_some() {
+                    return 4 + digits;
+                }
+            }
+            0
+        }
+        _ => 0,
+    }
+}
+
+/// Processes escapes; unknown ones (already reported) stay as written.
+fn unescape(s: &str) -> String {
+    if !s.contains('\\') {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(p) = rest.find('\\') {
+        out.push_str(&rest[..p]);
+        let tail = &rest[p..];
+        let len = escape_len(tail);
+        if len == 0 {
+            let n = tail[1..].chars().next().map_or(1, |c| 1 + c.len_utf8());
+            out.push_str(&tail[..n]);
+            rest = &tail[n..];
+            continue;
+        }
+        match tail.as_bytes()[1] {
+            b'n' => out.push('\n'),
+            b'r' => out.push('\r'),
+            b't' => out.push('\t'),
+            b'\\' => out.push('\\'),
+            b'"' => out.push('"'),
+            b'$' => out.push('$'),
+            _ => {
+                let v = u32::from_str_radix(&tail[3..len - 1], 16).ok().and_then(char::from_u32);
+                out.extend(v);
+            }
+        }
+        rest = &tail[len..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Multi-line strings: drop the newline after the opening quotes and the
+/// white-space-only last line, then remove the common indentation.
+fn dedent(raw: &mut [Raw]) {
+    if let Some(Raw::Text(t)) = raw.first_mut() {
+        if let Some(stripped) = t.strip_prefix("\r\n").or_else(|| t.strip_prefix('\n')) {
+            *t = stripped.to_string();
+        }
+    }
+    if let Some(Raw::Text(t)) = raw.last_mut() {
+        if let Some(nl) = t.rfind('\n') {
+            if t[nl + 1..].chars().all(|c| c == ' ' || c == '\t') {
+                t.truncate(nl + 1);
+            }
+        }
+    }
+    // Line starts: the start of the string and every position after a newline.
+    let mut starts = Vec::new();
+    if matches!(raw.first(), Some(Raw::Interp(_))) {
+        return; // the first line starts with an interpolation: indentation 0
+    }
+    for (p, part) in raw.iter().enumerate() {
+        if let Raw::Text(t) = part {
+            if p == 0 {
+                starts.push((p, 0));
+            }
+            starts.extend(t.match_indices('\n').map(|(o, _)| (p, o + 1)));
+        }
+    }
+    let mut indent: Option<usize> = None;
+    for &(p, off) in &starts {
+        let Raw::Text(t) = &raw[p] else { continue };
+        let line = &t[off..];
+        let line_end = line.find('\n');
+        let line = &line[..line_end.unwrap_or(line.len())];
+        let ws = line.bytes().take_while(|b| *b == b' ' || *b == b'\t').count();
+        let continues_into_interp = line_end.is_none() && p + 1 < raw.len();
+        let blank = line.trim_end_matches([' ', '\t', '\r']).is_empty() && !continues_into_interp;
+        if !blank {
+            indent = Some(indent.map_or(ws, |m| m.min(ws)));
+        }
+    }
+    let Some(indent) = indent.filter(|n| *n > 0) else { return };
+    for (p, part) in raw.iter_mut().enumerate() {
+        if let Raw::Text(t) = part {
+            let mut out = String::with_capacity(t.len());
+            for (n, line) in t.split('\n').enumerate() {
+                if n > 0 {
+                    out.push('\n');
+                }
+                if n > 0 || p == 0 {
+                    let ws = line.bytes().take(indent).take_while(|b| *b == b' ' || *b == b'\t').count();
+                    out.push_str(&line[ws..]);
+                } else {
+                    out.push_str(line);
+                }
+            }
+            *t = out;
+        }
+    }
+}
