@@ -7,3 +7,32 @@
 pub mod diagnostic;
 pub mod source;
 pub mod syntax;
+pub mod resolve;
+pub mod check;
+pub mod cli;
+
+use diagnostic::Diagnostic;
+use source::SourceMap;
+
+/// The front end over entry files: load and parse everything they import,
+/// stop if anything failed to read or parse, else resolve and check.
+///
+/// Diagnostics come back sorted by file and position.
+pub fn check_entries(sources: &mut SourceMap, entries: &[resolve::Entry]) -> Vec<Diagnostic> {
+    let (program, mut diags) = resolve::load(sources, entries);
+    if !diags.iter().any(Diagnostic::is_error) {
+        diags.extend(check::check(&program, sources).diagnostics);
+    }
+    diagnostic::sort(&mut diags);
+    diags
+}
+
+/// The front end over one in-memory text (tests, benchmarks, fuzzing).
+pub fn check_text(sources: &mut SourceMap, name: &str, text: &str) -> Vec<Diagnostic> {
+    let (program, mut diags) = resolve::load_text(sources, name, text);
+    if !diags.iter().any(Diagnostic::is_error) {
+        diags.extend(check::check(&program, sources).diagnostics);
+    }
+    diagnostic::sort(&mut diags);
+    diags
+}

@@ -215,6 +215,16 @@ codes! {
         why: "Each block kind allows certain nested items (a `service` inside an `app`, a `param` inside a `component`).",
         example: "`service shoes { }` inside a `domain` block"
     }
+    MISSING_FILE = "E0313" "missing-file" {
+        what: "`file(..)` or `template(..)` names a file that does not exist.",
+        why: "The file's content becomes part of the compiled artifacts.",
+        example: "`file(\"./policy.jsn\")`"
+    }
+    INVALID_TEMPLATE = "E0314" "invalid-template" {
+        what: "A `template(..)` file is not a valid template.",
+        why: "Templates are rendered with tera at evaluation; a syntax error would fail every build.",
+        example: "`{{ name` without the closing braces"
+    }
 }
 
 /// Looks a code up by id (`E0201`) or name (`unresolved-name`).

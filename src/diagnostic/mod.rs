@@ -87,12 +87,18 @@ pub fn sort(diags: &mut [Diagnostic]) {
 
 /// A "did you mean" suggestion among candidates, by edit distance.
 pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let limit = (name.chars().count() / 3).max(1);
+    // Very short names are suggested only when they differ in case alone.
+    let len = name.chars().count();
+    let limit = if len <= 2 { 0 } else { (len / 3).max(1) };
+    let lower = name.to_lowercase();
     candidates
         .into_iter()
         .filter(|c| *c != name)
-        .map(|c| (strsim::damerau_levenshtein(name, c), c))
-        .filter(|(d, _)| *d <= limit)
+        .map(|c| {
+            let d = if c.to_lowercase() == lower { 0 } else { strsim::damerau_levenshtein(name, c) };
+            (d, c)
+        })
+        .filter(|(d, c)| *d <= limit && (*d > 0 || c.to_lowercase() == lower))
         .min()
         .map(|(_, c)| c)
 }

@@ -95,6 +95,17 @@ fn plain_name<'a>(i: In<'a>, what: &'static str) -> PResult<'a, Ident> {
     }
 }
 
+/// A field or parameter name: any identifier but the expression keywords, so
+/// that fields may be called `domain` or `service`.
+fn field_name(i: In<'_>) -> PResult<'_, Ident> {
+    let i = at(i);
+    match word(i) {
+        Ok((rest, (w, sp))) if !super::is_reserved(w) => Ok((rest, Ident { name: w.to_string(), span: sp })),
+        Ok(_) => expected_help(i, "a field name", "`if`, `then`, `else`, `for`, `in`, `true`, `false`, `null` and the item keywords cannot name a field."),
+        Err(_) => expected(i, "a field name"),
+    }
+}
+
 /// Any identifier, keywords included (member and attribute names).
 fn any_name<'a>(i: In<'a>, what: &'static str) -> PResult<'a, Ident> {
     let i = at(i);
@@ -137,7 +148,7 @@ fn named_value<'a>(i: In<'a>, kw: &str) -> PResult<'a, ItemKind> {
 /// `field = IDENT [ "?" ] ":" type { constraint } [ "=" expr ]`
 fn field(i: In<'_>) -> PResult<'_, FieldDecl> {
     let start = at(i);
-    let (i, name) = plain_name(start, "a field name")?;
+    let (i, name) = field_name(start)?;
     let (i, optional) = match eat(i, "?") {
         Some((i, _)) => (i, true),
         None => (i, false),

@@ -1,0 +1,99 @@
+//! Scopes: what a name means at a point in the source.
+
+use std::collections::HashMap;
+
+use super::{ModuleId, ResolveError};
+use crate::source::Span;
+use crate::syntax::ast::{Entry, Item, ItemKind};
+
+/// Where an item is: its module and the index path from the top-level item
+/// down through nested bodies' entries.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ItemRef {
+    pub module: ModuleId,
+    pub path: Vec<u32>,
+}
+
+impl ItemRef {
+    pub fn child(&self, index: usize) -> ItemRef {
+        let mut path = self.path.clone();
+        path.push(index as u32);
+        ItemRef { module: self.module, path }
+    }
+}
+
+/// What a name refers to.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Def {
+    Item(ItemRef),
+    Module(ModuleId),
+    /// A comprehension variable, by the span of its binding.
+    Local(Span),
+    /// A name rel provides in a context: `env`, `tier`, `service`, `app`, `git`.
+    Implicit(&'static str),
+}
+
+/// One level of names.
+#[derive(Clone, Debug, Default)]
+pub struct Scope {
+    names: HashMap<String, (Def, Span)>,
+}
+
+impl Scope {
+    pub fn new() -> Scope {
+        Scope::default()
+    }
+
+    /// The scope of a list of items (a module's top level, or a block body),
+    /// reporting names defined twice.
+    pub fn of_items<'a>(
+        parent: &ItemRef,
+        items: impl Iterator<Item = (usize, &'a Item)>,
+        errors: &mut Vec<ResolveError>,
+    ) -> Scope {
+        let mut scope = Scope::new();
+        // Outputs are read through an instance (`db.url`), not by bare name,
+        // so they may share a name with a parameter; they must differ among themselves.
+        let mut outputs = Scope::new();
+        for (index, item) in items {
+            let Some(name) = item.kind.name() else { continue };
+            let def = Def::Item(parent.child(index));
+            match &item.kind {
+                ItemKind::Import { .. } => continue, // added by the caller with the module it resolved to
+                ItemKind::Output { .. } => outputs.define(&name.name, def, name.span, errors),
+                _ => scope.define(&name.name, def, name.span, errors),
+            }
+        }
+        scope
+    }
+
+    /// The scope of a body's nested items.
+    pub fn of_body(parent: &ItemRef, entries: &[Entry], errors: &mut Vec<ResolveError>) -> Scope {
+        let items = entries.iter().enumerate().filter_map(|(i, e)| match e {
+            Entry::Item(item) => Some((i, item)),
+            Entry::Attr(_) => None,
+        });
+        Scope::of_items(parent, items, errors)
+    }
+
+    pub fn define(&mut self, name: &str, def: Def, span: Span, errors: &mut Vec<ResolveError>) {
+        if let Some((_, previous)) = self.names.get(name) {
+            errors.push(ResolveError::Duplicate { span, previous: *previous, name: name.to_string() });
+            return;
+        }
+        self.names.insert(name.to_string(), (def, span));
+    }
+
+    /// Defines a name, shadowing any earlier one (comprehension variables).
+    pub fn bind(&mut self, name: &str, def: Def, span: Span) {
+        self.names.insert(name.to_string(), (def, span));
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Def> {
+        self.names.get(name).map(|(d, _)| d)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.names.keys().map(String::as_str)
+    }
+}
