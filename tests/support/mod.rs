@@ -1,0 +1,213 @@
+//! Shared helpers for the integration tests: span invariants and rendering.
+
+#![allow(dead_code)]
+
+use rel::diagnostic::Diagnostic;
+use rel::diagnostic::render::{HumanOptions, render_human};
+use rel::source::{SourceMap, Span};
+use rel::syntax::ast::*;
+
+/// Renders diagnostics without colour, at a fixed width, for snapshots.
+pub fn render(sources: &SourceMap, diags: &[Diagnostic]) -> String {
+    render_human(sources, diags, HumanOptions { color: false, unicode: true, width: 100 })
+}
+
+/// Checks that every node's span lies inside the file and inside its parent's span.
+pub fn check_spans(tree: &SourceTree, len: usize) -> Result<(), String> {
+    let mut walker = SpanWalker { errors: Vec::new(), len: len as u32 };
+    walker.within(tree.span, Span { file: tree.span.file, start: 0, end: len as u32 }, "file");
+    for item in &tree.items {
+        walker.item(item, tree.span);
+    }
+    for c in &tree.comments {
+        walker.within(*c, tree.span, "comment");
+    }
+    if walker.errors.is_empty() { Ok(()) } else { Err(walker.errors.join("\n")) }
+}
+
+struct SpanWalker {
+    errors: Vec<String>,
+    len: u32,
+}
+
+impl SpanWalker {
+    fn within(&mut self, span: Span, parent: Span, what: &str) {
+        if span.start > span.end || span.end > self.len {
+            self.errors.push(format!("{what} span {}..{} outside the file (len {})", span.start, span.end, self.len));
+        } else if span.start < parent.start || span.end > parent.end {
+            self.errors.push(format!("{what} span {}..{} not inside parent {}..{}", span.start, span.end, parent.start, parent.end));
+        }
+    }
+
+    fn item(&mut self, item: &Item, parent: Span) {
+        self.within(item.span, parent, "item");
+        let p = item.span;
+        match &item.kind {
+            ItemKind::Import { path, alias } => {
+                self.str_lit(path, p);
+                self.within(alias.span, p, "alias");
+            }
+            ItemKind::Param(f) => self.field(f, p),
+            ItemKind::Let { name, value } | ItemKind::Output { name, value } => {
+                self.within(name.span, p, "name");
+                self.expr(value, p);
+            }
+            ItemKind::Schema { name, fields, body_span } => {
+                self.within(name.span, p, "name");
+                self.within(*body_span, p, "schema body");
+                for f in fields {
+                    self.field(f, *body_span);
+                }
+            }
+            ItemKind::Component { name, kind, body } => {
+                self.within(name.span, p, "name");
+                if let Some(k) = kind {
+                    self.within(k.span, p, "kind");
+                }
+                self.body(body, p);
+            }
+            ItemKind::Resource { name, type_name, body } => {
+                self.within(name.span, p, "name");
+                self.str_lit(type_name, p);
+                self.body(body, p);
+            }
+            ItemKind::Block { name, body, .. } => {
+                self.within(name.span, p, "name");
+                self.body(body, p);
+            }
+            ItemKind::Environment { name, base, body } => {
+                self.str_lit(name, p);
+                self.within(base.span, p, "base");
+                self.body(body, p);
+            }
+            ItemKind::Instance { kind, name, component, body } => {
+                self.within(kind.span, p, "kind");
+                self.within(name.span, p, "name");
+                self.within(component.span, p, "component");
+                self.body(body, p);
+            }
+        }
+    }
+
+    fn field(&mut self, f: &FieldDecl, parent: Span) {
+        self.within(f.span, parent, "field");
+        self.within(f.name.span, f.span, "field name");
+        self.within(f.ty.span, f.span, "type");
+        for c in &f.constraints {
+            self.within(c.span, f.span, "constraint");
+            for a in &c.args {
+                self.expr(a, c.span);
+            }
+        }
+        if let Some(d) = &f.default {
+            self.expr(d, f.span);
+        }
+    }
+
+    fn body(&mut self, body: &Body, parent: Span) {
+        self.within(body.span, parent, "body");
+        for entry in &body.entries {
+            match entry {
+                Entry::Attr(a) => {
+                    self.within(a.span, body.span, "attribute");
+                    self.within(a.path.span, a.span, "attribute path");
+                    self.expr(&a.value, a.span);
+                }
+                Entry::Item(i) => self.item(i, body.span),
+            }
+        }
+    }
+
+    fn str_lit(&mut self, s: &StrLit, parent: Span) {
+        self.within(s.span, parent, "string");
+        for part in &s.parts {
+            if let StrPart::Interp(e) = part {
+                self.expr(e, s.span);
+            }
+        }
+    }
+
+    fn expr(&mut self, e: &Expr, parent: Span) {
+        self.within(e.span, parent, "expression");
+        let p = e.span;
+        match &e.kind {
+            ExprKind::Str(s) => self.str_lit(s, parent),
+            ExprKind::List(items) => items.iter().for_each(|i| self.expr(i, p)),
+            ExprKind::Map(entries) => {
+                for m in entries {
+                    self.within(m.span, p, "map entry");
+                    self.within(m.key.span(), m.span, "map key");
+                    self.expr(&m.value, m.span);
+                }
+            }
+            ExprKind::Member(base, m) => {
+                self.expr(base, p);
+                self.within(m.span, p, "member");
+            }
+            ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) => {
+                self.expr(a, p);
+                self.expr(b, p);
+            }
+            ExprKind::Call(f, args) => {
+                self.within(f.span, p, "function");
+                args.iter().for_each(|a| self.expr(a, p));
+            }
+            ExprKind::Unary(_, a) | ExprKind::Paren(a) => self.expr(a, p),
+            ExprKind::If(a, b, c) => {
+                self.expr(a, p);
+                self.expr(b, p);
+                self.expr(c, p);
+            }
+            ExprKind::ListFor(c) => self.comprehension(c, p),
+            ExprKind::MapFor(c, v) => {
+                self.comprehension(c, p);
+                self.expr(v, p);
+            }
+            ExprKind::Null | ExprKind::Bool(_) | ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Name(_) => {}
+        }
+    }
+
+    fn comprehension(&mut self, c: &Comprehension, p: Span) {
+        if let Some(k) = &c.key_var {
+            self.within(k.span, p, "loop variable");
+        }
+        self.within(c.var.span, p, "loop variable");
+        self.expr(&c.iterable, p);
+        self.expr(&c.body, p);
+        if let Some(cond) = &c.cond {
+            self.expr(cond, p);
+        }
+    }
+}
+
+/// An expectation written under a line: `# ^^^ E0201` marks columns of the line above.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord, Clone)]
+pub struct Expectation {
+    pub line: usize,
+    pub column: usize,
+    pub code: String,
+}
+
+/// Reads `# ^^^ CODE` lines. The carets sit under the primary span's start on
+/// the closest line above that is not itself an expectation.
+pub fn expectations(text: &str) -> Vec<Expectation> {
+    let lines: Vec<&str> = text.lines().collect();
+    let is_expectation = |l: &str| {
+        let t = l.trim_start();
+        t.starts_with('#') && t[1..].trim_start().starts_with('^')
+    };
+    let mut out = Vec::new();
+    for (n, line) in lines.iter().enumerate() {
+        if !is_expectation(line) {
+            continue;
+        }
+        let Some(caret) = line.find('^') else { continue };
+        let code = line[caret..].trim_start_matches('^').split_whitespace().next().unwrap_or("").to_string();
+        let target = (0..n).rev().find(|&m| !is_expectation(lines[m]));
+        if let Some(target) = target {
+            let column = line[..caret].chars().count() + 1;
+            out.push(Expectation { line: target + 1, column, code });
+        }
+    }
+    out
+}
