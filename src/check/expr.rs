@@ -1,6 +1,8 @@
 //! Expressions: type inference, checking against an expected type, builtin calls.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
 use std::rc::Rc;
 
 use super::builtins::{self, BUILTINS};
@@ -83,8 +85,8 @@ impl<'p> Checker<'p> {
     fn map_assigns<'e>(&mut self, entries: &'e [MapEntry]) -> Vec<Assign<'e>> {
         entries
             .iter()
-            .filter_map(|entry| match entry.key.as_plain() {
-                Some(k) => Some(Assign { path: vec![(k, entry.key.span())], value: &entry.value }),
+            .filter_map(|entry| match entry.key.plain_str() {
+                Some(k) => Some(Assign { first: (k, entry.key.span()), rest: &[], value: &entry.value }),
                 None => {
                     self.error(CheckError::TypeMismatch {
                         span: entry.key.span(),
@@ -99,12 +101,12 @@ impl<'p> Checker<'p> {
     }
 
     fn check_map_keys(&mut self, entries: &[MapEntry]) {
-        let mut seen: HashMap<String, Span> = HashMap::new();
+        let mut seen: FxHashMap<&str, Span> = FxHashMap::default();
         for entry in entries {
-            match entry.key.as_plain() {
+            match entry.key.plain_str() {
                 Some(k) => {
-                    if let Some(previous) = seen.get(&k) {
-                        self.error(CheckError::DuplicateField { span: entry.key.span(), previous: *previous, field: k });
+                    if let Some(previous) = seen.get(k) {
+                        self.error(CheckError::DuplicateField { span: entry.key.span(), previous: *previous, field: k.to_string() });
                     } else {
                         seen.insert(k, entry.key.span());
                     }

@@ -1,6 +1,8 @@
 //! Schemas, parameters, types and constraints; checking blocks and maps against them.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+
+use rustc_hash::FxHashMap;
 use std::rc::Rc;
 
 use super::types::{Const, FieldDef, Rule, SchemaDef, Ty};
@@ -11,10 +13,41 @@ use crate::source::Span;
 use crate::syntax::ast::*;
 
 /// One `path = value` to check against a schema: a block attribute or a map entry.
+/// Borrows the tree: checking a block allocates nothing per attribute.
 pub(super) struct Assign<'a> {
-    /// Segment names with their spans.
-    pub path: Vec<(String, Span)>,
+    pub first: (&'a str, Span),
+    /// Further segments of a dotted attribute path (`env.KEY`).
+    pub rest: &'a [Ident],
     pub value: &'a Expr,
+}
+
+impl<'a> Assign<'a> {
+    pub fn attr(a: &'a Attr) -> Assign<'a> {
+        let first = &a.path.segments[0];
+        Assign { first: (&first.name, first.span), rest: &a.path.segments[1..], value: &a.value }
+    }
+
+    pub fn len(&self) -> usize {
+        1 + self.rest.len()
+    }
+
+    /// Segment `i` (0 is the first).
+    pub fn seg(&self, i: usize) -> (&'a str, Span) {
+        if i == 0 { self.first } else { (&self.rest[i - 1].name, self.rest[i - 1].span) }
+    }
+
+    pub fn span(&self) -> Span {
+        self.rest.last().map_or(self.first.1, |last| self.first.1.to(last.span))
+    }
+
+    pub fn dotted(&self) -> String {
+        let mut s = self.first.0.to_string();
+        for seg in self.rest {
+            s.push('.');
+            s.push_str(&seg.name);
+        }
+        s
+    }
 }
 
 /// How an environment body may override its app's fields.
@@ -22,7 +55,7 @@ pub(super) struct Overrides {
     app_name: String,
     app: Rc<SchemaDef>,
     /// Services and jobs of the app, by name, with their schema.
-    members: HashMap<String, Rc<SchemaDef>>,
+    members: FxHashMap<String, Rc<SchemaDef>>,
 }
 
 const BUILTIN_TYPES: &[&str] = &["string", "int", "float", "bool", "any", "secret"];
@@ -328,10 +361,7 @@ impl<'p> Checker<'p> {
             .entries
             .iter()
             .filter_map(|e| match e {
-                Entry::Attr(a) => Some(Assign {
-                    path: a.path.segments.iter().map(|s| (s.name.clone(), s.span)).collect(),
-                    value: &a.value,
-                }),
+                Entry::Attr(a) => Some(Assign::attr(a)),
                 Entry::Item(_) => None,
             })
             .collect();
@@ -348,28 +378,27 @@ impl<'p> Checker<'p> {
         close: Span,
         overrides: Option<&Overrides>,
     ) {
-        let mut seen: HashMap<String, Span> = HashMap::new();
+        let mut seen: FxHashMap<Cow<str>, Span> = FxHashMap::default();
         for assign in assigns {
-            let key: Vec<&str> = assign.path.iter().map(|(n, _)| n.as_str()).collect();
-            let key = key.join(".");
-            let span = assign.path[0].1.to(assign.path[assign.path.len() - 1].1);
+            let key = if assign.rest.is_empty() { Cow::Borrowed(assign.first.0) } else { Cow::Owned(assign.dotted()) };
+            let span = assign.span();
             if let Some(previous) = seen.get(&key) {
-                self.error(CheckError::DuplicateField { span, previous: *previous, field: key.clone() });
+                self.error(CheckError::DuplicateField { span, previous: *previous, field: key.into_owned() });
             } else {
                 seen.insert(key, span);
             }
-            let (first, first_span) = &assign.path[0];
+            let (first, first_span) = assign.first;
             if let Some(field) = schema.field(first) {
                 self.check_path_value(assign, field, 1);
-            } else if first == "depends_on" && assign.path.len() == 1 {
+            } else if first == "depends_on" && assign.rest.is_empty() {
                 self.check_depends_on(assign.value);
             } else if let Some(ov) = overrides {
                 self.check_override(assign, ov, schema);
             } else {
                 let suggestion = diagnostic::did_you_mean(first, schema.fields.iter().map(|f| f.name.as_str())).map(str::to_string);
                 self.error(CheckError::UnknownField {
-                    span: *first_span,
-                    field: first.clone(),
+                    span: first_span,
+                    field: first.to_string(),
                     what,
                     owner: owner.to_string(),
                     suggestion,
@@ -379,7 +408,7 @@ impl<'p> Checker<'p> {
             }
         }
         for field in schema.fields.iter().filter(|f| f.required()) {
-            if !assigns.iter().any(|a| a.path[0].0 == field.name) {
+            if !assigns.iter().any(|a| a.first.0 == field.name) {
                 self.error(CheckError::MissingField {
                     at: close,
                     field: field.name.clone(),
@@ -395,15 +424,16 @@ impl<'p> Checker<'p> {
     /// Checks `a.b.c = value` where `field` is `a`, descending through schemas and maps.
     fn check_path_value(&mut self, assign: &Assign, field: &FieldDef, from: usize) {
         let mut ty = field.ty.clone();
-        for (seg, seg_span) in &assign.path[from..] {
+        for i in from..assign.len() {
+            let (seg, seg_span) = assign.seg(i);
             ty = match ty {
                 Ty::Schema(s) => match s.field(seg) {
                     Some(f) => f.ty.clone(),
                     None => {
                         let suggestion = diagnostic::did_you_mean(seg, s.fields.iter().map(|f| f.name.as_str())).map(str::to_string);
                         self.error(CheckError::UnknownField {
-                            span: *seg_span,
-                            field: seg.clone(),
+                            span: seg_span,
+                            field: seg.to_string(),
                             what: "field",
                             owner: format!("schema `{}`", s.name),
                             suggestion,
@@ -417,7 +447,7 @@ impl<'p> Checker<'p> {
                 Ty::Any => Ty::Any,
                 other => {
                     self.error(CheckError::TypeMismatch {
-                        span: *seg_span,
+                        span: seg_span,
                         expected: "a map or schema to set a member of".into(),
                         found: other.to_string(),
                         help: Some("Only maps and schema values have members; set the whole value instead.".into()),
@@ -427,11 +457,11 @@ impl<'p> Checker<'p> {
                 }
             };
         }
-        if field.optional && from == assign.path.len() && matches!(assign.value.kind, ExprKind::Null) {
+        if field.optional && from == assign.len() && matches!(assign.value.kind, ExprKind::Null) {
             return;
         }
         self.expect(assign.value, &ty);
-        if from == assign.path.len() {
+        if from == assign.len() {
             self.check_rules(assign.value, field);
         }
     }
@@ -481,7 +511,7 @@ impl<'p> Checker<'p> {
         let item = self.item(app);
         let ItemKind::Block { kind: BlockKind::App, name, body } = &item.kind else { return None };
         let app_schema = self.prelude_schema("App")?;
-        let mut members = HashMap::new();
+        let mut members = FxHashMap::default();
         for entry in &body.entries {
             if let Entry::Item(Item { kind: ItemKind::Block { kind, name, .. }, .. }) = entry {
                 if matches!(kind, BlockKind::Service | BlockKind::Job) {
@@ -495,23 +525,23 @@ impl<'p> Checker<'p> {
     }
 
     fn check_override(&mut self, assign: &Assign, ov: &Overrides, env_schema: &SchemaDef) {
-        let (first, first_span) = &assign.path[0];
+        let (first, first_span) = assign.first;
         if let Some(field) = ov.app.field(first) {
             let field = field.clone();
             self.check_path_value(assign, &field, 1);
             return;
         }
         if let Some(schema) = ov.members.get(first) {
-            if assign.path.len() < 2 {
+            if assign.rest.is_empty() {
                 self.error(CheckError::InvalidOverride {
-                    span: *first_span,
-                    path: first.clone(),
+                    span: first_span,
+                    path: first.to_string(),
                     app: ov.app_name.clone(),
                     suggestion: Some(format!("{first}.replicas")),
                 });
                 return;
             }
-            let (second, second_span) = &assign.path[1];
+            let (second, second_span) = assign.seg(1);
             match schema.field(second) {
                 Some(field) => {
                     let field = field.clone();
@@ -520,8 +550,8 @@ impl<'p> Checker<'p> {
                 None => {
                     let suggestion = diagnostic::did_you_mean(second, schema.fields.iter().map(|f| f.name.as_str())).map(|s| format!("{first}.{s}"));
                     self.error(CheckError::InvalidOverride {
-                        span: *second_span,
-                        path: assign.path.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join("."),
+                        span: second_span,
+                        path: assign.dotted(),
                         app: ov.app_name.clone(),
                         suggestion,
                     });
@@ -538,8 +568,8 @@ impl<'p> Checker<'p> {
             .chain(ov.members.keys().map(String::as_str));
         let suggestion = diagnostic::did_you_mean(first, candidates).map(str::to_string);
         self.error(CheckError::InvalidOverride {
-            span: *first_span,
-            path: assign.path.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join("."),
+            span: first_span,
+            path: assign.dotted(),
             app: ov.app_name.clone(),
             suggestion,
         });

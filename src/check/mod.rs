@@ -13,7 +13,7 @@ pub mod types;
 pub use builtins::{BUILTINS, Builtin};
 pub use error::CheckError;
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::rc::Rc;
 
 use crate::diagnostic::{self, Diagnostic};
@@ -26,7 +26,7 @@ use types::{FieldDef, SchemaDef, Ty};
 #[derive(Debug, Default)]
 pub struct Checked {
     /// Span of each name use → its definition (the graph's edges come from here).
-    pub refs: HashMap<Span, Def>,
+    pub refs: FxHashMap<Span, Def>,
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -64,26 +64,26 @@ pub(crate) struct Checker<'p> {
     program: &'p Program,
     sources: &'p SourceMap,
     module: ModuleId,
-    /// Path of the item whose body scopes are on `scopes` (empty at the top level).
-    context: Vec<u32>,
+    /// The item whose body scopes are on `scopes` (the module at the top level).
+    context: ItemRef,
     module_scopes: Vec<Scope>,
     scopes: Vec<Scope>,
     diags: Vec<Diagnostic>,
-    refs: HashMap<Span, Def>,
-    item_types: HashMap<ItemRef, Ty>,
-    in_progress: HashSet<ItemRef>,
-    schemas: HashMap<ItemRef, Rc<SchemaDef>>,
-    params: HashMap<ItemRef, FieldDef>,
-    component_params: HashMap<ItemRef, Rc<SchemaDef>>,
-    instance_components: HashMap<ItemRef, Option<ItemRef>>,
-    locals: HashMap<Span, Ty>,
-    regexes: HashMap<String, Option<regex::Regex>>,
+    refs: FxHashMap<Span, Def>,
+    item_types: FxHashMap<ItemRef, Ty>,
+    in_progress: FxHashSet<ItemRef>,
+    schemas: FxHashMap<ItemRef, Rc<SchemaDef>>,
+    params: FxHashMap<ItemRef, FieldDef>,
+    component_params: FxHashMap<ItemRef, Rc<SchemaDef>>,
+    instance_components: FxHashMap<ItemRef, Option<ItemRef>>,
+    locals: FxHashMap<Span, Ty>,
+    regexes: FxHashMap<String, Option<regex::Regex>>,
 }
 
 /// What `enter_scope_of` replaced, to put back.
 struct Saved {
     module: ModuleId,
-    context: Vec<u32>,
+    context: ItemRef,
     scopes: Vec<Scope>,
 }
 
@@ -93,7 +93,7 @@ impl<'p> Checker<'p> {
         let mut module_scopes = Vec::new();
         for id in program.ids() {
             let module = program.module(id);
-            let top = ItemRef { module: id, path: vec![] };
+            let top = ItemRef::top(id);
             let mut scope = Scope::of_items(&top, module.tree.items.iter().enumerate(), &mut errors);
             for item in &module.tree.items {
                 if let ItemKind::Import { alias, .. } = &item.kind {
@@ -108,19 +108,19 @@ impl<'p> Checker<'p> {
             program,
             sources,
             module: program.prelude,
-            context: Vec::new(),
+            context: ItemRef::top(program.prelude),
             module_scopes,
             scopes: Vec::new(),
             diags: Vec::new(),
-            refs: HashMap::new(),
-            item_types: HashMap::new(),
-            in_progress: HashSet::new(),
-            schemas: HashMap::new(),
-            params: HashMap::new(),
-            component_params: HashMap::new(),
-            instance_components: HashMap::new(),
-            locals: HashMap::new(),
-            regexes: HashMap::new(),
+            refs: FxHashMap::default(),
+            item_types: FxHashMap::default(),
+            in_progress: FxHashSet::default(),
+            schemas: FxHashMap::default(),
+            params: FxHashMap::default(),
+            component_params: FxHashMap::default(),
+            instance_components: FxHashMap::default(),
+            locals: FxHashMap::default(),
+            regexes: FxHashMap::default(),
         };
         for e in errors {
             checker.resolve_error(e);
@@ -138,8 +138,8 @@ impl<'p> Checker<'p> {
 
     fn item(&self, r: &ItemRef) -> &'p Item {
         let module = self.program.module(r.module);
-        let mut item = &module.tree.items[r.path[0] as usize];
-        for &index in &r.path[1..] {
+        let mut item = &module.tree.items[r.path()[0] as usize];
+        for &index in &r.path()[1..] {
             let body = body_of(item).expect("item paths only go through bodies");
             match &body.entries[index as usize] {
                 Entry::Item(inner) => item = inner,
@@ -151,11 +151,11 @@ impl<'p> Checker<'p> {
 
     fn check_module(&mut self, id: ModuleId) {
         self.module = id;
-        self.context.clear();
+        self.context = ItemRef::top(id);
         self.scopes.clear();
         let items = &self.program.module(id).tree.items;
         for (index, item) in items.iter().enumerate() {
-            let r = ItemRef { module: id, path: vec![index as u32] };
+            let r = ItemRef::top(id).child(index);
             self.check_item(&r, item, Place::Top);
         }
     }
@@ -164,19 +164,19 @@ impl<'p> Checker<'p> {
 
     /// Puts the scopes of `r`'s enclosing bodies in place, to compute `r` on demand.
     fn enter_scope_of(&mut self, r: &ItemRef) -> Option<Saved> {
-        let parent = &r.path[..r.path.len() - 1];
-        if r.module == self.module && parent == self.context.as_slice() {
+        let parent = r.ancestor(r.path().len().saturating_sub(1));
+        if parent == self.context {
             return None;
         }
         let saved = Saved {
             module: self.module,
-            context: std::mem::replace(&mut self.context, parent.to_vec()),
+            context: std::mem::replace(&mut self.context, parent),
             scopes: std::mem::take(&mut self.scopes),
         };
         self.module = r.module;
         let mut ignored = Vec::new();
-        for depth in 1..r.path.len() {
-            let ancestor = ItemRef { module: r.module, path: r.path[..depth].to_vec() };
+        for depth in 1..r.path().len() {
+            let ancestor = r.ancestor(depth);
             let item = self.item(&ancestor);
             self.scopes.extend(implicit_scope(&item.kind));
             if let Some(body) = body_of(item) {
@@ -397,7 +397,7 @@ impl<'p> Checker<'p> {
         }
         let pushed_implicit = implicit_scope(&item.kind).map(|s| self.scopes.push(s)).is_some();
         self.scopes.push(scope);
-        let outer = std::mem::replace(&mut self.context, r.path.clone());
+        let outer = std::mem::replace(&mut self.context, *r);
         f(self);
         self.context = outer;
         self.scopes.pop();
@@ -416,7 +416,7 @@ impl<'p> Checker<'p> {
 
     /// Attributes of a resource or an unresolved instance: any values, each checked on its own.
     fn check_free_attrs(&mut self, body: &'p Body) {
-        let mut seen: HashMap<String, Span> = HashMap::new();
+        let mut seen: FxHashMap<String, Span> = FxHashMap::default();
         for entry in &body.entries {
             if let Entry::Attr(a) = entry {
                 let key = a.path.dotted();

@@ -5,7 +5,7 @@ mod error;
 mod scope;
 
 pub use error::ResolveError;
-pub use scope::{Def, ItemRef, Scope};
+pub use scope::{Def, ItemRef, MAX_ITEM_DEPTH, Scope};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -1,24 +1,53 @@
 //! Scopes: what a name means at a point in the source.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use super::{ModuleId, ResolveError};
 use crate::source::Span;
 use crate::syntax::ast::{Entry, Item, ItemKind};
 
+/// How deep item references go. The checker walks items at most three levels
+/// deep (a top-level item, an app or component body, a service body); anything
+/// nested deeper is reported as misplaced and never referenced.
+pub const MAX_ITEM_DEPTH: usize = 6;
+
 /// Where an item is: its module and the index path from the top-level item
-/// down through nested bodies' entries.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// down through nested bodies' entries. Copied freely: it is a graph and
+/// memo key on hot paths.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ItemRef {
     pub module: ModuleId,
-    pub path: Vec<u32>,
+    len: u8,
+    indices: [u32; MAX_ITEM_DEPTH],
 }
 
 impl ItemRef {
+    /// The module itself (an empty path): the parent of its top-level items.
+    pub fn top(module: ModuleId) -> ItemRef {
+        ItemRef { module, len: 0, indices: [0; MAX_ITEM_DEPTH] }
+    }
+
+    pub fn path(&self) -> &[u32] {
+        &self.indices[..self.len as usize]
+    }
+
+    /// The entry `index` of this item's body. Past [`MAX_ITEM_DEPTH`] the
+    /// path saturates; the checker never goes that deep.
     pub fn child(&self, index: usize) -> ItemRef {
-        let mut path = self.path.clone();
-        path.push(index as u32);
-        ItemRef { module: self.module, path }
+        let mut child = *self;
+        if (child.len as usize) < MAX_ITEM_DEPTH {
+            child.indices[child.len as usize] = index as u32;
+            child.len += 1;
+        }
+        child
+    }
+
+    /// The ancestor `depth` levels from the module (0 is the module itself).
+    pub fn ancestor(&self, depth: usize) -> ItemRef {
+        let mut a = *self;
+        a.len = depth.min(self.len as usize) as u8;
+        a.indices[a.len as usize..].fill(0);
+        a
     }
 }
 
@@ -36,7 +65,7 @@ pub enum Def {
 /// One level of names.
 #[derive(Clone, Debug, Default)]
 pub struct Scope {
-    names: HashMap<String, (Def, Span)>,
+    names: FxHashMap<String, (Def, Span)>,
 }
 
 impl Scope {

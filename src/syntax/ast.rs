@@ -294,6 +294,18 @@ impl MapKey {
         }
     }
 
+    /// The key text borrowed from the tree, if known without evaluation.
+    pub fn plain_str(&self) -> Option<&str> {
+        match self {
+            MapKey::Ident(i) => Some(&i.name),
+            MapKey::Str(s) => match s.parts.as_slice() {
+                [] => Some(""),
+                [StrPart::Lit(t)] => Some(t),
+                _ => None,
+            },
+        }
+    }
+
     /// The key text, if known without evaluation.
     pub fn as_plain(&self) -> Option<String> {
         match self {

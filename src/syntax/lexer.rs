@@ -5,14 +5,14 @@ use std::cell::{Cell, RefCell};
 
 use nom::bytes::complete::{take_while, take_while1};
 use nom::error::{ErrorKind, ParseError};
-use nom::{IResult, Input};
-use nom_locate::LocatedSpan;
+use nom::{IResult, Input, Needed};
 
 use super::error::SyntaxError;
 use super::{MAX_DEPTH, MAX_ERRORS};
 use crate::source::{FileId, Span};
 
 /// Shared parse state: the error sink, the comment list and the nesting depth.
+#[derive(Debug)]
 pub(super) struct Ctx {
     pub file: FileId,
     pub errors: RefCell<Vec<SyntaxError>>,
@@ -21,6 +21,9 @@ pub(super) struct Ctx {
     pub gave_up: Cell<bool>,
     /// An unclosed delimiter was reported: enclosing blocks end quietly at end of file.
     pub unclosed: Cell<bool>,
+    /// The last trivia skip (from, to): the parser looks at the same gap
+    /// several times while deciding what comes next.
+    last_trivia: Cell<(usize, usize)>,
 }
 
 impl Ctx {
@@ -32,6 +35,7 @@ impl Ctx {
             depth: Cell::new(0),
             gave_up: Cell::new(false),
             unclosed: Cell::new(false),
+            last_trivia: Cell::new((usize::MAX, 0)),
         }
     }
 
@@ -82,7 +86,74 @@ fn error_span(e: &SyntaxError) -> Span {
     }
 }
 
-pub(super) type In<'a> = LocatedSpan<&'a str, &'a Ctx>;
+/// The parser's input: the rest of the text, its byte offset in the file, and
+/// the shared parse state. Unlike a general located span it does not count
+/// lines as it goes; lines are computed only when rendering diagnostics.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct In<'a> {
+    frag: &'a str,
+    offset: usize,
+    pub extra: &'a Ctx,
+}
+
+impl<'a> In<'a> {
+    pub fn new_extra(text: &'a str, extra: &'a Ctx) -> In<'a> {
+        In { frag: text, offset: 0, extra }
+    }
+
+    /// The rest of the text.
+    pub fn fragment(&self) -> &&'a str {
+        &self.frag
+    }
+
+    /// Byte offset of the rest in the file.
+    pub fn location_offset(&self) -> usize {
+        self.offset
+    }
+}
+
+impl<'a> Input for In<'a> {
+    type Item = char;
+    type Iter = std::str::Chars<'a>;
+    type IterIndices = std::str::CharIndices<'a>;
+
+    fn input_len(&self) -> usize {
+        self.frag.len()
+    }
+
+    #[inline]
+    fn take(&self, index: usize) -> Self {
+        In { frag: &self.frag[..index], ..*self }
+    }
+
+    #[inline]
+    fn take_from(&self, index: usize) -> Self {
+        In { frag: &self.frag[index..], offset: self.offset + index, extra: self.extra }
+    }
+
+    fn take_split(&self, index: usize) -> (Self, Self) {
+        (self.take_from(index), self.take(index))
+    }
+
+    fn position<P>(&self, predicate: P) -> Option<usize>
+    where
+        P: Fn(Self::Item) -> bool,
+    {
+        self.frag.position(predicate)
+    }
+
+    fn iter_elements(&self) -> Self::Iter {
+        self.frag.chars()
+    }
+
+    fn iter_indices(&self) -> Self::IterIndices {
+        self.frag.char_indices()
+    }
+
+    fn slice_index(&self, count: usize) -> Result<usize, Needed> {
+        self.frag.slice_index(count)
+    }
+}
 pub(super) type PResult<'a, T> = IResult<In<'a>, T, PError>;
 
 /// A parse failure. Cheap to build while nom backtracks; the message is made
@@ -187,7 +258,21 @@ pub(super) fn point(i: &In<'_>, len: usize) -> Span {
 /// Skips white space and comments, recording each comment's span.
 ///
 /// The one place trivia is handled: every token function starts here.
-pub(super) fn trivia(mut i: In<'_>) -> In<'_> {
+#[inline]
+pub(super) fn trivia(i: In<'_>) -> In<'_> {
+    // Most calls find a token right away.
+    if !matches!(i.frag.as_bytes().first(), Some(b' ' | b'\t' | b'\n' | b'\r' | b'/' | b'#')) {
+        return i;
+    }
+    skip_trivia(i)
+}
+
+fn skip_trivia(mut i: In<'_>) -> In<'_> {
+    let (from, to) = i.extra.last_trivia.get();
+    if from == i.offset {
+        return i.take_from(to - from);
+    }
+    let start = i.offset;
     loop {
         let bytes = i.fragment().as_bytes();
         let ws = bytes.iter().take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')).count();
@@ -213,6 +298,7 @@ pub(super) fn trivia(mut i: In<'_>) -> In<'_> {
                 }
             }
         } else {
+            i.extra.last_trivia.set((start, i.offset));
             return i;
         }
     }
@@ -247,6 +333,7 @@ pub(super) fn word(i: In<'_>) -> PResult<'_, (&str, Span)> {
 }
 
 /// The next word without consuming it (after trivia).
+#[inline]
 pub(super) fn peek_word<'a>(i: In<'a>) -> Option<&'a str> {
     let i = trivia(i);
     let frag: &'a str = i.fragment();
@@ -259,16 +346,19 @@ pub(super) fn peek_word<'a>(i: In<'a>) -> Option<&'a str> {
 }
 
 /// The input after trivia.
+#[inline]
 pub(super) fn at(i: In<'_>) -> In<'_> {
     trivia(i)
 }
 
 /// True if the next token starts with `p`.
+#[inline]
 pub(super) fn peek(i: In<'_>, p: &str) -> bool {
     trivia(i).fragment().starts_with(p)
 }
 
 /// Consumes `p` if it is next.
+#[inline]
 pub(super) fn eat<'a>(i: In<'a>, p: &str) -> Option<(In<'a>, Span)> {
     let i = trivia(i);
     if i.fragment().starts_with(p) {

@@ -74,7 +74,7 @@ pub(super) fn string_lit(i: In<'_>) -> PResult<'_, StrLit> {
         .into_iter()
         .filter_map(|r| match r {
             Raw::Text(t) if t.is_empty() => None,
-            Raw::Text(t) => Some(StrPart::Lit(unescape(&t))),
+            Raw::Text(t) => Some(StrPart::Lit(unescape(t))),
             Raw::Interp(e) => Some(StrPart::Interp(e)),
         })
         .collect();
@@ -101,12 +101,12 @@ fn escape_len(s: &str) -> usize {
 }
 
 /// Processes escapes; unknown ones (already reported) stay as written.
-fn unescape(s: &str) -> String {
+fn unescape(s: String) -> String {
     if !s.contains('\\') {
-        return s.to_string();
+        return s;
     }
     let mut out = String::with_capacity(s.len());
-    let mut rest = s;
+    let mut rest = s.as_str();
     while let Some(p) = rest.find('\\') {
         out.push_str(&rest[..p]);
         let tail = &rest[p..];
