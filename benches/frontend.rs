@@ -22,7 +22,10 @@ fn main() {
     assert!(diags.is_empty(), "generated template has {} diagnostics", diags.len());
 
     let mut parse_only = Vec::new();
+    let mut check_only = Vec::new();
     let mut full = Vec::new();
+    let mut loaded = rel::source::SourceMap::new();
+    let (program, _) = rel::resolve::load_text(&mut loaded, "bench.rel", &text);
     let deadline = Instant::now() + Duration::from_secs(10);
     while full.len() < 30 && Instant::now() < deadline || full.len() < 5 {
         let start = Instant::now();
@@ -31,12 +34,19 @@ fn main() {
         drop(tree);
 
         let start = Instant::now();
+        let checked = rel::check::check(&program, &loaded);
+        check_only.push(start.elapsed());
+        assert!(checked.diagnostics.is_empty());
+        drop(checked);
+
+        let start = Instant::now();
         let mut sources = rel::source::SourceMap::new();
         let diags = rel::check_text(&mut sources, "bench.rel", &text);
         full.push(start.elapsed());
         assert!(diags.is_empty());
     }
     report("parse", bytes, &mut parse_only);
+    report("check", bytes, &mut check_only);
     report("parse+check", bytes, &mut full);
     println!("template: {services} services, {:.2} MB", bytes as f64 / 1e6);
 }

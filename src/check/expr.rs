@@ -286,7 +286,7 @@ impl<'p> Checker<'p> {
                     Ty::Any
                 }
             },
-            Ty::Record(fields) => match fields.get(&member.name) {
+            Ty::Record(fields) => match fields.get(member.name.as_str()) {
                 Some(t) => t.clone(),
                 None => {
                     let fields = fields.clone();
@@ -298,8 +298,11 @@ impl<'p> Checker<'p> {
                 let item = self.item(component);
                 let ItemKind::Component { name, body, .. } = &item.kind else { return Ty::Any };
                 let found = body.entries.iter().enumerate().find_map(|(i, e)| match e {
-                    Entry::Item(Item { kind: ItemKind::Output { name, .. }, .. }) if name.name == member.name => Some(i),
-                    _ => None,
+                    Entry::Item(item) => match &item.kind {
+                        ItemKind::Output { name, .. } if name.name == member.name => Some(i),
+                        _ => None,
+                    },
+                    Entry::Attr(_) => None,
                 });
                 match found {
                     Some(index) => self.item_type(&component.child(index)),
@@ -308,8 +311,11 @@ impl<'p> Checker<'p> {
                             .entries
                             .iter()
                             .filter_map(|e| match e {
-                                Entry::Item(Item { kind: ItemKind::Output { name, .. }, .. }) => Some(name.name.as_str()),
-                                _ => None,
+                                Entry::Item(item) => match &item.kind {
+                                    ItemKind::Output { name, .. } => Some(name.name.as_str()),
+                                    _ => None,
+                                },
+                                Entry::Attr(_) => None,
                             })
                             .collect();
                         self.unknown_member(member.span, &member.name, outputs.into_iter(), "output", &format!("component `{}`", name.name));
@@ -432,7 +438,7 @@ impl<'p> Checker<'p> {
         let arg_types: Vec<Ty> = args.iter().map(|a| self.infer(a)).collect();
         let Some(builtin) = builtins::find(&name.name) else {
             let suggestion = diagnostic::did_you_mean(&name.name, BUILTINS.iter().map(|b| b.name)).map(str::to_string);
-            self.error(CheckError::UnknownFunction { span: name.span, name: name.name.clone(), suggestion });
+            self.error(CheckError::UnknownFunction { span: name.span, name: name.name.to_string(), suggestion });
             return Ty::Any;
         };
         if args.len() < builtin.min || builtin.max_args().is_some_and(|m| args.len() > m) {

@@ -72,14 +72,14 @@ impl<'p> Checker<'p> {
         };
         if !self.in_progress.insert(r.clone()) {
             // A schema that contains itself: the inner use is left unchecked.
-            return Rc::new(SchemaDef { name: name.name.clone(), fields: vec![], span: name.span });
+            return Rc::new(SchemaDef { name: name.name.to_string(), fields: vec![], span: name.span });
         }
         let saved = self.enter_scope_of(r);
         let mut defs: Vec<FieldDef> = Vec::with_capacity(fields.len());
         for f in fields {
             if let Some(previous) = defs.iter().find(|d| d.name == f.name.name) {
                 let previous = previous.span;
-                self.resolve_error(ResolveError::Duplicate { span: f.name.span, previous, name: f.name.name.clone() });
+                self.resolve_error(ResolveError::Duplicate { span: f.name.span, previous, name: f.name.name.to_string() });
                 continue;
             }
             let def = self.field_def(f);
@@ -87,7 +87,7 @@ impl<'p> Checker<'p> {
         }
         self.leave_scope(saved);
         self.in_progress.remove(r);
-        let schema = Rc::new(SchemaDef { name: name.name.clone(), fields: defs, span: name.span });
+        let schema = Rc::new(SchemaDef { name: name.name.to_string(), fields: defs, span: name.span });
         self.schemas.insert(r.clone(), schema.clone());
         schema
     }
@@ -119,11 +119,13 @@ impl<'p> Checker<'p> {
         };
         let mut fields = Vec::new();
         for (index, entry) in body.entries.iter().enumerate() {
-            if let Entry::Item(Item { kind: ItemKind::Param(_), .. }) = entry {
+            if let Entry::Item(item) = entry
+                && let ItemKind::Param(_) = item.kind
+            {
                 fields.push(self.param_def(&r.child(index)));
             }
         }
-        let schema = Rc::new(SchemaDef { name: name.name.clone(), fields, span: name.span });
+        let schema = Rc::new(SchemaDef { name: name.name.to_string(), fields, span: name.span });
         self.component_params.insert(r.clone(), schema.clone());
         schema
     }
@@ -137,7 +139,7 @@ impl<'p> Checker<'p> {
                 rules.push((rule, c.span));
             }
         }
-        let def = FieldDef { name: f.name.name.clone(), ty, optional: f.optional, has_default: f.default.is_some(), rules, span: f.name.span };
+        let def = FieldDef { name: f.name.name.to_string(), ty, optional: f.optional, has_default: f.default.is_some(), rules, span: f.name.span };
         if let Some(default) = &f.default {
             if !(f.optional && matches!(default.kind, ExprKind::Null)) {
                 self.expect(default, &def.ty);
@@ -183,7 +185,7 @@ impl<'p> Checker<'p> {
                         names.extend(BUILTIN_TYPES);
                         let name = &path.segments[0].name;
                         let suggestion = diagnostic::did_you_mean(name, names).map(str::to_string);
-                        self.resolve_error(ResolveError::NotAType { span: path.span, name: name.clone(), suggestion });
+                        self.resolve_error(ResolveError::NotAType { span: path.span, name: name.to_string(), suggestion });
                         return Ty::Any;
                     }
                 }
@@ -402,7 +404,7 @@ impl<'p> Checker<'p> {
                     what,
                     owner: owner.to_string(),
                     suggestion,
-                    known: schema.fields.iter().map(|f| f.name.clone()).collect(),
+                    known: schema.fields.iter().map(|f| f.name.to_string()).collect(),
                 });
                 self.infer(assign.value);
             }
@@ -411,7 +413,7 @@ impl<'p> Checker<'p> {
             if !assigns.iter().any(|a| a.first.0 == field.name) {
                 self.error(CheckError::MissingField {
                     at: close,
-                    field: field.name.clone(),
+                    field: field.name.to_string(),
                     what,
                     owner: owner.to_string(),
                     decl: field.span,
@@ -437,7 +439,7 @@ impl<'p> Checker<'p> {
                             what: "field",
                             owner: format!("schema `{}`", s.name),
                             suggestion,
-                            known: s.fields.iter().map(|f| f.name.clone()).collect(),
+                            known: s.fields.iter().map(|f| f.name.to_string()).collect(),
                         });
                         self.infer(assign.value);
                         return;
@@ -513,15 +515,17 @@ impl<'p> Checker<'p> {
         let app_schema = self.prelude_schema("App")?;
         let mut members = FxHashMap::default();
         for entry in &body.entries {
-            if let Entry::Item(Item { kind: ItemKind::Block { kind, name, .. }, .. }) = entry {
+            if let Entry::Item(item) = entry
+                && let ItemKind::Block { kind, name, .. } = &item.kind
+            {
                 if matches!(kind, BlockKind::Service | BlockKind::Job) {
                     if let Some(schema) = self.prelude_schema(kind.schema()) {
-                        members.insert(name.name.clone(), schema);
+                        members.insert(name.name.to_string(), schema);
                     }
                 }
             }
         }
-        Some(Overrides { app_name: name.name.clone(), app: app_schema, members })
+        Some(Overrides { app_name: name.name.to_string(), app: app_schema, members })
     }
 
     fn check_override(&mut self, assign: &Assign, ov: &Overrides, env_schema: &SchemaDef) {

@@ -78,6 +78,8 @@ pub(crate) struct Checker<'p> {
     instance_components: FxHashMap<ItemRef, Option<ItemRef>>,
     locals: FxHashMap<Span, Ty>,
     regexes: FxHashMap<String, Option<regex::Regex>>,
+    /// The type of the implicit `git` value, built once.
+    git_type: Ty,
 }
 
 /// What `enter_scope_of` replaced, to put back.
@@ -97,7 +99,7 @@ impl<'p> Checker<'p> {
             let mut scope = Scope::of_items(&top, module.tree.items.iter().enumerate(), &mut errors);
             for item in &module.tree.items {
                 if let ItemKind::Import { alias, .. } = &item.kind {
-                    if let Some(Some(target)) = module.imports.get(&alias.name) {
+                    if let Some(Some(target)) = module.imports.get(alias.name.as_str()) {
                         scope.define(&alias.name, Def::Module(*target), alias.span, &mut errors);
                     }
                 }
@@ -121,6 +123,7 @@ impl<'p> Checker<'p> {
             instance_components: FxHashMap::default(),
             locals: FxHashMap::default(),
             regexes: FxHashMap::default(),
+            git_type: implicit_type("git"),
         };
         for e in errors {
             checker.resolve_error(e);
@@ -231,7 +234,7 @@ impl<'p> Checker<'p> {
             }
             None => {
                 let suggestion = diagnostic::did_you_mean(&ident.name, self.visible_names()).map(str::to_string);
-                self.resolve_error(ResolveError::UnresolvedName { span: ident.span, name: ident.name.clone(), suggestion });
+                self.resolve_error(ResolveError::UnresolvedName { span: ident.span, name: ident.name.to_string(), suggestion });
                 None
             }
         }
@@ -248,8 +251,8 @@ impl<'p> Checker<'p> {
             None => {
                 let scope = &self.module_scopes[module.0 as usize];
                 let suggestion = diagnostic::did_you_mean(&member.name, scope.names()).map(str::to_string);
-                let name = self.sources.get(self.program.module(module).file).name.clone();
-                self.resolve_error(ResolveError::UnknownMember { span: member.span, module: name, member: member.name.clone(), suggestion });
+                let name = self.sources.get(self.program.module(module).file).name.to_string();
+                self.resolve_error(ResolveError::UnknownMember { span: member.span, module: name, member: member.name.to_string(), suggestion });
                 None
             }
         }
@@ -369,9 +372,9 @@ impl<'p> Checker<'p> {
                             if expected.name != kind.name && kind.name != "use" {
                                 c.error(CheckError::KindMismatch {
                                     span: kind.span,
-                                    kind: kind.name.clone(),
-                                    expected: expected.name.clone(),
-                                    component: comp_name.name.clone(),
+                                    kind: kind.name.to_string(),
+                                    expected: expected.name.to_string(),
+                                    component: comp_name.name.to_string(),
                                 });
                             }
                         }
@@ -453,7 +456,7 @@ impl<'p> Checker<'p> {
         }
         let item = self.item(r);
         let ty = match &item.kind {
-            ItemKind::Import { alias, .. } => match self.program.module(r.module).imports.get(&alias.name) {
+            ItemKind::Import { alias, .. } => match self.program.module(r.module).imports.get(alias.name.as_str()) {
                 Some(Some(_)) => Ty::Module,
                 _ => Ty::Any,
             },
@@ -514,6 +517,7 @@ impl<'p> Checker<'p> {
             Def::Item(r) => self.item_type(r),
             Def::Module(_) => Ty::Module,
             Def::Local(span) => self.locals.get(span).cloned().unwrap_or(Ty::Any),
+            Def::Implicit("git") => self.git_type.clone(),
             Def::Implicit(name) => implicit_type(name),
         }
     }

@@ -129,7 +129,7 @@ impl Loader<'_> {
         for (path, alias) in imports {
             self.stack.last_mut().map(|top| top.1 = Some(path.span));
             let target = self.import(file, root.as_deref(), &path);
-            self.modules[id.0 as usize].imports.insert(alias.name.clone(), target);
+            self.modules[id.0 as usize].imports.insert(alias.name.to_string(), target);
         }
         self.stack.pop();
         id
@@ -189,7 +189,7 @@ impl Loader<'_> {
                 let chain: Vec<Span> = self.stack[pos..].iter().filter_map(|(_, s)| *s).collect();
                 let names: Vec<String> = self.stack[pos..]
                     .iter()
-                    .map(|(m, _)| self.sources.get(self.modules[m.0 as usize].file).name.clone())
+                    .map(|(m, _)| self.sources.get(self.modules[m.0 as usize].file).name.to_string())
                     .collect();
                 self.diags.push(ResolveError::ImportCycle { span: path.span, chain, modules: names }.into());
                 return None;

@@ -99,7 +99,7 @@ impl Scope {
     /// The scope of a body's nested items.
     pub fn of_body(parent: &ItemRef, entries: &[Entry], errors: &mut Vec<ResolveError>) -> Scope {
         let items = entries.iter().enumerate().filter_map(|(i, e)| match e {
-            Entry::Item(item) => Some((i, item)),
+            Entry::Item(item) => Some((i, &**item)),
             Entry::Attr(_) => None,
         });
         Scope::of_items(parent, items, errors)

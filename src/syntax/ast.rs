@@ -1,17 +1,23 @@
 //! The syntax tree. Every node has a span; the tree owns its names.
 
+use smallvec::SmallVec;
+
 use crate::source::Span;
+
+/// A name as written. Short names (almost all) are stored inline, so
+/// identifiers cost no allocation.
+pub type Name = compact_str::CompactString;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Ident {
-    pub name: String,
+    pub name: Name,
     pub span: Span,
 }
 
-/// A dotted name such as `aws.eks` or `env.LOG_LEVEL`.
+/// A dotted name such as `aws.eks` or `env.LOG_LEVEL`; most have one segment.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Path {
-    pub segments: Vec<Ident>,
+    pub segments: SmallVec<[Ident; 1]>,
     pub span: Span,
 }
 
@@ -170,7 +176,8 @@ pub struct Body {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Entry {
     Attr(Attr),
-    Item(Item),
+    /// Boxed: items are rarer than attributes and much larger.
+    Item(Box<Item>),
 }
 
 impl Entry {
@@ -309,7 +316,7 @@ impl MapKey {
     /// The key text, if known without evaluation.
     pub fn as_plain(&self) -> Option<String> {
         match self {
-            MapKey::Ident(i) => Some(i.name.clone()),
+            MapKey::Ident(i) => Some(i.name.to_string()),
             MapKey::Str(s) => s.as_plain(),
         }
     }

@@ -121,7 +121,7 @@ pub fn expr(e: &Expr) -> String {
             "{{{}}}",
             entries.iter().map(|m| format!("{} = {}", key(&m.key), expr(&m.value))).collect::<Vec<_>>().join(", ")
         ),
-        ExprKind::Name(i) => i.name.clone(),
+        ExprKind::Name(i) => i.name.to_string(),
         ExprKind::Member(base, m) => format!("{}.{}", expr(base), m.name),
         ExprKind::Index(base, i) => format!("{}[{}]", expr(base), expr(i)),
         ExprKind::Call(f, args) => format!("{}({})", f.name, args.iter().map(expr).collect::<Vec<_>>().join(", ")),
@@ -139,7 +139,7 @@ pub fn expr(e: &Expr) -> String {
 
 fn key(k: &MapKey) -> String {
     match k {
-        MapKey::Ident(i) => i.name.clone(),
+        MapKey::Ident(i) => i.name.to_string(),
         MapKey::Str(s) => str_lit(s),
     }
 }
@@ -147,7 +147,7 @@ fn key(k: &MapKey) -> String {
 fn comprehension(c: &Comprehension, value: Option<&Expr>) -> String {
     let vars = match &c.key_var {
         Some(k) => format!("{}, {}", k.name, c.var.name),
-        None => c.var.name.clone(),
+        None => c.var.name.to_string(),
     };
     let mut s = format!("for {vars} in {}: {}", expr(&c.iterable), expr(&c.body));
     if let Some(v) = value {

@@ -25,7 +25,7 @@ pub(super) fn parse_tree(file: FileId, text: &str) -> (SourceTree, Vec<SyntaxErr
             }
             match entry(i, true) {
                 Ok((rest, Entry::Item(item))) => {
-                    items.push(item);
+                    items.push(*item);
                     i = rest;
                 }
                 Ok((rest, Entry::Attr(attr))) => {
@@ -82,14 +82,14 @@ fn entry(i: In<'_>, top_level: bool) -> PResult<'_, Entry> {
         }
         _ => instance(start)?,
     };
-    Ok((i, Entry::Item(Item { kind, span: span(&start, &i) })))
+    Ok((i, Entry::Item(Box::new(Item { kind, span: span(&start, &i) }))))
 }
 
 /// `IDENT` that is not a keyword.
 fn plain_name<'a>(i: In<'a>, what: &'static str) -> PResult<'a, Ident> {
     let i = at(i);
     match word(i) {
-        Ok((rest, (w, sp))) if !super::is_keyword(w) => Ok((rest, Ident { name: w.to_string(), span: sp })),
+        Ok((rest, (w, sp))) if !super::is_keyword(w) => Ok((rest, Ident { name: w.into(), span: sp })),
         Ok(_) => expected_help(i, what, "Keywords cannot be used as names; see KEYWORD in grammar/rel.ebnf."),
         Err(_) => expected(i, what),
     }
@@ -100,7 +100,7 @@ fn plain_name<'a>(i: In<'a>, what: &'static str) -> PResult<'a, Ident> {
 fn field_name(i: In<'_>) -> PResult<'_, Ident> {
     let i = at(i);
     match word(i) {
-        Ok((rest, (w, sp))) if !super::is_reserved(w) => Ok((rest, Ident { name: w.to_string(), span: sp })),
+        Ok((rest, (w, sp))) if !super::is_reserved(w) => Ok((rest, Ident { name: w.into(), span: sp })),
         Ok(_) => expected_help(i, "a field name", "`if`, `then`, `else`, `for`, `in`, `true`, `false`, `null` and the item keywords cannot name a field."),
         Err(_) => expected(i, "a field name"),
     }
@@ -110,7 +110,7 @@ fn field_name(i: In<'_>) -> PResult<'_, Ident> {
 fn any_name<'a>(i: In<'a>, what: &'static str) -> PResult<'a, Ident> {
     let i = at(i);
     match word(i) {
-        Ok((rest, (w, sp))) => Ok((rest, Ident { name: w.to_string(), span: sp })),
+        Ok((rest, (w, sp))) => Ok((rest, Ident { name: w.into(), span: sp })),
         Err(_) => expected(i, what),
     }
 }
@@ -220,7 +220,7 @@ fn type_expr(i: In<'_>) -> PResult<'_, TypeExpr> {
 fn path<'a>(i: In<'a>, what: &'static str) -> PResult<'a, Path> {
     let start = at(i);
     let (mut i, first) = any_name(start, what)?;
-    let mut segments = vec![first];
+    let mut segments = smallvec::smallvec![first];
     while let Some((j, _)) = eat(i, ".") {
         let (j, seg) = any_name(j, "a name after `.`")?;
         segments.push(seg);
@@ -575,7 +575,7 @@ fn primary(i: In<'_>) -> PResult<'_, Expr> {
                 "false" => ExprKind::Bool(false),
                 w if super::is_reserved(w) => return expected(start, "an expression"),
                 w => {
-                    let ident = Ident { name: w.to_string(), span: sp };
+                    let ident = Ident { name: w.into(), span: sp };
                     if peek(i, "(") {
                         let (i, args) = call_args(i)?;
                         return Ok((i, Expr { kind: ExprKind::Call(ident, args), span: span(&start, &i) }));
