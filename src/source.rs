@@ -169,17 +169,18 @@ impl SourceMap {
             )
             .with_help("Split the file into modules and import them, or move generated data out of the project folder."));
         }
+        // NUL bytes mark binary files, which are usually not UTF-8 either;
+        // say "binary" rather than point at the first bad byte.
+        if let Some(pos) = bytes.iter().position(|b| *b == 0) {
+            let text = String::from_utf8_lossy(&bytes[..pos]).into_owned();
+            let at = text.len();
+            let id = self.add(name.clone(), origin, text);
+            return Err(Diagnostic::error(codes::BINARY_FILE, format!("`{name}` contains a NUL byte and looks like a binary file"))
+                .with_label(Span::new(id, at, at), "NUL byte here")
+                .with_help("rel source files are UTF-8 text; remove the file or the stray bytes."));
+        }
         match String::from_utf8(bytes) {
-            Ok(text) => {
-                if let Some(pos) = text.find('\0') {
-                    let id = self.add(name.clone(), origin, text);
-                    return Err(Diagnostic::error(codes::BINARY_FILE, format!("`{name}` contains a NUL byte and looks like a binary file"))
-                        .with_label(Span::new(id, pos, pos + 1), "NUL byte here")
-                        .with_help("rel source files are UTF-8 text; remove the file or the stray bytes."));
-                }
-                let id = self.add(name, origin, text);
-                Ok(id)
-            }
+            Ok(text) => Ok(self.add(name, origin, text)),
             Err(e) => {
                 let valid = e.utf8_error().valid_up_to();
                 let mut bytes = e.into_bytes();
