@@ -5,6 +5,7 @@
 //! alone; `cli` is the only module that does process IO.
 
 pub mod diagnostic;
+pub mod format;
 pub mod source;
 pub mod syntax;
 pub mod resolve;
