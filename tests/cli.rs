@@ -227,3 +227,36 @@ fn help_completions_and_explain() {
     let out = rel(&["explain", "E9999"], &dir);
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn fmt_check_lists_files_and_fmt_rewrites_them() {
+    let dir = scratch("fmt");
+    let messy = b"// the shop\nlet   region=\"us-east-1\"  # trailing\napp store {hostname=\"x\"\n\n\n  env={A=\"1\",B=\"2\"}}\n";
+    write(&dir, "messy.rel", messy);
+    write(&dir, "clean.rel", b"let a = 1\n");
+    let out = rel(&["fmt", "--check", "."], &dir);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "would reformat: ./messy.rel\n");
+    assert_eq!(std::fs::read(dir.join("messy.rel")).unwrap(), messy, "--check changes nothing");
+
+    let out = rel(&["fmt", "."], &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let formatted = std::fs::read_to_string(dir.join("messy.rel")).unwrap();
+    assert_eq!(
+        formatted,
+        "// the shop\nlet region = \"us-east-1\" # trailing\napp store {\n  hostname = \"x\"\n\n  env = { A = \"1\", B = \"2\" }\n}\n"
+    );
+    let out = rel(&["fmt", "--check", "."], &dir);
+    assert_eq!(out.status.code(), Some(0), "formatting is idempotent: {}", stdout(&out));
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2, "no temporary files left behind");
+}
+
+#[test]
+fn fmt_leaves_files_with_syntax_errors_alone() {
+    let dir = scratch("fmt_broken");
+    write(&dir, "broken.rel", b"let a = [1,\n");
+    let out = rel(&["fmt", "broken.rel"], &dir);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("E0108"), "{}", stderr(&out));
+    assert_eq!(std::fs::read(dir.join("broken.rel")).unwrap(), b"let a = [1,\n");
+}

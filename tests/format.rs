@@ -380,11 +380,3 @@ fn broken_inputs_do_not_panic() {
         }
     }
 }
-
-#[test]
-#[ignore = "prints the formatted samples, for reviewing them"]
-fn print_samples() {
-    for (name, text) in SAMPLES {
-        println!("===== {name}\n{}", format(text));
-    }
-}

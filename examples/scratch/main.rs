@@ -1,9 +1,7 @@
+use rel::syntax::ast::*;
 fn main() {
-    let path = std::env::args().nth(1).unwrap();
-    let text = std::fs::read_to_string(&path).unwrap();
-    let (tree, diags) = rel::syntax::parse(rel::source::FileId(0), &text);
-    print!("{}", rel::syntax::dump::dump(&tree));
-    let mut sm = rel::source::SourceMap::new();
-    sm.add(path.clone(), rel::source::Origin::Memory, text.clone());
-    print!("{}", rel::diagnostic::render::render_human(&sm, &diags, Default::default()));
+    println!("Expr {} ExprKind {} Item {} ItemKind {} Entry {} Attr {} StrLit {} StrPart {} Ident {} Path {} Span {}",
+      std::mem::size_of::<Expr>(), std::mem::size_of::<ExprKind>(), std::mem::size_of::<Item>(), std::mem::size_of::<ItemKind>(),
+      std::mem::size_of::<Entry>(), std::mem::size_of::<Attr>(), std::mem::size_of::<StrLit>(), std::mem::size_of::<StrPart>(),
+      std::mem::size_of::<Ident>(), std::mem::size_of::<Path>(), std::mem::size_of::<rel::source::Span>());
 }
