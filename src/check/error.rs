@@ -29,6 +29,10 @@ pub enum CheckError {
     InvalidOverride { span: Span, path: String, app: String, suggestion: Option<String> },
     #[error("no file `{path}`")]
     MissingFile { span: Span, path: String },
+    #[error("file `{path}` is outside the project root")]
+    FileOutsideRoot { span: Span, path: String },
+    #[error("`{member}` is a service or job; an override sets one of its fields")]
+    WholeMemberOverride { span: Span, member: String },
 }
 
 fn suggest(d: Diagnostic, suggestion: Option<String>, otherwise: String) -> Diagnostic {
@@ -44,7 +48,7 @@ impl From<CheckError> for Diagnostic {
         match e {
             CheckError::TypeMismatch { span, expected, help, .. } => {
                 let d = Diagnostic::error(codes::TYPE_MISMATCH, message).with_label(span, format!("expected {expected}"));
-                d.with_help(help.unwrap_or_else(|| format!("Change the value to a {expected}.")))
+                d.with_help(help.unwrap_or_else(|| format!("Change the value so that it is {expected}.")))
             }
             CheckError::MissingField { at, field, decl, hint, .. } => Diagnostic::error(codes::MISSING_FIELD, message)
                 .with_label(at, format!("add `{field} = ...` here"))
@@ -94,6 +98,12 @@ impl From<CheckError> for Diagnostic {
             CheckError::MissingFile { span, .. } => Diagnostic::error(codes::MISSING_FILE, message)
                 .with_label(span, "file not found")
                 .with_help("Paths in file(..) and template(..) are relative to the module's folder."),
+            CheckError::FileOutsideRoot { span, .. } => Diagnostic::error(codes::IMPORT_OUTSIDE_ROOT, message)
+                .with_label(span, "outside the project")
+                .with_help("Files read by file(..) and template(..) must be inside the project folder, so builds are reproducible."),
+            CheckError::WholeMemberOverride { span, member } => Diagnostic::error(codes::INVALID_OVERRIDE, message)
+                .with_label(span, "a whole service cannot be replaced")
+                .with_help(format!("Override a field, e.g. `{member}.replicas = 3` or `{member}.env.KEY = \"value\"`.")),
         }
     }
 }

@@ -50,8 +50,8 @@ impl<'p> Checker<'p> {
                         let suggestion = diagnostic::did_you_mean(&s, values.iter().map(String::as_str));
                         self.error(CheckError::TypeMismatch {
                             span: e.span,
-                            expected: want.to_string(),
-                            found: format!("\"{s}\""),
+                            expected: format!("`{want}`"),
+                            found: format!("`\"{s}\"`"),
                             help: Some(match suggestion {
                                 Some(v) => format!("Did you mean \"{v}\"?"),
                                 None => "Use one of the listed values.".to_string(),
@@ -69,7 +69,7 @@ impl<'p> Checker<'p> {
             self.error(CheckError::TypeMismatch {
                 span,
                 expected: "a value".into(),
-                found: format!("a {got}"),
+                found: format!("{} {got}", article(got)),
                 help: Some("Schemas, components, apps and modules are not values; refer to an instance, a field or a let binding.".into()),
             });
         } else if !got.assignable_to(want) {
@@ -78,7 +78,7 @@ impl<'p> Checker<'p> {
                 (Ty::Str, Ty::Secret) => Some("Use secret(\"NAME\") to refer to a secret held by the secret store.".to_string()),
                 _ => None,
             };
-            self.error(CheckError::TypeMismatch { span, expected: want.to_string(), found: got.to_string(), help });
+            self.error(CheckError::TypeMismatch { span, expected: format!("`{want}`"), found: format!("`{got}`"), help });
         }
     }
 
@@ -187,6 +187,10 @@ impl<'p> Checker<'p> {
                         (*t).clone()
                     }
                     Ty::Record(fields) => match const_of(index) {
+                        Some(Const::Int(_)) => {
+                            self.require(index.span, &index_ty, &Ty::Str);
+                            Ty::Any
+                        }
                         Some(Const::Str(k)) => match fields.get(&k) {
                             Some(t) => t.clone(),
                             None => {
@@ -201,7 +205,7 @@ impl<'p> Checker<'p> {
                         self.error(CheckError::TypeMismatch {
                             span: base.span,
                             expected: "a list or map to index".into(),
-                            found: other.to_string(),
+                            found: format!("`{other}`"),
                             help: None,
                         });
                         Ty::Any
@@ -259,7 +263,7 @@ impl<'p> Checker<'p> {
     }
 
     fn mismatch(&mut self, span: Span, expected: &str, found: &Ty) {
-        self.error(CheckError::TypeMismatch { span, expected: expected.to_string(), found: found.to_string(), help: None });
+        self.error(CheckError::TypeMismatch { span, expected: expected.to_string(), found: format!("`{found}`"), help: None });
     }
 
     fn unknown_member<'a>(&mut self, span: Span, name: &str, known: impl Iterator<Item = &'a str> + Clone, what: &'static str, owner: &str) {
@@ -327,7 +331,7 @@ impl<'p> Checker<'p> {
                 self.error(CheckError::TypeMismatch {
                     span: member.span,
                     expected: "a value with members".into(),
-                    found: other.to_string(),
+                    found: format!("`{other}`"),
                     help: Some(format!("A {other} has no `.{}`.", member.name)),
                 });
                 Ty::Any
@@ -367,7 +371,7 @@ impl<'p> Checker<'p> {
                     self.error(CheckError::TypeMismatch {
                         span,
                         expected: "numbers or strings for `+`".into(),
-                        found: t.to_string(),
+                        found: format!("`{t}`"),
                         help: Some("Join lists with concat(..) and maps with merge(..).".into()),
                     });
                     Ty::Any
@@ -397,7 +401,7 @@ impl<'p> Checker<'p> {
                     other => self.error(CheckError::TypeMismatch {
                         span: e.span,
                         expected: "a string, number or bool to interpolate".into(),
-                        found: other.to_string(),
+                        found: format!("`{other}`"),
                         help: Some("Interpolate a field of it, or turn a list into text with join(..).".into()),
                     }),
                 }
@@ -451,7 +455,7 @@ impl<'p> Checker<'p> {
                 self.error(CheckError::TypeMismatch {
                     span: arg.span,
                     expected: param.describe().to_string(),
-                    found: t.to_string(),
+                    found: format!("`{t}`"),
                     help: Some(format!("Argument {} of `{}` must be a {}.", i + 1, builtin.name, param.describe())),
                 });
             }
@@ -481,14 +485,21 @@ impl<'p> Checker<'p> {
         let module = self.program.module(self.module);
         let Origin::Disk(file) = &self.sources.get(module.file).origin else { return };
         let full = file.parent().unwrap_or(std::path::Path::new(".")).join(&path);
-        let inside = match (&module.root, full.canonicalize()) {
-            (Some(root), Ok(canonical)) => canonical.starts_with(root) && canonical.is_file(),
-            (None, Ok(canonical)) => canonical.is_file(),
-            _ => false,
-        };
-        if !inside {
-            self.error(CheckError::MissingFile { span: arg.span, path });
+        match (&module.root, full.canonicalize()) {
+            (Some(root), Ok(canonical)) if !canonical.starts_with(root) => {
+                self.error(CheckError::FileOutsideRoot { span: arg.span, path });
+            }
+            (_, Ok(canonical)) if canonical.is_file() => {}
+            _ => self.error(CheckError::MissingFile { span: arg.span, path }),
         }
+    }
+}
+
+/// "a" or "an" before a kind of non-value in messages.
+fn article(t: &Ty) -> &'static str {
+    match t {
+        Ty::AppTemplate => "an",
+        _ => "a",
     }
 }
 

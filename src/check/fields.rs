@@ -6,7 +6,7 @@ use rustc_hash::FxHashMap;
 use std::rc::Rc;
 
 use super::types::{Const, FieldDef, Rule, SchemaDef, Ty};
-use super::{Checker, CheckError};
+use super::{CheckError, Checker, PathUse};
 use crate::diagnostic;
 use crate::resolve::{Def, ItemRef, ResolveError};
 use crate::source::Span;
@@ -141,7 +141,16 @@ impl<'p> Checker<'p> {
         }
         let def = FieldDef { name: f.name.name.to_string(), ty, optional: f.optional, has_default: f.default.is_some(), rules, span: f.name.span };
         if let Some(default) = &f.default {
-            if !(f.optional && matches!(default.kind, ExprKind::Null)) {
+            if matches!(default.kind, ExprKind::Null) {
+                if !f.optional {
+                    self.error(CheckError::TypeMismatch {
+                        span: default.span,
+                        expected: format!("`{}`", def.ty),
+                        found: "`null`".into(),
+                        help: Some("Only optional fields (declared `name?: type`) may be null.".into()),
+                    });
+                }
+            } else {
                 self.expect(default, &def.ty);
                 self.check_rules(default, &def);
             }
@@ -189,7 +198,9 @@ impl<'p> Checker<'p> {
                         return Ty::Any;
                     }
                 }
-                match self.resolve_path(path) {
+                match self.resolve_path(path, PathUse::Type) {
+                    // A schema that refers to itself: the inner use is not checked further.
+                    Some(Def::Item(r)) if matches!(self.item(&r).kind, ItemKind::Schema { .. }) && self.in_progress.contains(&r) => Ty::Any,
                     Some(Def::Item(r)) if matches!(self.item(&r).kind, ItemKind::Schema { .. }) => Ty::Schema(self.schema_def(&r)),
                     Some(_) => {
                         self.resolve_error(ResolveError::NotAType { span: path.span, name: path.dotted(), suggestion: None });
@@ -250,7 +261,7 @@ impl<'p> Checker<'p> {
         if !applies {
             self.error(CheckError::InvalidConstraint {
                 span: c.span,
-                message: format!("`@{name}` does not apply to a {ty}"),
+                message: format!("`@{name}` does not apply to `{ty}`"),
                 help: "@range applies to numbers; @length and @nonempty to strings, lists and maps; @pattern to strings.",
             });
             return None;
@@ -390,6 +401,17 @@ impl<'p> Checker<'p> {
                 seen.insert(key, span);
             }
             let (first, first_span) = assign.first;
+            // `env = {...}` and `env.KEY = ...` in one block: which one wins is unclear.
+            let is_field = schema.field(first).is_some();
+            if !is_field {
+                // Overrides of services and unknown names are judged below.
+            } else if !assign.rest.is_empty() {
+                if let Some(whole) = seen.get(first) {
+                    self.error(CheckError::DuplicateField { span, previous: *whole, field: first.to_string() });
+                }
+            } else if let Some(dotted) = assigns.iter().find(|a| a.first.0 == first && !a.rest.is_empty() && a.span().start < span.start) {
+                self.error(CheckError::DuplicateField { span, previous: dotted.span(), field: first.to_string() });
+            }
             if let Some(field) = schema.field(first) {
                 self.check_path_value(assign, field, 1);
             } else if first == "depends_on" && assign.rest.is_empty() {
@@ -425,12 +447,18 @@ impl<'p> Checker<'p> {
 
     /// Checks `a.b.c = value` where `field` is `a`, descending through schemas and maps.
     fn check_path_value(&mut self, assign: &Assign, field: &FieldDef, from: usize) {
+        // The field the last segment names, whose constraints apply; none
+        // once the path goes through a map key.
+        let mut target: Option<FieldDef> = None;
         let mut ty = field.ty.clone();
         for i in from..assign.len() {
             let (seg, seg_span) = assign.seg(i);
             ty = match ty {
                 Ty::Schema(s) => match s.field(seg) {
-                    Some(f) => f.ty.clone(),
+                    Some(f) => {
+                        target = Some(f.clone());
+                        f.ty.clone()
+                    }
                     None => {
                         let suggestion = diagnostic::did_you_mean(seg, s.fields.iter().map(|f| f.name.as_str())).map(str::to_string);
                         self.error(CheckError::UnknownField {
@@ -445,13 +473,16 @@ impl<'p> Checker<'p> {
                         return;
                     }
                 },
-                Ty::Map(t) => (*t).clone(),
+                Ty::Map(t) => {
+                    target = None;
+                    (*t).clone()
+                }
                 Ty::Any => Ty::Any,
                 other => {
                     self.error(CheckError::TypeMismatch {
                         span: seg_span,
                         expected: "a map or schema to set a member of".into(),
-                        found: other.to_string(),
+                        found: format!("`{other}`"),
                         help: Some("Only maps and schema values have members; set the whole value instead.".into()),
                     });
                     self.infer(assign.value);
@@ -459,12 +490,22 @@ impl<'p> Checker<'p> {
                 }
             };
         }
-        if field.optional && from == assign.len() && matches!(assign.value.kind, ExprKind::Null) {
+        let target = if from == assign.len() { Some(field) } else { target.as_ref() };
+        if matches!(assign.value.kind, ExprKind::Null) {
+            if target.is_none_or(|f| f.optional) {
+                return;
+            }
+            self.error(CheckError::TypeMismatch {
+                span: assign.value.span,
+                expected: format!("`{ty}`"),
+                found: "`null`".into(),
+                help: Some("Only optional fields (declared `name?: type`) may be null.".into()),
+            });
             return;
         }
         self.expect(assign.value, &ty);
-        if from == assign.len() {
-            self.check_rules(assign.value, field);
+        if let Some(target) = target {
+            self.check_rules(assign.value, target);
         }
     }
 
@@ -537,12 +578,8 @@ impl<'p> Checker<'p> {
         }
         if let Some(schema) = ov.members.get(first) {
             if assign.rest.is_empty() {
-                self.error(CheckError::InvalidOverride {
-                    span: first_span,
-                    path: first.to_string(),
-                    app: ov.app_name.clone(),
-                    suggestion: Some(format!("{first}.replicas")),
-                });
+                self.error(CheckError::WholeMemberOverride { span: first_span, member: first.to_string() });
+                self.infer(assign.value);
                 return;
             }
             let (second, second_span) = assign.seg(1);

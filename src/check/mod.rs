@@ -157,6 +157,18 @@ impl<'p> Checker<'p> {
         self.context = ItemRef::top(id);
         self.scopes.clear();
         let items = &self.program.module(id).tree.items;
+        let mut environments: FxHashMap<String, Span> = FxHashMap::default();
+        for item in items {
+            if let ItemKind::Environment { name, .. } = &item.kind
+                && let Some(text) = name.as_plain()
+            {
+                if let Some(previous) = environments.get(&text) {
+                    self.resolve_error(ResolveError::Duplicate { span: name.span, previous: *previous, name: text });
+                } else {
+                    environments.insert(text, name.span);
+                }
+            }
+        }
         for (index, item) in items.iter().enumerate() {
             let r = ItemRef::top(id).child(index);
             self.check_item(&r, item, Place::Top);
@@ -251,25 +263,35 @@ impl<'p> Checker<'p> {
             None => {
                 let scope = &self.module_scopes[module.0 as usize];
                 let suggestion = diagnostic::did_you_mean(&member.name, scope.names()).map(str::to_string);
-                let name = self.sources.get(self.program.module(module).file).name.to_string();
+                let name = self.module_name(module);
                 self.resolve_error(ResolveError::UnknownMember { span: member.span, module: name, member: member.name.to_string(), suggestion });
                 None
             }
         }
     }
 
+    /// A module as users name it: `std/aws`, or the file's path.
+    fn module_name(&self, module: ModuleId) -> String {
+        let file = self.sources.get(self.program.module(module).file);
+        match file.origin {
+            crate::source::Origin::Stdlib(name) => name.to_string(),
+            _ => file.name.clone(),
+        }
+    }
+
     /// Resolves a dotted path that names an item (`aws.eks`, `store`).
-    fn resolve_path(&mut self, path: &Path) -> Option<Def> {
+    fn resolve_path(&mut self, path: &Path, usage: PathUse) -> Option<Def> {
         let mut def = self.lookup(&path.segments[0])?;
         for seg in &path.segments[1..] {
             def = match def {
                 Def::Module(m) => self.module_member(m, seg)?,
-                _ => {
-                    self.error(CheckError::TypeMismatch {
-                        span: seg.span,
-                        expected: "a module before `.`".into(),
-                        found: format!("`{}`", path.segments[0].name),
-                        help: Some("Only module aliases have members in this position.".into()),
+                other => {
+                    let name = path.dotted();
+                    let found = def_word(self, &other);
+                    self.resolve_error(match usage {
+                        PathUse::Type => ResolveError::NotAType { span: path.span, name, suggestion: None },
+                        PathUse::Component => ResolveError::NotAComponent { span: path.span, name, found },
+                        PathUse::App => ResolveError::NotAnApp { span: path.span, name, found },
                     });
                     return None;
                 }
@@ -341,19 +363,13 @@ impl<'p> Checker<'p> {
             }
             ItemKind::Environment { name, base, body } => {
                 self.infer_str(name);
-                let app = match self.resolve_path(base) {
-                    Some(Def::Item(app_ref)) => {
-                        let app_item = self.item(&app_ref);
-                        match &app_item.kind {
-                            ItemKind::Block { kind: BlockKind::App, .. } => Some(app_ref),
-                            other => {
-                                self.resolve_error(ResolveError::NotAnApp { span: base.span, name: base.dotted(), found: item_word(other) });
-                                None
-                            }
-                        }
+                let app = match self.resolve_path(base, PathUse::App) {
+                    Some(Def::Item(app_ref)) if matches!(self.item(&app_ref).kind, ItemKind::Block { kind: BlockKind::App, .. }) => {
+                        Some(app_ref)
                     }
-                    Some(_) => {
-                        self.resolve_error(ResolveError::NotAnApp { span: base.span, name: base.dotted(), found: "module" });
+                    Some(other) => {
+                        let found = def_word(self, &other);
+                        self.resolve_error(ResolveError::NotAnApp { span: base.span, name: base.dotted(), found });
                         None
                     }
                     None => None,
@@ -463,7 +479,16 @@ impl<'p> Checker<'p> {
             ItemKind::Param(_) => self.param_def(r).ty,
             ItemKind::Let { value, .. } | ItemKind::Output { value, .. } => {
                 let saved = self.enter_scope_of(r);
-                let t = self.infer(value);
+                let mut t = self.infer(value);
+                if !t.is_value() {
+                    self.error(CheckError::TypeMismatch {
+                        span: value.span,
+                        expected: "a value".into(),
+                        found: format!("{} {t}", if matches!(t, Ty::AppTemplate) { "an" } else { "a" }),
+                        help: Some("Bind a value: an instance, a field, a literal or a call. Modules, schemas, components and apps are not values.".into()),
+                    });
+                    t = Ty::Any;
+                }
                 self.leave_scope(saved);
                 t
             }
@@ -488,21 +513,11 @@ impl<'p> Checker<'p> {
         let item = self.item(r);
         let ItemKind::Instance { component, .. } = &item.kind else { return None };
         let saved = self.enter_scope_of(r);
-        let found = match self.resolve_path(component) {
-            Some(Def::Item(cr)) => match &self.item(&cr).kind {
-                ItemKind::Component { .. } => Some(cr),
-                other => {
-                    let found = item_word(other);
-                    self.resolve_error(ResolveError::NotAComponent { span: component.span, name: component.dotted(), found });
-                    None
-                }
-            },
-            Some(Def::Module(_)) => {
-                self.resolve_error(ResolveError::NotAComponent { span: component.span, name: component.dotted(), found: "module" });
-                None
-            }
-            Some(_) => {
-                self.resolve_error(ResolveError::NotAComponent { span: component.span, name: component.dotted(), found: "value" });
+        let found = match self.resolve_path(component, PathUse::Component) {
+            Some(Def::Item(cr)) if matches!(self.item(&cr).kind, ItemKind::Component { .. }) => Some(cr),
+            Some(other) => {
+                let found = def_word(self, &other);
+                self.resolve_error(ResolveError::NotAComponent { span: component.span, name: component.dotted(), found });
                 None
             }
             None => None,
@@ -532,6 +547,23 @@ impl<'p> Checker<'p> {
     }
 }
 
+/// What a dotted path must name, for the error when it names something else.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PathUse {
+    Type,
+    Component,
+    App,
+}
+
+/// "a schema", "a module", "a value": what a definition is, for messages.
+fn def_word(checker: &Checker<'_>, def: &Def) -> &'static str {
+    match def {
+        Def::Item(r) => item_word(&checker.item(r).kind),
+        Def::Module(_) => "a module",
+        Def::Local(_) | Def::Implicit(_) => "a value",
+    }
+}
+
 /// The body of an item, if it has one.
 pub(crate) fn body_of(item: &Item) -> Option<&Body> {
     match &item.kind {
@@ -548,7 +580,8 @@ pub(crate) fn body_of(item: &Item) -> Option<&Body> {
 fn implicit_scope(kind: &ItemKind) -> Option<Scope> {
     let names: &[&'static str] = match kind {
         ItemKind::Block { kind: BlockKind::App, .. } => &["env", "tier", "service", "app"],
-        ItemKind::Environment { .. } => &["env", "tier"],
+        // An environment may override the per-service hostname template.
+        ItemKind::Environment { .. } => &["env", "tier", "service", "app"],
         _ => return None,
     };
     let mut scope = Scope::new();

@@ -126,6 +126,9 @@ impl Ty {
     pub fn assignable_to(&self, want: &Ty) -> bool {
         match (self, want) {
             (Ty::Any, _) | (_, Ty::Any) => true,
+            // null stands for an absent value; where a value is required,
+            // a literal null is reported by the field checks.
+            (Ty::Null, _) => true,
             (Ty::Int, Ty::Float) => true,
             (Ty::Enum(_), Ty::Str) => true,
             // A computed string may hold one of the values; checked at evaluation.

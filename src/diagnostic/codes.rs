@@ -208,7 +208,7 @@ codes! {
     INVALID_OVERRIDE = "E0311" "invalid-override" {
         what: "An environment override names a field that the application template does not have.",
         why: "Overrides replace template values; a path to nothing is a typo.",
-        example: "`env.LOG_LEVL = \"debug\"` in an environment (only when the template declares env keys)"
+        example: "`shoes.replcas = 3` in an environment derived from an app with a service `shoes`"
     }
     MISPLACED_ITEM = "E0312" "misplaced-item" {
         what: "An item appears in a block where it has no meaning.",

@@ -23,11 +23,11 @@ pub enum ResolveError {
     Duplicate { span: Span, previous: Span, name: String },
     #[error("module `{module}` has no item `{member}`")]
     UnknownMember { span: Span, module: String, member: String, suggestion: Option<String> },
-    #[error("`{name}` is a {found}, not a component")]
+    #[error("`{name}` is {found}, not a component")]
     NotAComponent { span: Span, name: String, found: &'static str },
     #[error("`{name}` is not a type")]
     NotAType { span: Span, name: String, suggestion: Option<String> },
-    #[error("`{name}` is a {found}, not an app")]
+    #[error("`{name}` is {found}, not an app")]
     NotAnApp { span: Span, name: String, found: &'static str },
     #[error("{what} is not allowed {place}")]
     Misplaced { span: Span, what: &'static str, place: &'static str, help: &'static str },

@@ -25,8 +25,11 @@ pub struct Module {
     pub tree: ast::SourceTree,
     /// Import alias → module; `None` when the import could not be resolved.
     pub imports: HashMap<String, Option<ModuleId>>,
-    /// The project root this module belongs to (`None` for the stdlib).
+    /// The project root this module belongs to (`None` for the stdlib):
+    /// canonical, for containment checks.
     pub root: Option<PathBuf>,
+    /// The root as the user wrote it, to name imported files consistently.
+    pub root_display: Option<PathBuf>,
     pub is_stdlib: bool,
 }
 
@@ -69,7 +72,7 @@ pub fn load(sources: &mut SourceMap, entries: &[Entry]) -> (Program, Vec<Diagnos
         match loader.sources.load(&entry.path, entry.display.clone()) {
             Ok(file) => {
                 let root = entry.root.canonicalize().unwrap_or_else(|_| entry.root.clone());
-                ids.push(loader.module(file, Some(root)));
+                ids.push(loader.module(file, Some((root, entry.root.clone()))));
             }
             Err(d) => loader.diags.push(d),
         }
@@ -105,7 +108,11 @@ impl Loader<'_> {
     }
 
     /// Parses a file into a module (once) and loads its imports depth first.
-    fn module(&mut self, file: FileId, root: Option<PathBuf>) -> ModuleId {
+    fn module(&mut self, file: FileId, roots: Option<(PathBuf, PathBuf)>) -> ModuleId {
+        let (root, root_display) = match roots {
+            Some((canonical, shown)) => (Some(canonical), Some(shown)),
+            None => (None, None),
+        };
         if let Some(&id) = self.by_file.get(&file) {
             return id;
         }
@@ -114,7 +121,7 @@ impl Loader<'_> {
         let (tree, diags) = syntax::parse(file, text);
         self.diags.extend(diags);
         let id = ModuleId(self.modules.len() as u32);
-        self.modules.push(Module { file, tree, imports: HashMap::new(), root: root.clone(), is_stdlib });
+        self.modules.push(Module { file, tree, imports: HashMap::new(), root: root.clone(), root_display: root_display.clone(), is_stdlib });
         self.by_file.insert(file, id);
         self.stack.push((id, None));
         let imports: Vec<(ast::StrLit, ast::Ident)> = self.modules[id.0 as usize]
@@ -128,14 +135,15 @@ impl Loader<'_> {
             .collect();
         for (path, alias) in imports {
             self.stack.last_mut().map(|top| top.1 = Some(path.span));
-            let target = self.import(file, root.as_deref(), &path);
+            let target = self.import(file, root.as_deref().zip(root_display.as_deref()), &path);
             self.modules[id.0 as usize].imports.insert(alias.name.to_string(), target);
         }
         self.stack.pop();
         id
     }
 
-    fn import(&mut self, from: FileId, root: Option<&Path>, path: &ast::StrLit) -> Option<ModuleId> {
+    fn import(&mut self, from: FileId, roots: Option<(&Path, &Path)>, path: &ast::StrLit) -> Option<ModuleId> {
+        let root = roots.map(|(canonical, _)| canonical);
         let Some(text) = path.as_plain() else {
             self.diags.push(ResolveError::InterpolatedImport { span: path.span }.into());
             return None;
@@ -173,7 +181,8 @@ impl Loader<'_> {
             if let Some(existing) = self.sources.find(&Origin::Disk(canonical.clone())) {
                 existing
             } else {
-                let display = canonical.strip_prefix(root).map_or_else(|_| text.clone(), |p| p.display().to_string());
+                let shown_root = roots.map_or(Path::new("."), |(_, shown)| shown);
+                let display = canonical.strip_prefix(root).map_or_else(|_| text.clone(), |p| shown_root.join(p).display().to_string());
                 match self.sources.load(&canonical, display) {
                     Ok(file) => file,
                     Err(d) => {
@@ -187,16 +196,22 @@ impl Loader<'_> {
         if let Some(&target_id) = self.by_file.get(&target) {
             if let Some(pos) = self.stack.iter().position(|(m, _)| *m == target_id) {
                 let chain: Vec<Span> = self.stack[pos..].iter().filter_map(|(_, s)| *s).collect();
-                let names: Vec<String> = self.stack[pos..]
+                let mut names: Vec<String> = self.stack[pos..]
                     .iter()
-                    .map(|(m, _)| self.sources.get(self.modules[m.0 as usize].file).name.to_string())
+                    .map(|(m, _)| self.sources.get(self.modules[m.0 as usize].file).name.clone())
                     .collect();
+                // Show the loop closing: a → b → a.
+                names.push(names[0].clone());
                 self.diags.push(ResolveError::ImportCycle { span: path.span, chain, modules: names }.into());
                 return None;
             }
             return Some(target_id);
         }
-        let root = if matches!(self.sources.get(target).origin, Origin::Stdlib(_)) { None } else { root.map(Path::to_path_buf) };
-        Some(self.module(target, root))
+        let roots = if matches!(self.sources.get(target).origin, Origin::Stdlib(_)) {
+            None
+        } else {
+            roots.map(|(canonical, shown)| (canonical.to_path_buf(), shown.to_path_buf()))
+        };
+        Some(self.module(target, roots))
     }
 }

@@ -8,15 +8,17 @@ pub enum SyntaxError {
     #[error("expected {expected}, found {found}")]
     Unexpected { span: Span, expected: String, found: String, help: Option<&'static str> },
     #[error("unterminated string")]
-    UnterminatedString { span: Span },
+    UnterminatedString { span: Span, multiline: bool },
     #[error("unterminated block comment")]
     UnterminatedComment { span: Span },
     #[error("unknown escape `{escape}`")]
     UnknownEscape { span: Span, escape: String },
+    #[error("{message}")]
+    InvalidEscape { span: Span, message: String },
     #[error("nesting too deep")]
     NestingTooDeep { span: Span },
     #[error("invalid number `{text}`")]
-    InvalidNumber { span: Span, text: String, reason: &'static str },
+    InvalidNumber { span: Span, text: String, reason: &'static str, help: &'static str },
     #[error("attribute outside a block")]
     AttributeOutsideBlock { span: Span },
     #[error("unclosed `{delim}`")]
@@ -31,13 +33,17 @@ impl From<SyntaxError> for Diagnostic {
     fn from(e: SyntaxError) -> Diagnostic {
         let message = e.to_string();
         match e {
-            SyntaxError::Unexpected { span, found, help, .. } => {
-                let d = Diagnostic::error(codes::UNEXPECTED_TOKEN, message).with_label(span, format!("unexpected {found}"));
+            SyntaxError::Unexpected { span, expected, help, .. } => {
+                let d = Diagnostic::error(codes::UNEXPECTED_TOKEN, message).with_label(span, format!("expected {expected}"));
                 d.with_help(help.unwrap_or("See grammar/rel.ebnf for what may appear here."))
             }
-            SyntaxError::UnterminatedString { span } => Diagnostic::error(codes::UNTERMINATED_STRING, message)
+            SyntaxError::UnterminatedString { span, multiline } => Diagnostic::error(codes::UNTERMINATED_STRING, message)
                 .with_label(span, "this string is never closed")
-                .with_help("Add the closing quote; a string that spans lines must use \"\"\" quotes."),
+                .with_help(if multiline {
+                    "Close the multi-line string with \"\"\"."
+                } else {
+                    "Add the closing quote on the same line; a string that spans lines must use \"\"\" quotes."
+                }),
             SyntaxError::UnterminatedComment { span } => Diagnostic::error(codes::UNTERMINATED_COMMENT, message)
                 .with_label(span, "this comment is never closed")
                 .with_help("Close the comment with `*/`; block comments do not nest."),
@@ -47,9 +53,12 @@ impl From<SyntaxError> for Diagnostic {
             SyntaxError::NestingTooDeep { span } => Diagnostic::error(codes::NESTING_TOO_DEEP, message)
                 .with_label(span, format!("more than {} levels deep here", super::MAX_DEPTH))
                 .with_help("Flatten the structure with `let` bindings or components."),
-            SyntaxError::InvalidNumber { span, reason, .. } => Diagnostic::error(codes::INVALID_NUMBER, message)
-                .with_label(span, reason)
-                .with_help("Integers are signed 64-bit; write large or fractional values as floats or strings."),
+            SyntaxError::InvalidNumber { span, reason, help, .. } => {
+                Diagnostic::error(codes::INVALID_NUMBER, message).with_label(span, reason).with_help(help)
+            }
+            SyntaxError::InvalidEscape { span, .. } => Diagnostic::error(codes::UNKNOWN_ESCAPE, message)
+                .with_label(span, "invalid escape")
+                .with_help("A unicode escape is \\u{...} with 1 to 6 hex digits naming a Unicode scalar value, e.g. \\u{e9}."),
             SyntaxError::AttributeOutsideBlock { span } => Diagnostic::error(codes::ATTRIBUTE_OUTSIDE_BLOCK, message)
                 .with_label(span, "attributes belong inside a block")
                 .with_help("Introduce a top-level name with `let NAME = VALUE` or `param NAME: TYPE = VALUE`."),

@@ -24,10 +24,17 @@ pub(super) struct Ctx {
     /// The last trivia skip (from, to): the parser looks at the same gap
     /// several times while deciding what comes next.
     last_trivia: Cell<(usize, usize)>,
+    /// Offset of a number literal that directly follows a unary minus.
+    pub negated: Cell<usize>,
+    /// The last character that is not white space: start and end offsets.
+    pub last_char_start: usize,
+    pub last_char_end: usize,
 }
 
 impl Ctx {
-    pub fn new(file: FileId) -> Ctx {
+    pub fn new(file: FileId, text: &str) -> Ctx {
+        let trimmed = text.trim_end();
+        let last_char_start = trimmed.char_indices().next_back().map_or(0, |(i, _)| i);
         Ctx {
             file,
             errors: RefCell::new(Vec::new()),
@@ -36,6 +43,9 @@ impl Ctx {
             gave_up: Cell::new(false),
             unclosed: Cell::new(false),
             last_trivia: Cell::new((usize::MAX, 0)),
+            negated: Cell::new(usize::MAX),
+            last_char_start,
+            last_char_end: trimmed.len(),
         }
     }
 
@@ -61,6 +71,10 @@ impl Ctx {
             _ => {}
         }
         let mut errors = self.errors.borrow_mut();
+        // Recovery may read the same bad token again; one report is enough.
+        if errors.last().is_some_and(|last| error_span(last).start == error_span(&e).start) {
+            return;
+        }
         if errors.len() >= MAX_ERRORS {
             let span = error_span(&e);
             errors.push(SyntaxError::TooManyErrors { span });
@@ -74,9 +88,10 @@ impl Ctx {
 fn error_span(e: &SyntaxError) -> Span {
     match e {
         SyntaxError::Unexpected { span, .. }
-        | SyntaxError::UnterminatedString { span }
+        | SyntaxError::UnterminatedString { span, .. }
         | SyntaxError::UnterminatedComment { span }
         | SyntaxError::UnknownEscape { span, .. }
+        | SyntaxError::InvalidEscape { span, .. }
         | SyntaxError::NestingTooDeep { span }
         | SyntaxError::InvalidNumber { span, .. }
         | SyntaxError::AttributeOutsideBlock { span }
@@ -251,6 +266,13 @@ pub(super) fn span(a: &In<'_>, b: &In<'_>) -> Span {
     Span::new(a.extra.file, a.location_offset(), b.location_offset())
 }
 
+/// Where "the file ends here" points: the last character of the text, so the
+/// label shows on a line that exists.
+pub(super) fn eof_span(i: &In<'_>) -> Span {
+    let end = i.extra.last_char_end.max(i.extra.last_char_start);
+    Span::new(i.extra.file, i.extra.last_char_start, end)
+}
+
 pub(super) fn point(i: &In<'_>, len: usize) -> Span {
     Span::new(i.extra.file, i.location_offset(), i.location_offset() + len)
 }
@@ -420,19 +442,37 @@ pub(super) fn number(i: In<'_>) -> PResult<'_, (Number, Span)> {
     let sp = span(&start, &rest);
     let text = &start.fragment()[..sp.len()];
     if !junk.fragment().is_empty() {
-        return fail(start, SyntaxError::InvalidNumber { span: sp, text: text.to_string(), reason: "letters after a number" });
+        return fail(start, SyntaxError::InvalidNumber { span: sp, text: text.to_string(), reason: "letters after a number",
+            help: "Numbers are decimal; write a value with a unit as a string (\"8080px\") and hexadecimal values in decimal.",
+        });
     }
     let clean: String = text.chars().filter(|c| *c != '_').collect();
     let n = if is_float {
         match clean.parse::<f64>() {
             Ok(f) if f.is_finite() => Number::Float(f),
-            _ => return fail(start, SyntaxError::InvalidNumber { span: sp, text: text.to_string(), reason: "not a finite float" }),
+            _ => {
+                return fail(start, SyntaxError::InvalidNumber {
+                    span: sp,
+                    text: text.to_string(),
+                    reason: "not a finite float",
+                    help: "Floats are IEEE doubles; this value is too large to represent.",
+                });
+            }
         }
     } else {
         match clean.parse::<i64>() {
             Ok(n) => Number::Int(n),
             Err(_) => {
-                return fail(start, SyntaxError::InvalidNumber { span: sp, text: text.to_string(), reason: "does not fit in 64 bits" });
+                // The one integer whose magnitude only fits when negative.
+                if clean == "9223372036854775808" && i.extra.negated.get() == start.location_offset() {
+                    return Ok((rest, (Number::Int(i64::MIN), sp)));
+                }
+                return fail(start, SyntaxError::InvalidNumber {
+                    span: sp,
+                    text: text.to_string(),
+                    reason: "does not fit in 64 bits",
+                    help: "Integers are signed 64-bit; write larger values as floats or strings.",
+                });
             }
         }
     };
@@ -443,7 +483,8 @@ pub(super) fn number(i: In<'_>) -> PResult<'_, (Number, Span)> {
 pub(super) fn enter(i: In<'_>) -> Result<(), nom::Err<PError>> {
     let ctx = i.extra;
     let d = ctx.depth.get() + 1;
-    if d > MAX_DEPTH {
+    // The outermost expression or block is level one; MAX_DEPTH more may nest in it.
+    if d > MAX_DEPTH + 1 {
         let at = trivia(i);
         return Err(nom::Err::Failure(PError::Full(Box::new(SyntaxError::NestingTooDeep { span: point(&at, 1) }))));
     }

@@ -14,10 +14,14 @@ use super::strings::string_lit;
 use crate::source::{FileId, Span};
 
 pub(super) fn parse_tree(file: FileId, text: &str) -> (SourceTree, Vec<SyntaxError>) {
-    let ctx = Ctx::new(file);
+    let ctx = Ctx::new(file, text);
     let mut items = Vec::new();
     {
         let mut i = In::new_extra(text, &ctx);
+        // A UTF-8 byte-order mark is not part of the program.
+        if text.starts_with('\u{feff}') {
+            i = i.take_from('\u{feff}'.len_utf8());
+        }
         loop {
             i = trivia(i);
             if i.fragment().is_empty() || ctx.gave_up.get() {
@@ -60,6 +64,13 @@ fn entry(i: In<'_>, top_level: bool) -> PResult<'_, Entry> {
     };
     // `name =` and `a.b =` are attributes, even when `name` is a keyword.
     let after = start.take_from(w.len());
+    if peek(after, ":") && !top_level {
+        return expected_help(
+            at(after),
+            "`=` after the attribute name",
+            "Attributes are written NAME = VALUE; `:` gives the type of a `param` or schema field.",
+        );
+    }
     if peek(after, "=") && !peek(after, "==") || peek(after, ".") {
         let (i, attr) = attribute(start)?;
         return Ok((i, Entry::Attr(attr)));
@@ -101,7 +112,11 @@ fn field_name(i: In<'_>) -> PResult<'_, Ident> {
     let i = at(i);
     match word(i) {
         Ok((rest, (w, sp))) if !super::is_reserved(w) => Ok((rest, Ident { name: w.into(), span: sp })),
-        Ok(_) => expected_help(i, "a field name", "`if`, `then`, `else`, `for`, `in`, `true`, `false`, `null` and the item keywords cannot name a field."),
+        Ok(_) => expected_help(
+            i,
+            "a field name",
+            "Fields cannot be named import, as, param, let, output, schema, component, resource, from, if, then, else, for, in, true, false or null.",
+        ),
         Err(_) => expected(i, "a field name"),
     }
 }
@@ -248,7 +263,7 @@ fn schema(i: In<'_>) -> PResult<'_, ItemKind> {
             if j.extra.stop_block() {
                 return Ok((j, ItemKind::Schema { name, fields, body_span: span(&open, &j) }));
             }
-            return fail(j, SyntaxError::Unclosed { open: point(&open, 1), at: point(&j, 0), delim: '{' });
+            return fail(j, SyntaxError::Unclosed { open: point(&open, 1), at: eof_span(&j), delim: '{' });
         }
         match field(j) {
             Ok((k, f)) => {
@@ -343,8 +358,8 @@ fn instance(i: In<'_>) -> PResult<'_, ItemKind> {
         Err(_) => {
             return expected_help(
                 at(i),
-                "an item",
-                "An item starts with a keyword (let, param, app, ...) or is an instance: KIND NAME = COMPONENT { ... }.",
+                "`=` or a name",
+                "Attributes are written NAME = VALUE; instances are KIND NAME = COMPONENT { ... }; other items start with a keyword (let, param, app, ...).",
             );
         }
     };
@@ -383,7 +398,7 @@ fn body(i: In<'_>) -> PResult<'_, Body> {
             if j.extra.stop_block() {
                 return Ok((j, Body { entries, span: span(&open, &j) }));
             }
-            return fail(j, SyntaxError::Unclosed { open: point(&open, 1), at: point(&j, 0), delim: '{' });
+            return fail(j, SyntaxError::Unclosed { open: point(&open, 1), at: eof_span(&j), delim: '{' });
         }
         match entry(j, false) {
             Ok((k, e)) => {
@@ -408,6 +423,21 @@ fn body(i: In<'_>) -> PResult<'_, Body> {
     }
     leave(open);
     Ok((i, Body { entries, span: span(&open, &i) }))
+}
+
+/// A closing bracket: at the end of the file the opening one is unclosed.
+fn close<'a>(i: In<'a>, token: &'static str, what: &'static str, open: &In<'a>, delim: char) -> PResult<'a, Span> {
+    match eat(i, token) {
+        Some(r) => Ok(r),
+        None => {
+            let j = at(i);
+            if j.fragment().is_empty() {
+                fail(j, SyntaxError::Unclosed { open: point(open, 1), at: eof_span(&j), delim })
+            } else {
+                expected(j, what)
+            }
+        }
+    }
 }
 
 /// The input at its end (used to stop after giving up).
@@ -503,9 +533,17 @@ fn unary(i: In<'_>) -> PResult<'_, Expr> {
     match op {
         Some(op) => {
             enter(start)?;
-            let r = unary(start.take_from(1));
+            let operand_start = start.take_from(1);
+            if op == UnaryOp::Neg && operand_start.fragment().starts_with(|c: char| c.is_ascii_digit()) {
+                start.extra.negated.set(operand_start.location_offset());
+            }
+            let r = unary(operand_start);
             leave(start);
             let (i, operand) = r?;
+            // `-9223372036854775808` is read whole: its digits alone overflow.
+            if let ExprKind::Int(i64::MIN) = operand.kind {
+                return Ok((i, Expr { kind: ExprKind::Int(i64::MIN), span: span(&start, &i) }));
+            }
             Ok((i, Expr { kind: ExprKind::Unary(op, Box::new(operand)), span: span(&start, &i) }))
         }
         None => postfix(start),
@@ -564,7 +602,7 @@ fn primary(i: In<'_>) -> PResult<'_, Expr> {
         '{' => map(start),
         '(' => {
             let (i, inner) = expr(start.take_from(1))?;
-            let (i, _) = punct(i, ")", "`)` to close the parenthesis")?;
+            let (i, _) = close(i, ")", "`)` to close the parenthesis", &start, '(')?;
             Ok((i, Expr { kind: ExprKind::Paren(Box::new(inner)), span: span(&start, &i) }))
         }
         c if c.is_ascii_alphabetic() || c == '_' => {
@@ -593,29 +631,27 @@ fn primary(i: In<'_>) -> PResult<'_, Expr> {
 fn call_args(i: In<'_>) -> PResult<'_, Vec<Expr>> {
     let open = at(i);
     let (i, _) = punct(open, "(", "`(`")?;
-    enter(open)?;
-    let r = separated(i, ")", open, '(');
-    leave(open);
-    r
+    separated(i, ")", open, '(')
 }
 
 /// Comma-separated expressions up to `close`; the opening bracket is consumed.
-fn separated<'a>(mut i: In<'a>, close: &'static str, open: In<'a>, delim: char) -> PResult<'a, Vec<Expr>> {
+fn separated<'a>(mut i: In<'a>, close_token: &'static str, open: In<'a>, delim: char) -> PResult<'a, Vec<Expr>> {
     let mut items = Vec::new();
     loop {
-        if let Some((j, _)) = eat(i, close) {
+        if let Some((j, _)) = eat(i, close_token) {
             return Ok((j, items));
         }
         let j = at(i);
         if j.fragment().is_empty() {
-            return fail(j, SyntaxError::Unclosed { open: point(&open, 1), at: point(&j, 0), delim });
+            return fail(j, SyntaxError::Unclosed { open: point(&open, 1), at: eof_span(&j), delim });
         }
         let (j, e) = expr(j)?;
         items.push(e);
         match eat(j, ",") {
             Some((k, _)) => i = k,
             None => {
-                let (k, _) = punct(j, close, if close == "]" { "`,` or `]`" } else { "`,` or `)`" })?;
+                let what = if close_token == "]" { "`,` or `]`" } else { "`,` or `)`" };
+                let (k, _) = close(j, close_token, what, &open, delim)?;
                 return Ok((k, items));
             }
         }
@@ -626,17 +662,14 @@ fn separated<'a>(mut i: In<'a>, close: &'static str, open: In<'a>, delim: char) 
 fn list(i: In<'_>) -> PResult<'_, Expr> {
     let open = at(i);
     let i = open.take_from(1);
-    enter(open)?;
-    let r = if peek_word(i) == Some("for") {
-        comprehension(i, false).and_then(|(j, (c, _))| {
-            let (j, _) = punct(j, "]", "`]` to close the comprehension")?;
-            Ok((j, ExprKind::ListFor(Box::new(c))))
-        })
+    let (i, kind) = if peek_word(i) == Some("for") {
+        let (j, (c, _)) = comprehension(i, false)?;
+        let (j, _) = close(j, "]", "`]` to close the comprehension", &open, '[')?;
+        (j, ExprKind::ListFor(Box::new(c)))
     } else {
-        separated(i, "]", open, '[').map(|(j, items)| (j, ExprKind::List(items)))
+        let (j, items) = separated(i, "]", open, '[')?;
+        (j, ExprKind::List(items))
     };
-    leave(open);
-    let (i, kind) = r?;
     Ok((i, Expr { kind, span: span(&open, &i) }))
 }
 
@@ -676,13 +709,10 @@ fn comprehension(i: In<'_>, is_map: bool) -> PResult<'_, (Comprehension, Option<
 fn map(i: In<'_>) -> PResult<'_, Expr> {
     let open = at(i);
     let mut i = open.take_from(1);
-    enter(open)?;
     let after_for = peek_word(i) == Some("for") && !peek(at(i).take_from(3), "=");
     if after_for {
-        let r = comprehension(i, true);
-        leave(open);
-        let (j, (c, value)) = r?;
-        let (j, _) = punct(j, "}", "`}` to close the comprehension")?;
+        let (j, (c, value)) = comprehension(i, true)?;
+        let (j, _) = close(j, "}", "`}` to close the comprehension", &open, '{')?;
         let value = value.unwrap_or_else(|| Expr { kind: ExprKind::Null, span: c.body.span });
         return Ok((j, Expr { kind: ExprKind::MapFor(Box::new(c), Box::new(value)), span: span(&open, &j) }));
     }
@@ -693,7 +723,7 @@ fn map(i: In<'_>) -> PResult<'_, Expr> {
         }
         let j = at(i);
         if j.fragment().is_empty() {
-            break Err(nom::Err::Failure(PError::Full(Box::new(SyntaxError::Unclosed { open: point(&open, 1), at: point(&j, 0), delim: '{' }))));
+            break Err(nom::Err::Failure(PError::Full(Box::new(SyntaxError::Unclosed { open: point(&open, 1), at: eof_span(&j), delim: '{' }))));
         }
         let key = if j.fragment().starts_with('"') {
             match string_lit(j) {
@@ -718,7 +748,6 @@ fn map(i: In<'_>) -> PResult<'_, Expr> {
         entries.push(MapEntry { span: span(&j, &k), key, value });
         i = eat(k, ",").map_or(k, |(k, _)| k);
     };
-    leave(open);
     let i = r?;
     Ok((i, Expr { kind: ExprKind::Map(entries), span: span(&open, &i) }))
 }

@@ -25,7 +25,7 @@ pub(super) fn string_lit(i: In<'_>) -> PResult<'_, StrLit> {
     let mut raw = Vec::new();
     loop {
         let Some(&b) = bytes.get(pos) else {
-            return fail(start, SyntaxError::UnterminatedString { span: point(&start, open_len) });
+            return fail(start, SyntaxError::UnterminatedString { span: point(&start, open_len), multiline });
         };
         if multiline && f[pos..].starts_with("\"\"\"") {
             raw.push(Raw::Text(f[seg_start..pos].to_string()));
@@ -38,18 +38,34 @@ pub(super) fn string_lit(i: In<'_>) -> PResult<'_, StrLit> {
             break;
         }
         if !multiline && b == b'\n' {
-            return fail(start, SyntaxError::UnterminatedString { span: point(&start, open_len) });
+            return fail(start, SyntaxError::UnterminatedString { span: point(&start, open_len), multiline });
         }
         if b == b'\\' {
             let len = escape_len(&f[pos..]);
+            let next = f[pos + 1..].chars().next();
+            if !multiline && matches!(next, None | Some('\n' | '\r')) {
+                // A backslash cannot continue a one-line string onto the next line.
+                return fail(start, SyntaxError::UnterminatedString { span: point(&start, open_len), multiline });
+            }
             if len == 0 {
-                let bad = f[pos + 1..].chars().next().map_or(1, |c| 1 + c.len_utf8());
                 let at_esc = start.take_from(pos);
-                at_esc.extra.report(SyntaxError::UnknownEscape {
-                    span: point(&at_esc, bad),
-                    escape: f[pos..pos + bad].to_string(),
-                });
-                pos += bad;
+                let error = match next {
+                    Some('u') => {
+                        let end = f[pos..].find('}').filter(|e| *e < 16).map_or(2, |e| e + 1);
+                        SyntaxError::InvalidEscape {
+                            span: point(&at_esc, end),
+                            message: format!("invalid unicode escape `{}`", &f[pos..pos + end]),
+                        }
+                    }
+                    Some('\n' | '\r') | None => SyntaxError::InvalidEscape {
+                        span: point(&at_esc, 1),
+                        message: "backslash at the end of a line".to_string(),
+                    },
+                    Some(c) => SyntaxError::UnknownEscape { span: point(&at_esc, 1 + c.len_utf8()), escape: format!("\\{c}") },
+                };
+                let bad = error_len(&error);
+                at_esc.extra.report(error);
+                pos += bad.max(1);
             } else {
                 pos += len;
             }
@@ -79,6 +95,13 @@ pub(super) fn string_lit(i: In<'_>) -> PResult<'_, StrLit> {
         })
         .collect();
     Ok((rest, StrLit { parts, multiline, span: span(&start, &rest) }))
+}
+
+fn error_len(e: &SyntaxError) -> usize {
+    match e {
+        SyntaxError::InvalidEscape { span, .. } | SyntaxError::UnknownEscape { span, .. } => span.len(),
+        _ => 1,
+    }
 }
 
 /// Length of a valid escape at the start of `s` (which starts with `\`), or 0.

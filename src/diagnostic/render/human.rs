@@ -99,8 +99,8 @@ impl miette::Diagnostic for Adapter<'_> {
 
 /// Renders diagnostics for a terminal, each with a snippet of its file.
 ///
-/// Labels in another file than the primary one become notes with a location,
-/// since one snippet shows one file.
+/// Labels in another file than the primary one, or before it, become notes
+/// with a location, since one snippet shows one file from the primary label on.
 pub fn render_human(sources: &SourceMap, diags: &[Diagnostic], opts: HumanOptions) -> String {
     let theme = match (opts.unicode, opts.color) {
         (true, true) => GraphicalTheme::unicode(),
@@ -114,7 +114,14 @@ pub fn render_human(sources: &SourceMap, diags: &[Diagnostic], opts: HumanOption
         let mut notes = Vec::new();
         let mut labels = Vec::new();
         for label in &diag.labels {
-            if primary.is_some_and(|p| p.file == label.span.file) {
+            // The snippet's header names the first label's position, so a
+            // label on an earlier line than the primary one would misplace
+            // it: such labels become notes with their own location.
+            let same_line = |p: crate::source::Span| {
+                let file = sources.get(p.file);
+                file.line_col(p.start).0 == file.line_col(label.span.start).0
+            };
+            if primary.is_some_and(|p| p.file == label.span.file && (label.primary || label.span.start >= p.start || same_line(p))) {
                 let span = SourceSpan::new((label.span.start as usize).into(), label.span.len());
                 let text = Some(label.message.clone()).filter(|m| !m.is_empty());
                 labels.push(if label.primary {
