@@ -104,7 +104,7 @@ impl SourceMap {
 
     pub fn add(&mut self, name: impl Into<String>, origin: Origin, text: String) -> FileId {
         let mut line_starts = vec![0u32];
-        line_starts.extend(text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i as u32 + 1));
+        line_starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i as u32 + 1));
         self.files.push(SourceFile { name: name.into(), origin, text, line_starts });
         FileId(self.files.len() as u32 - 1)
     }

@@ -3,12 +3,13 @@
 use std::collections::BTreeMap;
 
 use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
 use std::rc::Rc;
 
 use super::builtins::{self, BUILTINS};
 use super::fields::Assign;
 use super::types::{Const, Ty};
-use super::{Checker, CheckError};
+use super::{CheckError, Checker, Owner};
 use crate::diagnostic;
 use crate::resolve::{Def, Scope};
 use crate::source::{Origin, Span};
@@ -22,8 +23,7 @@ impl<'p> Checker<'p> {
                 let schema = schema.clone();
                 let assigns = self.map_assigns(entries);
                 let close = Span { file: e.span.file, start: e.span.end.saturating_sub(1), end: e.span.end };
-                let owner = format!("schema `{}`", schema.name);
-                self.check_assigns(&assigns, &schema, &owner, "field", close, None);
+                self.check_assigns(&assigns, &schema, Owner::Schema(&schema.name), "field", close, None);
             }
             (ExprKind::List(items), Ty::List(t)) => {
                 for item in items {
@@ -82,7 +82,7 @@ impl<'p> Checker<'p> {
         }
     }
 
-    fn map_assigns<'e>(&mut self, entries: &'e [MapEntry]) -> Vec<Assign<'e>> {
+    fn map_assigns<'e>(&mut self, entries: &'e [MapEntry]) -> SmallVec<[Assign<'e>; 16]> {
         entries
             .iter()
             .filter_map(|entry| match entry.key.plain_str() {
@@ -101,14 +101,20 @@ impl<'p> Checker<'p> {
     }
 
     fn check_map_keys(&mut self, entries: &[MapEntry]) {
-        let mut seen: FxHashMap<&str, Span> = FxHashMap::default();
+        // Maps are usually small: compare with the earlier keys directly.
+        let mut seen: SmallVec<[(&str, Span); 16]> = SmallVec::new();
+        let mut big: FxHashMap<&str, Span> = FxHashMap::default();
         for entry in entries {
             match entry.key.plain_str() {
                 Some(k) => {
-                    if let Some(previous) = seen.get(k) {
-                        self.error(CheckError::DuplicateField { span: entry.key.span(), previous: *previous, field: k.to_string() });
+                    let previous = if big.is_empty() { seen.iter().find(|(s, _)| *s == k).map(|(_, sp)| *sp) } else { big.get(k).copied() };
+                    if let Some(previous) = previous {
+                        self.error(CheckError::DuplicateField { span: entry.key.span(), previous, field: k.to_string() });
+                    } else if big.is_empty() && seen.len() < 32 {
+                        seen.push((k, entry.key.span()));
                     } else {
-                        seen.insert(k, entry.key.span());
+                        big.extend(seen.drain(..));
+                        big.insert(k, entry.key.span());
                     }
                 }
                 None => {
@@ -121,6 +127,10 @@ impl<'p> Checker<'p> {
     }
 
     pub(super) fn infer(&mut self, e: &Expr) -> Ty {
+        crate::syntax::with_stack(|| self.infer_kind(e))
+    }
+
+    fn infer_kind(&mut self, e: &Expr) -> Ty {
         match &e.kind {
             ExprKind::Null => Ty::Null,
             ExprKind::Bool(_) => Ty::Bool,

@@ -2,11 +2,13 @@
 
 use std::borrow::Cow;
 
+use smallvec::SmallVec;
+
 use rustc_hash::FxHashMap;
 use std::rc::Rc;
 
 use super::types::{Const, FieldDef, Rule, SchemaDef, Ty};
-use super::{CheckError, Checker, PathUse};
+use super::{CheckError, Checker, Owner, PathUse};
 use crate::diagnostic;
 use crate::resolve::{Def, ItemRef, ResolveError};
 use crate::source::Span;
@@ -47,6 +49,37 @@ impl<'a> Assign<'a> {
             s.push_str(&seg.name);
         }
         s
+    }
+}
+
+/// Keys already set in one block or map, to find duplicates. Blocks are
+/// usually small, where a list beats hashing; large ones switch to a map.
+#[derive(Default)]
+struct SeenKeys<'a> {
+    list: SmallVec<[(Cow<'a, str>, Span); 16]>,
+    map: FxHashMap<Cow<'a, str>, Span>,
+}
+
+impl<'a> SeenKeys<'a> {
+    const LIST_LIMIT: usize = 32;
+
+    fn get(&self, key: &str) -> Option<Span> {
+        if self.map.is_empty() {
+            self.list.iter().find(|(k, _)| k == key).map(|(_, s)| *s)
+        } else {
+            self.map.get(key).copied()
+        }
+    }
+
+    fn insert(&mut self, key: Cow<'a, str>, span: Span) {
+        if self.map.is_empty() && self.list.len() < Self::LIST_LIMIT {
+            self.list.push((key, span));
+            return;
+        }
+        if self.map.is_empty() {
+            self.map.extend(self.list.drain(..));
+        }
+        self.map.insert(key, span);
     }
 }
 
@@ -366,11 +399,11 @@ impl<'p> Checker<'p> {
         &mut self,
         body: &Body,
         schema: &SchemaDef,
-        owner: &str,
+        owner: Owner<'_>,
         what: &'static str,
         overrides: Option<&Overrides>,
     ) {
-        let assigns: Vec<Assign> = body
+        let assigns: SmallVec<[Assign; 16]> = body
             .entries
             .iter()
             .filter_map(|e| match e {
@@ -386,17 +419,17 @@ impl<'p> Checker<'p> {
         &mut self,
         assigns: &[Assign],
         schema: &SchemaDef,
-        owner: &str,
+        owner: Owner<'_>,
         what: &'static str,
         close: Span,
         overrides: Option<&Overrides>,
     ) {
-        let mut seen: FxHashMap<Cow<str>, Span> = FxHashMap::default();
+        let mut seen = SeenKeys::default();
         for assign in assigns {
             let key = if assign.rest.is_empty() { Cow::Borrowed(assign.first.0) } else { Cow::Owned(assign.dotted()) };
             let span = assign.span();
             if let Some(previous) = seen.get(&key) {
-                self.error(CheckError::DuplicateField { span, previous: *previous, field: key.into_owned() });
+                self.error(CheckError::DuplicateField { span, previous, field: key.into_owned() });
             } else {
                 seen.insert(key, span);
             }
@@ -407,7 +440,7 @@ impl<'p> Checker<'p> {
                 // Overrides of services and unknown names are judged below.
             } else if !assign.rest.is_empty() {
                 if let Some(whole) = seen.get(first) {
-                    self.error(CheckError::DuplicateField { span, previous: *whole, field: first.to_string() });
+                    self.error(CheckError::DuplicateField { span, previous: whole, field: first.to_string() });
                 }
             } else if let Some(dotted) = assigns.iter().find(|a| a.first.0 == first && !a.rest.is_empty() && a.span().start < span.start) {
                 self.error(CheckError::DuplicateField { span, previous: dotted.span(), field: first.to_string() });
@@ -538,7 +571,7 @@ impl<'p> Checker<'p> {
         let Some(env_schema) = self.prelude_schema("Environment") else { return };
         let overrides = app.and_then(|r| self.overrides_for(r));
         match &overrides {
-            Some(ov) => self.check_body_fields(body, &env_schema, "environment", "field", Some(ov)),
+            Some(ov) => self.check_body_fields(body, &env_schema, Owner::Environment, "field", Some(ov)),
             None => {
                 // Without a resolved app the overrides cannot be checked; the values still are.
                 for entry in &body.entries {

@@ -33,6 +33,9 @@ pub struct Checked {
 /// Checks every module of a program.
 pub fn check(program: &Program, sources: &SourceMap) -> Checked {
     let mut checker = Checker::new(program, sources);
+    // About one name use per 40 bytes of source: avoid rehashing as it grows.
+    let bytes: usize = program.modules.iter().map(|m| m.tree.span.end as usize).sum();
+    checker.refs.reserve(bytes / 40);
     for id in program.ids() {
         checker.check_module(id);
     }
@@ -352,10 +355,10 @@ impl<'p> Checker<'p> {
             }
             ItemKind::Block { kind, name, body } => {
                 let schema = self.prelude_schema(kind.schema());
-                let owner = format!("{} `{}`", kind.keyword(), name.name);
+                let owner = Owner::Block(kind.keyword(), &name.name);
                 self.in_body(r, item, |c| {
                     if let Some(schema) = schema {
-                        c.check_body_fields(body, &schema, &owner, "field", None);
+                        c.check_body_fields(body, &schema, owner, "field", None);
                     }
                     let place = if *kind == BlockKind::App { Place::App } else { Place::Leaf };
                     c.check_nested(r, body, place);
@@ -395,8 +398,8 @@ impl<'p> Checker<'p> {
                             }
                         }
                         let params = c.component_params(&cr);
-                        let owner = format!("instance `{}` of component `{}`", name.name, params.name);
-                        c.check_body_fields(body, &params, &owner, "parameter", None);
+                        let owner = Owner::Instance(&name.name, &params.name);
+                        c.check_body_fields(body, &params, owner, "parameter", None);
                     } else {
                         c.check_free_attrs(body);
                     }
@@ -543,6 +546,28 @@ impl<'p> Checker<'p> {
         match def {
             Def::Item(r) => Some(self.schema_def(&r)),
             _ => None,
+        }
+    }
+}
+
+/// Whose fields are being checked, for messages; formatted only on error.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Owner<'a> {
+    /// `service `web``, `app `store``
+    Block(&'static str, &'a str),
+    /// An instance and its component.
+    Instance(&'a str, &'a str),
+    Schema(&'a str),
+    Environment,
+}
+
+impl std::fmt::Display for Owner<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Owner::Block(kind, name) => write!(f, "{kind} `{name}`"),
+            Owner::Instance(name, component) => write!(f, "instance `{name}` of component `{component}`"),
+            Owner::Schema(name) => write!(f, "schema `{name}`"),
+            Owner::Environment => f.write_str("environment"),
         }
     }
 }

@@ -243,6 +243,10 @@ impl Printer<'_> {
     // ---------- expressions ----------
 
     fn expr(&mut self, expr: &Expr) {
+        crate::syntax::with_stack(|| self.expr_kind(expr))
+    }
+
+    fn expr_kind(&mut self, expr: &Expr) {
         self.comments_before(expr.span.start as usize);
         match &expr.kind {
             ExprKind::Null => self.push("null"),

@@ -270,6 +270,9 @@ pub struct StrLit {
 impl StrLit {
     /// The text, if the literal has no interpolation.
     pub fn as_plain(&self) -> Option<String> {
+        if self.parts.iter().any(|p| matches!(p, StrPart::Interp(_))) {
+            return None;
+        }
         let mut s = String::new();
         for part in &self.parts {
             match part {

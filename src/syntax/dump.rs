@@ -110,6 +110,10 @@ fn str_lit(s: &StrLit) -> String {
 
 /// Renders an expression fully parenthesised, so precedence is visible.
 pub fn expr(e: &Expr) -> String {
+    super::with_stack(|| expr_kind(e))
+}
+
+fn expr_kind(e: &Expr) -> String {
     match &e.kind {
         ExprKind::Null => "null".into(),
         ExprKind::Bool(b) => b.to_string(),

@@ -286,14 +286,14 @@ pub(super) fn trivia(i: In<'_>) -> In<'_> {
     if !matches!(i.frag.as_bytes().first(), Some(b' ' | b'\t' | b'\n' | b'\r' | b'/' | b'#')) {
         return i;
     }
-    skip_trivia(i)
-}
-
-fn skip_trivia(mut i: In<'_>) -> In<'_> {
     let (from, to) = i.extra.last_trivia.get();
     if from == i.offset {
         return i.take_from(to - from);
     }
+    skip_trivia(i)
+}
+
+fn skip_trivia(mut i: In<'_>) -> In<'_> {
     let start = i.offset;
     loop {
         let bytes = i.fragment().as_bytes();
@@ -334,10 +334,6 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-fn is_ident_start(c: char) -> bool {
-    c.is_ascii_alphabetic() || c == '_'
-}
-
 fn is_ident_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_'
 }
@@ -346,11 +342,13 @@ fn is_ident_char(c: char) -> bool {
 pub(super) fn word(i: In<'_>) -> PResult<'_, (&str, Span)> {
     let i = trivia(i);
     let start = i;
-    let first = i.fragment().chars().next();
-    if !first.is_some_and(is_ident_start) {
+    let bytes = i.fragment().as_bytes();
+    if !bytes.first().is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_') {
         return Err(nom::Err::Error(PError::Expected { offset: i.location_offset(), expected: "a name", help: None }));
     }
-    let (rest, w) = take_while1(is_ident_char)(i)?;
+    // Identifiers are ASCII, so the scan can go byte by byte.
+    let len = bytes.iter().take_while(|b| b.is_ascii_alphanumeric() || **b == b'_').count();
+    let (rest, w) = i.take_split(len);
     Ok((rest, (*w.fragment(), span(&start, &rest))))
 }
 
@@ -359,8 +357,7 @@ pub(super) fn word(i: In<'_>) -> PResult<'_, (&str, Span)> {
 pub(super) fn peek_word<'a>(i: In<'a>) -> Option<&'a str> {
     let i = trivia(i);
     let frag: &'a str = i.fragment();
-    let first = frag.chars().next()?;
-    if !is_ident_start(first) {
+    if !frag.as_bytes().first().is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_') {
         return None;
     }
     let len = frag.bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'_').count();

@@ -21,26 +21,21 @@ pub const MAX_DEPTH: u32 = 128;
 /// How many syntax errors one file reports before giving up on it.
 pub const MAX_ERRORS: usize = 100;
 
-/// Stack for the parser's thread. Nesting is bounded by [`MAX_DEPTH`], but an
-/// unoptimised build spends kilobytes of stack per level, more than a test
-/// thread's default 2 MiB; this much is ample and only reserved, not touched.
-const PARSER_STACK: usize = 64 * 1024 * 1024;
-
 /// Parses one file. Always returns a tree; diagnostics say what was skipped.
 pub fn parse(file: FileId, text: &str) -> (ast::SourceTree, Vec<Diagnostic>) {
-    let run = || {
-        let (tree, errors) = parser::parse_tree(file, text);
-        (tree, errors.into_iter().map(Diagnostic::from).collect())
-    };
-    // Small inputs cannot nest deeply enough to matter.
-    if text.len() < 4096 && text.bytes().filter(|b| matches!(b, b'[' | b'{' | b'(' | b'-' | b'!')).count() < 32 {
-        return run();
-    }
-    std::thread::scope(|scope| match std::thread::Builder::new().stack_size(PARSER_STACK).spawn_scoped(scope, run) {
-        Ok(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-        // No thread to be had: parse here, within this thread's stack.
-        Err(_) => run(),
-    })
+    let (tree, errors) = parser::parse_tree(file, text);
+    (tree, errors.into_iter().map(Diagnostic::from).collect())
+}
+
+/// Runs `f` with enough stack for one more level of a recursive walk.
+///
+/// Nesting is bounded by [`MAX_DEPTH`], but an unoptimised build spends
+/// kilobytes of stack per level, more than a test thread's 2 MiB; recursive
+/// walks (the parser, the checker, the formatter) call this at each level and
+/// get a fresh stack segment when the current one runs low.
+#[inline]
+pub fn with_stack<R>(f: impl FnOnce() -> R) -> R {
+    stacker::maybe_grow(128 * 1024, 4 * 1024 * 1024, f)
 }
 
 /// Reserved words; they cannot name items, but may name attributes and members.

@@ -383,6 +383,10 @@ fn attribute(i: In<'_>) -> PResult<'_, Attr> {
 /// Broken entries are reported and skipped; the body itself fails only when
 /// its opening brace is missing or the file ends before it closes.
 fn body(i: In<'_>) -> PResult<'_, Body> {
+    super::with_stack(|| body_entries(i))
+}
+
+fn body_entries(i: In<'_>) -> PResult<'_, Body> {
     let open = at(i);
     let (mut i, _) = punct(open, "{", "`{` to open the block")?;
     enter(open)?;
@@ -451,7 +455,7 @@ fn end_of(i: In<'_>) -> In<'_> {
 /// `expr = conditional`, `conditional = "if" expr "then" expr "else" expr | or_expr`
 pub(super) fn expr(i: In<'_>) -> PResult<'_, Expr> {
     enter(i)?;
-    let r = if peek_word(i) == Some("if") { conditional(i) } else { binary(i, 1) };
+    let r = super::with_stack(|| if peek_word(i) == Some("if") { conditional(i) } else { binary(i, 1) });
     leave(i);
     r
 }
@@ -537,7 +541,7 @@ fn unary(i: In<'_>) -> PResult<'_, Expr> {
             if op == UnaryOp::Neg && operand_start.fragment().starts_with(|c: char| c.is_ascii_digit()) {
                 start.extra.negated.set(operand_start.location_offset());
             }
-            let r = unary(operand_start);
+            let r = super::with_stack(|| unary(operand_start));
             leave(start);
             let (i, operand) = r?;
             // `-9223372036854775808` is read whole: its digits alone overflow.

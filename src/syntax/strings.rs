@@ -2,16 +2,10 @@
 
 use nom::Input;
 
-use super::ast::{Expr, StrLit, StrPart};
+use super::ast::{StrLit, StrPart};
 use super::error::SyntaxError;
 use super::lexer::*;
 use super::parser::expr;
-
-/// A piece of a string before escapes are processed.
-enum Raw {
-    Text(String),
-    Interp(Expr),
-}
 
 /// `STRING = '"' { char | escape | interpolation } '"' | '"""' { any | escape | interpolation } '"""'`
 pub(super) fn string_lit(i: In<'_>) -> PResult<'_, StrLit> {
@@ -28,12 +22,12 @@ pub(super) fn string_lit(i: In<'_>) -> PResult<'_, StrLit> {
             return fail(start, SyntaxError::UnterminatedString { span: point(&start, open_len), multiline });
         };
         if multiline && f[pos..].starts_with("\"\"\"") {
-            raw.push(Raw::Text(f[seg_start..pos].to_string()));
+            raw.push(StrPart::Lit(f[seg_start..pos].to_string()));
             pos += 3;
             break;
         }
         if !multiline && b == b'"' {
-            raw.push(Raw::Text(f[seg_start..pos].to_string()));
+            raw.push(StrPart::Lit(f[seg_start..pos].to_string()));
             pos += 1;
             break;
         }
@@ -72,28 +66,32 @@ pub(super) fn string_lit(i: In<'_>) -> PResult<'_, StrLit> {
             continue;
         }
         if b == b'$' && bytes.get(pos + 1) == Some(&b'{') {
-            raw.push(Raw::Text(f[seg_start..pos].to_string()));
+            raw.push(StrPart::Lit(f[seg_start..pos].to_string()));
             let (rest, e) = expr(start.take_from(pos + 2))?;
             let (rest, _) = punct(rest, "}", "`}` to close the interpolation")?;
             pos = rest.location_offset() - start.location_offset();
             seg_start = pos;
-            raw.push(Raw::Interp(e));
+            raw.push(StrPart::Interp(e));
             continue;
         }
-        pos += f[pos..].chars().next().map_or(1, char::len_utf8);
+        // Special characters are ASCII, so stepping by byte never stops
+        // inside a multi-byte character.
+        pos += 1;
     }
     let rest = start.take_from(pos);
     if multiline {
         dedent(&mut raw);
     }
-    let parts = raw
-        .into_iter()
-        .filter_map(|r| match r {
-            Raw::Text(t) if t.is_empty() => None,
-            Raw::Text(t) => Some(StrPart::Lit(unescape(t))),
-            Raw::Interp(e) => Some(StrPart::Interp(e)),
-        })
-        .collect();
+    // Literal parts hold the text as written until here; now process escapes.
+    raw.retain(|part| !matches!(part, StrPart::Lit(t) if t.is_empty()));
+    for part in &mut raw {
+        if let StrPart::Lit(t) = part
+            && t.contains('\\')
+        {
+            *t = unescape(std::mem::take(t));
+        }
+    }
+    let parts = raw;
     Ok((rest, StrLit { parts, multiline, span: span(&start, &rest) }))
 }
 
@@ -160,13 +158,13 @@ fn unescape(s: String) -> String {
 
 /// Multi-line strings: drop the newline after the opening quotes and the
 /// white-space-only last line, then remove the common indentation.
-fn dedent(raw: &mut [Raw]) {
-    if let Some(Raw::Text(t)) = raw.first_mut() {
+fn dedent(raw: &mut [StrPart]) {
+    if let Some(StrPart::Lit(t)) = raw.first_mut() {
         if let Some(stripped) = t.strip_prefix("\r\n").or_else(|| t.strip_prefix('\n')) {
             *t = stripped.to_string();
         }
     }
-    if let Some(Raw::Text(t)) = raw.last_mut() {
+    if let Some(StrPart::Lit(t)) = raw.last_mut() {
         if let Some(nl) = t.rfind('\n') {
             if t[nl + 1..].chars().all(|c| c == ' ' || c == '\t') {
                 t.truncate(nl + 1);
@@ -175,11 +173,11 @@ fn dedent(raw: &mut [Raw]) {
     }
     // Line starts: the start of the string and every position after a newline.
     let mut starts = Vec::new();
-    if matches!(raw.first(), Some(Raw::Interp(_))) {
+    if matches!(raw.first(), Some(StrPart::Interp(_))) {
         return; // the first line starts with an interpolation: indentation 0
     }
     for (p, part) in raw.iter().enumerate() {
-        if let Raw::Text(t) = part {
+        if let StrPart::Lit(t) = part {
             if p == 0 {
                 starts.push((p, 0));
             }
@@ -188,7 +186,7 @@ fn dedent(raw: &mut [Raw]) {
     }
     let mut indent: Option<usize> = None;
     for &(p, off) in &starts {
-        let Raw::Text(t) = &raw[p] else { continue };
+        let StrPart::Lit(t) = &raw[p] else { continue };
         let line = &t[off..];
         let line_end = line.find('\n');
         let line = &line[..line_end.unwrap_or(line.len())];
@@ -201,7 +199,7 @@ fn dedent(raw: &mut [Raw]) {
     }
     let Some(indent) = indent.filter(|n| *n > 0) else { return };
     for (p, part) in raw.iter_mut().enumerate() {
-        if let Raw::Text(t) = part {
+        if let StrPart::Lit(t) = part {
             let mut out = String::with_capacity(t.len());
             for (n, line) in t.split('\n').enumerate() {
                 if n > 0 {
