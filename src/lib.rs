@@ -4,13 +4,13 @@
 //! `source` → `syntax` → `resolve` → `check`; `format` works on syntax
 //! alone; `cli` is the only module that does process IO.
 
-pub mod diagnostic;
-pub mod format;
-pub mod source;
-pub mod syntax;
-pub mod resolve;
 pub mod check;
 pub mod cli;
+pub mod diagnostic;
+pub mod format;
+pub mod resolve;
+pub mod source;
+pub mod syntax;
 
 use diagnostic::Diagnostic;
 use source::SourceMap;

@@ -22,17 +22,29 @@ pub struct Span {
 
 impl Span {
     pub fn new(file: FileId, start: usize, end: usize) -> Span {
-        Span { file, start: start as u32, end: end as u32 }
+        Span {
+            file,
+            start: start as u32,
+            end: end as u32,
+        }
     }
 
     /// The smallest span covering both.
     pub fn to(self, other: Span) -> Span {
-        Span { file: self.file, start: self.start.min(other.start), end: self.end.max(other.end) }
+        Span {
+            file: self.file,
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
     }
 
     /// An empty span at the end of this one (where something missing belongs).
     pub fn end_point(self) -> Span {
-        Span { file: self.file, start: self.end, end: self.end }
+        Span {
+            file: self.file,
+            start: self.end,
+            end: self.end,
+        }
     }
 
     pub fn len(self) -> usize {
@@ -46,11 +58,31 @@ impl Span {
 
 /// The embedded standard library: module name, display name and text.
 pub const STDLIB: &[(&str, &str, &str)] = &[
-    ("std/core", "<stdlib/core.rel>", include_str!("../stdlib/core.rel")),
-    ("std/aws", "<stdlib/aws.rel>", include_str!("../stdlib/aws.rel")),
-    ("std/gcp", "<stdlib/gcp.rel>", include_str!("../stdlib/gcp.rel")),
-    ("std/k8s", "<stdlib/k8s.rel>", include_str!("../stdlib/k8s.rel")),
-    ("std/monitoring", "<stdlib/monitoring.rel>", include_str!("../stdlib/monitoring.rel")),
+    (
+        "std/core",
+        "<stdlib/core.rel>",
+        include_str!("../stdlib/core.rel"),
+    ),
+    (
+        "std/aws",
+        "<stdlib/aws.rel>",
+        include_str!("../stdlib/aws.rel"),
+    ),
+    (
+        "std/gcp",
+        "<stdlib/gcp.rel>",
+        include_str!("../stdlib/gcp.rel"),
+    ),
+    (
+        "std/k8s",
+        "<stdlib/k8s.rel>",
+        include_str!("../stdlib/k8s.rel"),
+    ),
+    (
+        "std/monitoring",
+        "<stdlib/monitoring.rel>",
+        include_str!("../stdlib/monitoring.rel"),
+    ),
 ];
 
 /// Where a file came from.
@@ -82,12 +114,17 @@ impl SourceFile {
         };
         let start = self.line_starts[line] as usize;
         let offset = (offset as usize).min(self.text.len());
-        let col = self.text.get(start..offset).map_or(offset - start, |s| s.chars().count());
+        let col = self
+            .text
+            .get(start..offset)
+            .map_or(offset - start, |s| s.chars().count());
         (line + 1, col + 1)
     }
 
     pub fn slice(&self, span: Span) -> &str {
-        self.text.get(span.start as usize..span.end as usize).unwrap_or("")
+        self.text
+            .get(span.start as usize..span.end as usize)
+            .unwrap_or("")
     }
 }
 
@@ -105,7 +142,12 @@ impl SourceMap {
     pub fn add(&mut self, name: impl Into<String>, origin: Origin, text: String) -> FileId {
         let mut line_starts = vec![0u32];
         line_starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i as u32 + 1));
-        self.files.push(SourceFile { name: name.into(), origin, text, line_starts });
+        self.files.push(SourceFile {
+            name: name.into(),
+            origin,
+            text,
+            line_starts,
+        });
         FileId(self.files.len() as u32 - 1)
     }
 
@@ -114,12 +156,18 @@ impl SourceMap {
     }
 
     pub fn files(&self) -> impl Iterator<Item = (FileId, &SourceFile)> {
-        self.files.iter().enumerate().map(|(i, f)| (FileId(i as u32), f))
+        self.files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (FileId(i as u32), f))
     }
 
     /// The file already loaded from this origin, if any.
     pub fn find(&self, origin: &Origin) -> Option<FileId> {
-        self.files.iter().position(|f| &f.origin == origin).map(|i| FileId(i as u32))
+        self.files
+            .iter()
+            .position(|f| &f.origin == origin)
+            .map(|i| FileId(i as u32))
     }
 
     /// Adds a stdlib module by name (`std/aws`), or returns `None` if there is none.
@@ -142,8 +190,11 @@ impl SourceMap {
             return Ok(id);
         }
         let meta = std::fs::metadata(path).map_err(|e| {
-            Diagnostic::error(codes::UNREADABLE_FILE, format!("cannot read `{display}`: {e}"))
-                .with_help("Check that the path exists and is readable.")
+            Diagnostic::error(
+                codes::UNREADABLE_FILE,
+                format!("cannot read `{display}`: {e}"),
+            )
+            .with_help("Check that the path exists and is readable.")
         })?;
         if meta.len() as usize > MAX_FILE_BYTES {
             return Err(Diagnostic::error(
@@ -153,15 +204,23 @@ impl SourceMap {
             .with_help("Split the file into modules and import them, or move generated data out of the project folder."));
         }
         let bytes = std::fs::read(path).map_err(|e| {
-            Diagnostic::error(codes::UNREADABLE_FILE, format!("cannot read `{display}`: {e}"))
-                .with_help("Check that the path exists and is readable.")
+            Diagnostic::error(
+                codes::UNREADABLE_FILE,
+                format!("cannot read `{display}`: {e}"),
+            )
+            .with_help("Check that the path exists and is readable.")
         })?;
         let origin = Origin::Disk(canonical);
         self.add_bytes(display, origin, bytes)
     }
 
     /// Registers raw bytes as a file, checking encoding and content.
-    pub fn add_bytes(&mut self, name: String, origin: Origin, bytes: Vec<u8>) -> Result<FileId, Diagnostic> {
+    pub fn add_bytes(
+        &mut self,
+        name: String,
+        origin: Origin,
+        bytes: Vec<u8>,
+    ) -> Result<FileId, Diagnostic> {
         if bytes.len() > MAX_FILE_BYTES {
             return Err(Diagnostic::error(
                 codes::FILE_TOO_LARGE,
@@ -175,9 +234,12 @@ impl SourceMap {
             let text = String::from_utf8_lossy(&bytes[..pos]).into_owned();
             let at = text.len();
             let id = self.add(name.clone(), origin, text);
-            return Err(Diagnostic::error(codes::BINARY_FILE, format!("`{name}` contains a NUL byte and looks like a binary file"))
-                .with_label(Span::new(id, at, at), "NUL byte here")
-                .with_help("rel source files are UTF-8 text; remove the file or the stray bytes."));
+            return Err(Diagnostic::error(
+                codes::BINARY_FILE,
+                format!("`{name}` contains a NUL byte and looks like a binary file"),
+            )
+            .with_label(Span::new(id, at, at), "NUL byte here")
+            .with_help("rel source files are UTF-8 text; remove the file or the stray bytes."));
         }
         match String::from_utf8(bytes) {
             Ok(text) => Ok(self.add(name, origin, text)),
@@ -187,9 +249,12 @@ impl SourceMap {
                 bytes.truncate(valid);
                 let text = String::from_utf8(bytes).unwrap_or_default();
                 let id = self.add(name.clone(), origin, text);
-                Err(Diagnostic::error(codes::INVALID_UTF8, format!("`{name}` is not valid UTF-8 (first bad byte at offset {valid})"))
-                    .with_label(Span::new(id, valid, valid), "invalid UTF-8 starts here")
-                    .with_help("Save the file as UTF-8; rel source files are UTF-8 text."))
+                Err(Diagnostic::error(
+                    codes::INVALID_UTF8,
+                    format!("`{name}` is not valid UTF-8 (first bad byte at offset {valid})"),
+                )
+                .with_label(Span::new(id, valid, valid), "invalid UTF-8 starts here")
+                .with_help("Save the file as UTF-8; rel source files are UTF-8 text."))
             }
         }
     }

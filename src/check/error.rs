@@ -6,29 +6,81 @@ use crate::source::Span;
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum CheckError {
     #[error("expected {expected}, found {found}")]
-    TypeMismatch { span: Span, expected: String, found: String, help: Option<String> },
+    TypeMismatch {
+        span: Span,
+        expected: String,
+        found: String,
+        help: Option<String>,
+    },
     #[error("missing {what} `{field}` in {owner}")]
-    MissingField { at: Span, field: String, what: &'static str, owner: String, decl: Span, hint: String },
+    MissingField {
+        at: Span,
+        field: String,
+        what: &'static str,
+        owner: String,
+        decl: Span,
+        hint: String,
+    },
     #[error("unknown {what} `{field}` in {owner}")]
-    UnknownField { span: Span, field: String, what: &'static str, owner: String, suggestion: Option<String>, known: Vec<String> },
+    UnknownField {
+        span: Span,
+        field: String,
+        what: &'static str,
+        owner: String,
+        suggestion: Option<String>,
+        known: Vec<String>,
+    },
     #[error("{message}")]
-    Constraint { span: Span, message: String, rule: Span },
+    Constraint {
+        span: Span,
+        message: String,
+        rule: Span,
+    },
     #[error("`{function}` takes {expected}, but {found} given")]
-    ArgumentCount { span: Span, function: String, expected: String, found: usize },
+    ArgumentCount {
+        span: Span,
+        function: String,
+        expected: String,
+        found: usize,
+    },
     #[error("unknown function `{name}`")]
-    UnknownFunction { span: Span, name: String, suggestion: Option<String> },
+    UnknownFunction {
+        span: Span,
+        name: String,
+        suggestion: Option<String>,
+    },
     #[error("invalid resource type `{type_name}`")]
     InvalidResourceType { span: Span, type_name: String },
     #[error("`{component}` is a {expected}, but the instance says {kind}")]
-    KindMismatch { span: Span, kind: String, expected: String, component: String },
+    KindMismatch {
+        span: Span,
+        kind: String,
+        expected: String,
+        component: String,
+    },
     #[error("{message}")]
-    InvalidConstraint { span: Span, message: String, help: &'static str },
+    InvalidConstraint {
+        span: Span,
+        message: String,
+        help: &'static str,
+    },
     #[error("`{field}` is set more than once")]
-    DuplicateField { span: Span, previous: Span, field: String },
+    DuplicateField {
+        span: Span,
+        previous: Span,
+        field: String,
+    },
     #[error("override `{path}` matches nothing in app `{app}`")]
-    InvalidOverride { span: Span, path: String, app: String, suggestion: Option<String> },
+    InvalidOverride {
+        span: Span,
+        path: String,
+        app: String,
+        suggestion: Option<String>,
+    },
     #[error("no file `{path}`")]
     MissingFile { span: Span, path: String },
+    #[error("invalid template")]
+    InvalidTemplate { span: Span, reason: String },
     #[error("file `{path}` is outside the project root")]
     FileOutsideRoot { span: Span, path: String },
     #[error("`{member}` is a service or job; an override sets one of its fields")]
@@ -98,6 +150,10 @@ impl From<CheckError> for Diagnostic {
             CheckError::MissingFile { span, .. } => Diagnostic::error(codes::MISSING_FILE, message)
                 .with_label(span, "file not found")
                 .with_help("Paths in file(..) and template(..) are relative to the module's folder."),
+            CheckError::InvalidTemplate { span, reason } => Diagnostic::error(codes::INVALID_TEMPLATE, message)
+                .with_label(span, "this template does not parse")
+                .with_note(reason)
+                .with_help("Templates use tera syntax: {{ value }}, {% if ... %}, {% for ... %}."),
             CheckError::FileOutsideRoot { span, .. } => Diagnostic::error(codes::IMPORT_OUTSIDE_ROOT, message)
                 .with_label(span, "outside the project")
                 .with_help("Files read by file(..) and template(..) must be inside the project folder, so builds are reproducible."),

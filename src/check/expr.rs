@@ -22,8 +22,19 @@ impl<'p> Checker<'p> {
             (ExprKind::Map(entries), Ty::Schema(schema)) => {
                 let schema = schema.clone();
                 let assigns = self.map_assigns(entries);
-                let close = Span { file: e.span.file, start: e.span.end.saturating_sub(1), end: e.span.end };
-                self.check_assigns(&assigns, &schema, Owner::Schema(&schema.name), "field", close, None);
+                let close = Span {
+                    file: e.span.file,
+                    start: e.span.end.saturating_sub(1),
+                    end: e.span.end,
+                };
+                self.check_assigns(
+                    &assigns,
+                    &schema,
+                    Owner::Schema(&schema.name),
+                    "field",
+                    close,
+                    None,
+                );
             }
             (ExprKind::List(items), Ty::List(t)) => {
                 for item in items {
@@ -47,7 +58,8 @@ impl<'p> Checker<'p> {
                 self.require(e.span, &got, want);
                 if let (Ty::Enum(values), Some(Const::Str(s))) = (want, const_of(e)) {
                     if !values.contains(&s) {
-                        let suggestion = diagnostic::did_you_mean(&s, values.iter().map(String::as_str));
+                        let suggestion =
+                            diagnostic::did_you_mean(&s, values.iter().map(String::as_str));
                         self.error(CheckError::TypeMismatch {
                             span: e.span,
                             expected: format!("`{want}`"),
@@ -74,11 +86,22 @@ impl<'p> Checker<'p> {
             });
         } else if !got.assignable_to(want) {
             let help = match (got, want) {
-                (Ty::Secret, Ty::Str) => Some("Secrets cannot become plain strings; declare the field as `secret` or `any`.".to_string()),
-                (Ty::Str, Ty::Secret) => Some("Use secret(\"NAME\") to refer to a secret held by the secret store.".to_string()),
+                (Ty::Secret, Ty::Str) => Some(
+                    "Secrets cannot become plain strings; declare the field as `secret` or `any`."
+                        .to_string(),
+                ),
+                (Ty::Str, Ty::Secret) => Some(
+                    "Use secret(\"NAME\") to refer to a secret held by the secret store."
+                        .to_string(),
+                ),
                 _ => None,
             };
-            self.error(CheckError::TypeMismatch { span, expected: format!("`{want}`"), found: format!("`{got}`"), help });
+            self.error(CheckError::TypeMismatch {
+                span,
+                expected: format!("`{want}`"),
+                found: format!("`{got}`"),
+                help,
+            });
         }
     }
 
@@ -86,7 +109,11 @@ impl<'p> Checker<'p> {
         entries
             .iter()
             .filter_map(|entry| match entry.key.plain_str() {
-                Some(k) => Some(Assign { first: (k, entry.key.span()), rest: &[], value: &entry.value }),
+                Some(k) => Some(Assign {
+                    first: (k, entry.key.span()),
+                    rest: &[],
+                    value: &entry.value,
+                }),
                 None => {
                     self.error(CheckError::TypeMismatch {
                         span: entry.key.span(),
@@ -107,9 +134,17 @@ impl<'p> Checker<'p> {
         for entry in entries {
             match entry.key.plain_str() {
                 Some(k) => {
-                    let previous = if big.is_empty() { seen.iter().find(|(s, _)| *s == k).map(|(_, sp)| *sp) } else { big.get(k).copied() };
+                    let previous = if big.is_empty() {
+                        seen.iter().find(|(s, _)| *s == k).map(|(_, sp)| *sp)
+                    } else {
+                        big.get(k).copied()
+                    };
                     if let Some(previous) = previous {
-                        self.error(CheckError::DuplicateField { span: entry.key.span(), previous, field: k.to_string() });
+                        self.error(CheckError::DuplicateField {
+                            span: entry.key.span(),
+                            previous,
+                            field: k.to_string(),
+                        });
                     } else if big.is_empty() && seen.len() < 32 {
                         seen.push((k, entry.key.span()));
                     } else {
@@ -165,7 +200,11 @@ impl<'p> Checker<'p> {
                         None => all_plain = false,
                     }
                 }
-                if all_plain { Ty::Record(Rc::new(fields)) } else { Ty::map(joined) }
+                if all_plain {
+                    Ty::Record(Rc::new(fields))
+                } else {
+                    Ty::map(joined)
+                }
             }
             ExprKind::Name(ident) => match self.lookup(ident) {
                 Some(def) => self.def_type(&def),
@@ -204,7 +243,13 @@ impl<'p> Checker<'p> {
                         Some(Const::Str(k)) => match fields.get(&k) {
                             Some(t) => t.clone(),
                             None => {
-                                self.unknown_member(index.span, &k, fields.keys().map(String::as_str), "key", "this map");
+                                self.unknown_member(
+                                    index.span,
+                                    &k,
+                                    fields.keys().map(String::as_str),
+                                    "key",
+                                    "this map",
+                                );
                                 Ty::Any
                             }
                         },
@@ -273,10 +318,22 @@ impl<'p> Checker<'p> {
     }
 
     fn mismatch(&mut self, span: Span, expected: &str, found: &Ty) {
-        self.error(CheckError::TypeMismatch { span, expected: expected.to_string(), found: format!("`{found}`"), help: None });
+        self.error(CheckError::TypeMismatch {
+            span,
+            expected: expected.to_string(),
+            found: format!("`{found}`"),
+            help: None,
+        });
     }
 
-    fn unknown_member<'a>(&mut self, span: Span, name: &str, known: impl Iterator<Item = &'a str> + Clone, what: &'static str, owner: &str) {
+    fn unknown_member<'a>(
+        &mut self,
+        span: Span,
+        name: &str,
+        known: impl Iterator<Item = &'a str> + Clone,
+        what: &'static str,
+        owner: &str,
+    ) {
         let suggestion = diagnostic::did_you_mean(name, known.clone()).map(str::to_string);
         self.error(CheckError::UnknownField {
             span,
@@ -296,7 +353,13 @@ impl<'p> Checker<'p> {
                 Some(f) => f.ty.clone(),
                 None => {
                     let s = s.clone();
-                    self.unknown_member(member.span, &member.name, s.fields.iter().map(|f| f.name.as_str()), "field", &format!("schema `{}`", s.name));
+                    self.unknown_member(
+                        member.span,
+                        &member.name,
+                        s.fields.iter().map(|f| f.name.as_str()),
+                        "field",
+                        &format!("schema `{}`", s.name),
+                    );
                     Ty::Any
                 }
             },
@@ -304,13 +367,21 @@ impl<'p> Checker<'p> {
                 Some(t) => t.clone(),
                 None => {
                     let fields = fields.clone();
-                    self.unknown_member(member.span, &member.name, fields.keys().map(String::as_str), "field", "this value");
+                    self.unknown_member(
+                        member.span,
+                        &member.name,
+                        fields.keys().map(String::as_str),
+                        "field",
+                        "this value",
+                    );
                     Ty::Any
                 }
             },
             Ty::Instance(component) => {
                 let item = self.item(component);
-                let ItemKind::Component { name, body, .. } = &item.kind else { return Ty::Any };
+                let ItemKind::Component { name, body, .. } = &item.kind else {
+                    return Ty::Any;
+                };
                 let found = body.entries.iter().enumerate().find_map(|(i, e)| match e {
                     Entry::Item(item) => match &item.kind {
                         ItemKind::Output { name, .. } if name.name == member.name => Some(i),
@@ -332,7 +403,13 @@ impl<'p> Checker<'p> {
                                 Entry::Attr(_) => None,
                             })
                             .collect();
-                        self.unknown_member(member.span, &member.name, outputs.into_iter(), "output", &format!("component `{}`", name.name));
+                        self.unknown_member(
+                            member.span,
+                            &member.name,
+                            outputs.into_iter(),
+                            "output",
+                            &format!("component `{}`", name.name),
+                        );
                         Ty::Any
                     }
                 }
@@ -366,7 +443,11 @@ impl<'p> Checker<'p> {
             BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => {
                 let strings = ta.assignable_to(&Ty::Str) && tb.assignable_to(&Ty::Str);
                 if !(ta.is_numeric() && tb.is_numeric() || strings) {
-                    let (span, t) = if ta.is_numeric() || ta.assignable_to(&Ty::Str) { (b.span, &tb) } else { (a.span, &ta) };
+                    let (span, t) = if ta.is_numeric() || ta.assignable_to(&Ty::Str) {
+                        (b.span, &tb)
+                    } else {
+                        (a.span, &ta)
+                    };
                     self.mismatch(span, "two numbers or two strings to compare", t);
                 }
                 Ty::Bool
@@ -374,10 +455,17 @@ impl<'p> Checker<'p> {
             BinaryOp::Add => {
                 if ta.is_numeric() && tb.is_numeric() {
                     numeric_result(&ta, &tb)
-                } else if ta.assignable_to(&Ty::Str) && tb.assignable_to(&Ty::Str) && !matches!((&ta, &tb), (Ty::Any, Ty::Any)) {
+                } else if ta.assignable_to(&Ty::Str)
+                    && tb.assignable_to(&Ty::Str)
+                    && !matches!((&ta, &tb), (Ty::Any, Ty::Any))
+                {
                     Ty::Str
                 } else {
-                    let (span, t) = if ta.is_numeric() || ta.assignable_to(&Ty::Str) { (b.span, &tb) } else { (a.span, &ta) };
+                    let (span, t) = if ta.is_numeric() || ta.assignable_to(&Ty::Str) {
+                        (b.span, &tb)
+                    } else {
+                        (a.span, &ta)
+                    };
                     self.error(CheckError::TypeMismatch {
                         span,
                         expected: "numbers or strings for `+`".into(),
@@ -407,12 +495,16 @@ impl<'p> Checker<'p> {
                 let t = self.infer(e);
                 match t {
                     Ty::Secret => secret = true,
-                    Ty::Any | Ty::Null | Ty::Bool | Ty::Int | Ty::Float | Ty::Str | Ty::Enum(_) => {}
+                    Ty::Any | Ty::Null | Ty::Bool | Ty::Int | Ty::Float | Ty::Str | Ty::Enum(_) => {
+                    }
                     other => self.error(CheckError::TypeMismatch {
                         span: e.span,
                         expected: "a string, number or bool to interpolate".into(),
                         found: format!("`{other}`"),
-                        help: Some("Interpolate a field of it, or turn a list into text with join(..).".into()),
+                        help: Some(
+                            "Interpolate a field of it, or turn a list into text with join(..)."
+                                .into(),
+                        ),
                     }),
                 }
             }
@@ -451,12 +543,22 @@ impl<'p> Checker<'p> {
     fn infer_call(&mut self, name: &Ident, args: &[Expr], span: Span) -> Ty {
         let arg_types: Vec<Ty> = args.iter().map(|a| self.infer(a)).collect();
         let Some(builtin) = builtins::find(&name.name) else {
-            let suggestion = diagnostic::did_you_mean(&name.name, BUILTINS.iter().map(|b| b.name)).map(str::to_string);
-            self.error(CheckError::UnknownFunction { span: name.span, name: name.name.to_string(), suggestion });
+            let suggestion = diagnostic::did_you_mean(&name.name, BUILTINS.iter().map(|b| b.name))
+                .map(str::to_string);
+            self.error(CheckError::UnknownFunction {
+                span: name.span,
+                name: name.name.to_string(),
+                suggestion,
+            });
             return Ty::Any;
         };
         if args.len() < builtin.min || builtin.max_args().is_some_and(|m| args.len() > m) {
-            self.error(CheckError::ArgumentCount { span, function: builtin.name.to_string(), expected: builtin.arity(), found: args.len() });
+            self.error(CheckError::ArgumentCount {
+                span,
+                function: builtin.name.to_string(),
+                expected: builtin.arity(),
+                found: args.len(),
+            });
             return (builtin.returns)(&arg_types);
         }
         for (i, (arg, t)) in args.iter().zip(&arg_types).enumerate() {
@@ -466,12 +568,26 @@ impl<'p> Checker<'p> {
                     span: arg.span,
                     expected: param.describe().to_string(),
                     found: format!("`{t}`"),
-                    help: Some(format!("Argument {} of `{}` must be a {}.", i + 1, builtin.name, param.describe())),
+                    help: Some(format!(
+                        "Argument {} of `{}` must be a {}.",
+                        i + 1,
+                        builtin.name,
+                        param.describe()
+                    )),
                 });
             }
         }
         match builtin.name {
-            "file" | "template" => self.check_file_arg(&args[0]),
+            "file" => {
+                self.check_file_arg(&args[0]);
+            }
+            "template" => {
+                if let (Some(path), Some(Const::Str(shown))) =
+                    (self.check_file_arg(&args[0]), const_of(&args[0]))
+                {
+                    self.check_template(&args[0], &path, &shown);
+                }
+            }
             "cidrsubnet" | "cidrhost" => {
                 if let Some(Const::Str(prefix)) = const_of(&args[0]) {
                     if parse_cidr(&prefix).is_none() {
@@ -479,7 +595,10 @@ impl<'p> Checker<'p> {
                             span: args[0].span,
                             expected: "a CIDR prefix such as \"10.0.0.0/16\"".into(),
                             found: format!("\"{prefix}\""),
-                            help: Some("Write an IPv4 address, a slash and a prefix length from 0 to 32.".into()),
+                            help: Some(
+                                "Write an IPv4 address, a slash and a prefix length from 0 to 32."
+                                    .into(),
+                            ),
                         });
                     }
                 }
@@ -489,18 +608,63 @@ impl<'p> Checker<'p> {
         (builtin.returns)(&arg_types)
     }
 
-    /// A literal path given to file(..) or template(..) must exist beside the module.
-    fn check_file_arg(&mut self, arg: &Expr) {
-        let Some(Const::Str(path)) = const_of(arg) else { return };
+    /// A literal path given to file(..) or template(..) must exist beside the
+    /// module, inside the project. Returns the file's path when it does.
+    fn check_file_arg(&mut self, arg: &Expr) -> Option<std::path::PathBuf> {
+        let Some(Const::Str(path)) = const_of(arg) else {
+            return None;
+        };
         let module = self.program.module(self.module);
-        let Origin::Disk(file) = &self.sources.get(module.file).origin else { return };
-        let full = file.parent().unwrap_or(std::path::Path::new(".")).join(&path);
+        let Origin::Disk(file) = &self.sources.get(module.file).origin else {
+            return None;
+        };
+        let full = file
+            .parent()
+            .unwrap_or(std::path::Path::new("."))
+            .join(&path);
         match (&module.root, full.canonicalize()) {
             (Some(root), Ok(canonical)) if !canonical.starts_with(root) => {
-                self.error(CheckError::FileOutsideRoot { span: arg.span, path });
+                self.error(CheckError::FileOutsideRoot {
+                    span: arg.span,
+                    path,
+                });
+                None
             }
-            (_, Ok(canonical)) if canonical.is_file() => {}
-            _ => self.error(CheckError::MissingFile { span: arg.span, path }),
+            (_, Ok(canonical)) if canonical.is_file() => Some(canonical),
+            _ => {
+                self.error(CheckError::MissingFile {
+                    span: arg.span,
+                    path,
+                });
+                None
+            }
+        }
+    }
+
+    /// A template file must parse as a tera template, so that rendering it at
+    /// build time cannot fail on syntax.
+    fn check_template(&mut self, arg: &Expr, path: &std::path::Path, shown: &str) {
+        let problem = match std::fs::read_to_string(path) {
+            Ok(text) => tera::Tera::default()
+                .add_raw_template(shown, &text)
+                .err()
+                .map(|e| {
+                    let mut message = e.to_string();
+                    let mut source = std::error::Error::source(&e);
+                    while let Some(inner) = source {
+                        message.push_str(": ");
+                        message.push_str(&inner.to_string());
+                        source = inner.source();
+                    }
+                    message
+                }),
+            Err(e) => Some(format!("cannot read it: {e}")),
+        };
+        if let Some(reason) = problem {
+            self.error(CheckError::InvalidTemplate {
+                span: arg.span,
+                reason,
+            });
         }
     }
 }
@@ -530,9 +694,12 @@ pub(crate) fn const_of(e: &Expr) -> Option<Const> {
         ExprKind::Float(f) => Const::Float(*f),
         ExprKind::Str(s) => Const::Str(s.as_plain()?),
         ExprKind::List(items) => Const::List(items.iter().map(const_of).collect::<Option<_>>()?),
-        ExprKind::Map(entries) => {
-            Const::Map(entries.iter().map(|m| Some((m.key.as_plain()?, const_of(&m.value)?))).collect::<Option<_>>()?)
-        }
+        ExprKind::Map(entries) => Const::Map(
+            entries
+                .iter()
+                .map(|m| Some((m.key.as_plain()?, const_of(&m.value)?)))
+                .collect::<Option<_>>()?,
+        ),
         ExprKind::Unary(UnaryOp::Neg, inner) => match const_of(inner)? {
             Const::Int(n) => Const::Int(n.checked_neg()?),
             Const::Float(f) => Const::Float(-f),

@@ -26,7 +26,11 @@ pub(super) struct Assign<'a> {
 impl<'a> Assign<'a> {
     pub fn attr(a: &'a Attr) -> Assign<'a> {
         let first = &a.path.segments[0];
-        Assign { first: (&first.name, first.span), rest: &a.path.segments[1..], value: &a.value }
+        Assign {
+            first: (&first.name, first.span),
+            rest: &a.path.segments[1..],
+            value: &a.value,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -35,11 +39,17 @@ impl<'a> Assign<'a> {
 
     /// Segment `i` (0 is the first).
     pub fn seg(&self, i: usize) -> (&'a str, Span) {
-        if i == 0 { self.first } else { (&self.rest[i - 1].name, self.rest[i - 1].span) }
+        if i == 0 {
+            self.first
+        } else {
+            (&self.rest[i - 1].name, self.rest[i - 1].span)
+        }
     }
 
     pub fn span(&self) -> Span {
-        self.rest.last().map_or(self.first.1, |last| self.first.1.to(last.span))
+        self.rest
+            .last()
+            .map_or(self.first.1, |last| self.first.1.to(last.span))
     }
 
     pub fn dotted(&self) -> String {
@@ -101,18 +111,30 @@ impl<'p> Checker<'p> {
         }
         let item = self.item(r);
         let ItemKind::Schema { name, fields, .. } = &item.kind else {
-            return Rc::new(SchemaDef { name: "?".into(), fields: vec![], span: item.span });
+            return Rc::new(SchemaDef {
+                name: "?".into(),
+                fields: vec![],
+                span: item.span,
+            });
         };
         if !self.in_progress.insert(r.clone()) {
             // A schema that contains itself: the inner use is left unchecked.
-            return Rc::new(SchemaDef { name: name.name.to_string(), fields: vec![], span: name.span });
+            return Rc::new(SchemaDef {
+                name: name.name.to_string(),
+                fields: vec![],
+                span: name.span,
+            });
         }
         let saved = self.enter_scope_of(r);
         let mut defs: Vec<FieldDef> = Vec::with_capacity(fields.len());
         for f in fields {
             if let Some(previous) = defs.iter().find(|d| d.name == f.name.name) {
                 let previous = previous.span;
-                self.resolve_error(ResolveError::Duplicate { span: f.name.span, previous, name: f.name.name.to_string() });
+                self.resolve_error(ResolveError::Duplicate {
+                    span: f.name.span,
+                    previous,
+                    name: f.name.name.to_string(),
+                });
                 continue;
             }
             let def = self.field_def(f);
@@ -120,7 +142,11 @@ impl<'p> Checker<'p> {
         }
         self.leave_scope(saved);
         self.in_progress.remove(r);
-        let schema = Rc::new(SchemaDef { name: name.name.to_string(), fields: defs, span: name.span });
+        let schema = Rc::new(SchemaDef {
+            name: name.name.to_string(),
+            fields: defs,
+            span: name.span,
+        });
         self.schemas.insert(r.clone(), schema.clone());
         schema
     }
@@ -131,7 +157,9 @@ impl<'p> Checker<'p> {
             return p.clone();
         }
         let item = self.item(r);
-        let ItemKind::Param(f) = &item.kind else { unreachable!("param_def on a parameter") };
+        let ItemKind::Param(f) = &item.kind else {
+            unreachable!("param_def on a parameter")
+        };
         self.in_progress.insert(r.clone());
         let saved = self.enter_scope_of(r);
         let def = self.field_def(f);
@@ -148,7 +176,11 @@ impl<'p> Checker<'p> {
         }
         let item = self.item(r);
         let ItemKind::Component { name, body, .. } = &item.kind else {
-            return Rc::new(SchemaDef { name: "?".into(), fields: vec![], span: item.span });
+            return Rc::new(SchemaDef {
+                name: "?".into(),
+                fields: vec![],
+                span: item.span,
+            });
         };
         let mut fields = Vec::new();
         for (index, entry) in body.entries.iter().enumerate() {
@@ -158,7 +190,11 @@ impl<'p> Checker<'p> {
                 fields.push(self.param_def(&r.child(index)));
             }
         }
-        let schema = Rc::new(SchemaDef { name: name.name.to_string(), fields, span: name.span });
+        let schema = Rc::new(SchemaDef {
+            name: name.name.to_string(),
+            fields,
+            span: name.span,
+        });
         self.component_params.insert(r.clone(), schema.clone());
         schema
     }
@@ -172,7 +208,14 @@ impl<'p> Checker<'p> {
                 rules.push((rule, c.span));
             }
         }
-        let def = FieldDef { name: f.name.name.to_string(), ty, optional: f.optional, has_default: f.default.is_some(), rules, span: f.name.span };
+        let def = FieldDef {
+            name: f.name.name.to_string(),
+            ty,
+            optional: f.optional,
+            has_default: f.default.is_some(),
+            rules,
+            span: f.name.span,
+        };
         if let Some(default) = &f.default {
             if matches!(default.kind, ExprKind::Null) {
                 if !f.optional {
@@ -180,7 +223,9 @@ impl<'p> Checker<'p> {
                         span: default.span,
                         expected: format!("`{}`", def.ty),
                         found: "`null`".into(),
-                        help: Some("Only optional fields (declared `name?: type`) may be null.".into()),
+                        help: Some(
+                            "Only optional fields (declared `name?: type`) may be null.".into(),
+                        ),
                     });
                 }
             } else {
@@ -227,16 +272,31 @@ impl<'p> Checker<'p> {
                         names.extend(BUILTIN_TYPES);
                         let name = &path.segments[0].name;
                         let suggestion = diagnostic::did_you_mean(name, names).map(str::to_string);
-                        self.resolve_error(ResolveError::NotAType { span: path.span, name: name.to_string(), suggestion });
+                        self.resolve_error(ResolveError::NotAType {
+                            span: path.span,
+                            name: name.to_string(),
+                            suggestion,
+                        });
                         return Ty::Any;
                     }
                 }
                 match self.resolve_path(path, PathUse::Type) {
                     // A schema that refers to itself: the inner use is not checked further.
-                    Some(Def::Item(r)) if matches!(self.item(&r).kind, ItemKind::Schema { .. }) && self.in_progress.contains(&r) => Ty::Any,
-                    Some(Def::Item(r)) if matches!(self.item(&r).kind, ItemKind::Schema { .. }) => Ty::Schema(self.schema_def(&r)),
+                    Some(Def::Item(r))
+                        if matches!(self.item(&r).kind, ItemKind::Schema { .. })
+                            && self.in_progress.contains(&r) =>
+                    {
+                        Ty::Any
+                    }
+                    Some(Def::Item(r)) if matches!(self.item(&r).kind, ItemKind::Schema { .. }) => {
+                        Ty::Schema(self.schema_def(&r))
+                    }
                     Some(_) => {
-                        self.resolve_error(ResolveError::NotAType { span: path.span, name: path.dotted(), suggestion: None });
+                        self.resolve_error(ResolveError::NotAType {
+                            span: path.span,
+                            name: path.dotted(),
+                            suggestion: None,
+                        });
                         Ty::Any
                     }
                     None => Ty::Any,
@@ -265,7 +325,10 @@ impl<'p> Checker<'p> {
             "nonempty" => 0,
             "oneof" => c.args.len().max(1),
             _ => {
-                let suggestion = diagnostic::did_you_mean(name, ["range", "length", "pattern", "oneof", "nonempty"]);
+                let suggestion = diagnostic::did_you_mean(
+                    name,
+                    ["range", "length", "pattern", "oneof", "nonempty"],
+                );
                 self.error(CheckError::InvalidConstraint {
                     span: c.name.span,
                     message: match suggestion {
@@ -287,7 +350,10 @@ impl<'p> Checker<'p> {
         }
         let applies = match name {
             "range" => ty.is_numeric(),
-            "length" | "nonempty" => matches!(ty, Ty::Str | Ty::List(_) | Ty::Map(_) | Ty::Any | Ty::Enum(_)),
+            "length" | "nonempty" => matches!(
+                ty,
+                Ty::Str | Ty::List(_) | Ty::Map(_) | Ty::Any | Ty::Enum(_)
+            ),
             "pattern" => matches!(ty, Ty::Str | Ty::Any | Ty::Enum(_)),
             _ => true,
         };
@@ -319,7 +385,14 @@ impl<'p> Checker<'p> {
                     });
                     return None;
                 }
-                Some(if name == "range" { Rule::Range { min, max } } else { Rule::Length { min: min as i64, max: max as i64 } })
+                Some(if name == "range" {
+                    Rule::Range { min, max }
+                } else {
+                    Rule::Length {
+                        min: min as i64,
+                        max: max as i64,
+                    }
+                })
             }
             "pattern" => {
                 let Const::Str(pattern) = self.const_arg(c, 0)? else {
@@ -357,7 +430,10 @@ impl<'p> Checker<'p> {
         if let Some(re) = self.regexes.get(pattern) {
             return re.clone();
         }
-        let re = regex::RegexBuilder::new(pattern).size_limit(1 << 20).build().ok();
+        let re = regex::RegexBuilder::new(pattern)
+            .size_limit(1 << 20)
+            .build()
+            .ok();
         self.regexes.insert(pattern.to_string(), re.clone());
         re
     }
@@ -367,29 +443,53 @@ impl<'p> Checker<'p> {
         if field.rules.is_empty() {
             return;
         }
-        let Some(c) = super::expr::const_of(value) else { return };
+        let Some(c) = super::expr::const_of(value) else {
+            return;
+        };
         for (rule, rule_span) in &field.rules {
             let problem = match rule {
-                Rule::Range { min, max } => c
-                    .as_f64()
-                    .filter(|v| v < min || v > max)
-                    .map(|_| format!("`{}` must be between {min} and {max}, found {c}", field.name)),
+                Rule::Range { min, max } => c.as_f64().filter(|v| v < min || v > max).map(|_| {
+                    format!(
+                        "`{}` must be between {min} and {max}, found {c}",
+                        field.name
+                    )
+                }),
                 Rule::Length { min, max } => c
                     .len()
                     .filter(|n| (*n as i64) < *min || (*n as i64) > *max)
-                    .map(|n| format!("`{}` must have a length between {min} and {max}, found {n}", field.name)),
+                    .map(|n| {
+                        format!(
+                            "`{}` must have a length between {min} and {max}, found {n}",
+                            field.name
+                        )
+                    }),
                 Rule::Pattern(re) => match &c {
-                    Const::Str(s) if !re.is_match(s) => Some(format!("`{}` must match /{}/, found {c}", field.name, re.as_str())),
+                    Const::Str(s) if !re.is_match(s) => Some(format!(
+                        "`{}` must match /{}/, found {c}",
+                        field.name,
+                        re.as_str()
+                    )),
                     _ => None,
                 },
                 Rule::OneOf(values) => (!values.contains(&c)).then(|| {
                     let shown: Vec<String> = values.iter().map(|v| v.to_string()).collect();
-                    format!("`{}` must be one of {}, found {c}", field.name, shown.join(", "))
+                    format!(
+                        "`{}` must be one of {}, found {c}",
+                        field.name,
+                        shown.join(", ")
+                    )
                 }),
-                Rule::NonEmpty => c.len().filter(|n| *n == 0).map(|_| format!("`{}` must not be empty", field.name)),
+                Rule::NonEmpty => c
+                    .len()
+                    .filter(|n| *n == 0)
+                    .map(|_| format!("`{}` must not be empty", field.name)),
             };
             if let Some(message) = problem {
-                self.error(CheckError::Constraint { span: value.span, message, rule: *rule_span });
+                self.error(CheckError::Constraint {
+                    span: value.span,
+                    message,
+                    rule: *rule_span,
+                });
             }
         }
     }
@@ -411,7 +511,11 @@ impl<'p> Checker<'p> {
                 Entry::Item(_) => None,
             })
             .collect();
-        let close = Span { file: body.span.file, start: body.span.end.saturating_sub(1), end: body.span.end };
+        let close = Span {
+            file: body.span.file,
+            start: body.span.end.saturating_sub(1),
+            end: body.span.end,
+        };
         self.check_assigns(&assigns, schema, owner, what, close, overrides);
     }
 
@@ -426,10 +530,18 @@ impl<'p> Checker<'p> {
     ) {
         let mut seen = SeenKeys::default();
         for assign in assigns {
-            let key = if assign.rest.is_empty() { Cow::Borrowed(assign.first.0) } else { Cow::Owned(assign.dotted()) };
+            let key = if assign.rest.is_empty() {
+                Cow::Borrowed(assign.first.0)
+            } else {
+                Cow::Owned(assign.dotted())
+            };
             let span = assign.span();
             if let Some(previous) = seen.get(&key) {
-                self.error(CheckError::DuplicateField { span, previous, field: key.into_owned() });
+                self.error(CheckError::DuplicateField {
+                    span,
+                    previous,
+                    field: key.into_owned(),
+                });
             } else {
                 seen.insert(key, span);
             }
@@ -440,10 +552,21 @@ impl<'p> Checker<'p> {
                 // Overrides of services and unknown names are judged below.
             } else if !assign.rest.is_empty() {
                 if let Some(whole) = seen.get(first) {
-                    self.error(CheckError::DuplicateField { span, previous: whole, field: first.to_string() });
+                    self.error(CheckError::DuplicateField {
+                        span,
+                        previous: whole,
+                        field: first.to_string(),
+                    });
                 }
-            } else if let Some(dotted) = assigns.iter().find(|a| a.first.0 == first && !a.rest.is_empty() && a.span().start < span.start) {
-                self.error(CheckError::DuplicateField { span, previous: dotted.span(), field: first.to_string() });
+            } else if let Some(dotted) = assigns
+                .iter()
+                .find(|a| a.first.0 == first && !a.rest.is_empty() && a.span().start < span.start)
+            {
+                self.error(CheckError::DuplicateField {
+                    span,
+                    previous: dotted.span(),
+                    field: first.to_string(),
+                });
             }
             if let Some(field) = schema.field(first) {
                 self.check_path_value(assign, field, 1);
@@ -452,7 +575,9 @@ impl<'p> Checker<'p> {
             } else if let Some(ov) = overrides {
                 self.check_override(assign, ov, schema);
             } else {
-                let suggestion = diagnostic::did_you_mean(first, schema.fields.iter().map(|f| f.name.as_str())).map(str::to_string);
+                let suggestion =
+                    diagnostic::did_you_mean(first, schema.fields.iter().map(|f| f.name.as_str()))
+                        .map(str::to_string);
                 self.error(CheckError::UnknownField {
                     span: first_span,
                     field: first.to_string(),
@@ -472,7 +597,10 @@ impl<'p> Checker<'p> {
                     what,
                     owner: owner.to_string(),
                     decl: field.span,
-                    hint: format!("Set `{} = ...` ({}); it has no default.", field.name, field.ty),
+                    hint: format!(
+                        "Set `{} = ...` ({}); it has no default.",
+                        field.name, field.ty
+                    ),
                 });
             }
         }
@@ -493,7 +621,9 @@ impl<'p> Checker<'p> {
                         f.ty.clone()
                     }
                     None => {
-                        let suggestion = diagnostic::did_you_mean(seg, s.fields.iter().map(|f| f.name.as_str())).map(str::to_string);
+                        let suggestion =
+                            diagnostic::did_you_mean(seg, s.fields.iter().map(|f| f.name.as_str()))
+                                .map(str::to_string);
                         self.error(CheckError::UnknownField {
                             span: seg_span,
                             field: seg.to_string(),
@@ -523,7 +653,11 @@ impl<'p> Checker<'p> {
                 }
             };
         }
-        let target = if from == assign.len() { Some(field) } else { target.as_ref() };
+        let target = if from == assign.len() {
+            Some(field)
+        } else {
+            target.as_ref()
+        };
         if matches!(assign.value.kind, ExprKind::Null) {
             if target.is_none_or(|f| f.optional) {
                 return;
@@ -559,7 +693,9 @@ impl<'p> Checker<'p> {
                     span: item.span,
                     expected: "a reference to an item".into(),
                     found: "a value".into(),
-                    help: Some("`depends_on` lists items by name, e.g. `depends_on = [db]`.".into()),
+                    help: Some(
+                        "`depends_on` lists items by name, e.g. `depends_on = [db]`.".into(),
+                    ),
                 });
             }
             self.infer(item);
@@ -568,10 +704,14 @@ impl<'p> Checker<'p> {
 
     /// An environment body: Environment fields, or overrides of the app's fields and services.
     pub(super) fn check_environment_body(&mut self, body: &Body, app: Option<&ItemRef>) {
-        let Some(env_schema) = self.prelude_schema("Environment") else { return };
+        let Some(env_schema) = self.prelude_schema("Environment") else {
+            return;
+        };
         let overrides = app.and_then(|r| self.overrides_for(r));
         match &overrides {
-            Some(ov) => self.check_body_fields(body, &env_schema, Owner::Environment, "field", Some(ov)),
+            Some(ov) => {
+                self.check_body_fields(body, &env_schema, Owner::Environment, "field", Some(ov))
+            }
             None => {
                 // Without a resolved app the overrides cannot be checked; the values still are.
                 for entry in &body.entries {
@@ -585,7 +725,14 @@ impl<'p> Checker<'p> {
 
     fn overrides_for(&mut self, app: &ItemRef) -> Option<Overrides> {
         let item = self.item(app);
-        let ItemKind::Block { kind: BlockKind::App, name, body } = &item.kind else { return None };
+        let ItemKind::Block {
+            kind: BlockKind::App,
+            name,
+            body,
+        } = &item.kind
+        else {
+            return None;
+        };
         let app_schema = self.prelude_schema("App")?;
         let mut members = FxHashMap::default();
         for entry in &body.entries {
@@ -599,7 +746,11 @@ impl<'p> Checker<'p> {
                 }
             }
         }
-        Some(Overrides { app_name: name.name.to_string(), app: app_schema, members })
+        Some(Overrides {
+            app_name: name.name.to_string(),
+            app: app_schema,
+            members,
+        })
     }
 
     fn check_override(&mut self, assign: &Assign, ov: &Overrides, env_schema: &SchemaDef) {
@@ -611,7 +762,10 @@ impl<'p> Checker<'p> {
         }
         if let Some(schema) = ov.members.get(first) {
             if assign.rest.is_empty() {
-                self.error(CheckError::WholeMemberOverride { span: first_span, member: first.to_string() });
+                self.error(CheckError::WholeMemberOverride {
+                    span: first_span,
+                    member: first.to_string(),
+                });
                 self.infer(assign.value);
                 return;
             }
@@ -622,7 +776,11 @@ impl<'p> Checker<'p> {
                     self.check_path_value(assign, &field, 2);
                 }
                 None => {
-                    let suggestion = diagnostic::did_you_mean(second, schema.fields.iter().map(|f| f.name.as_str())).map(|s| format!("{first}.{s}"));
+                    let suggestion = diagnostic::did_you_mean(
+                        second,
+                        schema.fields.iter().map(|f| f.name.as_str()),
+                    )
+                    .map(|s| format!("{first}.{s}"));
                     self.error(CheckError::InvalidOverride {
                         span: second_span,
                         path: assign.dotted(),

@@ -34,12 +34,19 @@ pub struct Checked {
 pub fn check(program: &Program, sources: &SourceMap) -> Checked {
     let mut checker = Checker::new(program, sources);
     // About one name use per 40 bytes of source: avoid rehashing as it grows.
-    let bytes: usize = program.modules.iter().map(|m| m.tree.span.end as usize).sum();
+    let bytes: usize = program
+        .modules
+        .iter()
+        .map(|m| m.tree.span.end as usize)
+        .sum();
     checker.refs.reserve(bytes / 40);
     for id in program.ids() {
         checker.check_module(id);
     }
-    Checked { refs: checker.refs, diagnostics: checker.diags }
+    Checked {
+        refs: checker.refs,
+        diagnostics: checker.diags,
+    }
 }
 
 /// Where an item stands, which decides what may be nested in it.
@@ -99,7 +106,8 @@ impl<'p> Checker<'p> {
         for id in program.ids() {
             let module = program.module(id);
             let top = ItemRef::top(id);
-            let mut scope = Scope::of_items(&top, module.tree.items.iter().enumerate(), &mut errors);
+            let mut scope =
+                Scope::of_items(&top, module.tree.items.iter().enumerate(), &mut errors);
             for item in &module.tree.items {
                 if let ItemKind::Import { alias, .. } = &item.kind {
                     if let Some(Some(target)) = module.imports.get(alias.name.as_str()) {
@@ -166,7 +174,11 @@ impl<'p> Checker<'p> {
                 && let Some(text) = name.as_plain()
             {
                 if let Some(previous) = environments.get(&text) {
-                    self.resolve_error(ResolveError::Duplicate { span: name.span, previous: *previous, name: text });
+                    self.resolve_error(ResolveError::Duplicate {
+                        span: name.span,
+                        previous: *previous,
+                        name: text,
+                    });
                 } else {
                     environments.insert(text, name.span);
                 }
@@ -198,7 +210,8 @@ impl<'p> Checker<'p> {
             let item = self.item(&ancestor);
             self.scopes.extend(implicit_scope(&item.kind));
             if let Some(body) = body_of(item) {
-                self.scopes.push(Scope::of_body(&ancestor, &body.entries, &mut ignored));
+                self.scopes
+                    .push(Scope::of_body(&ancestor, &body.entries, &mut ignored));
             }
         }
         Some(saved)
@@ -248,8 +261,13 @@ impl<'p> Checker<'p> {
                 Some(def)
             }
             None => {
-                let suggestion = diagnostic::did_you_mean(&ident.name, self.visible_names()).map(str::to_string);
-                self.resolve_error(ResolveError::UnresolvedName { span: ident.span, name: ident.name.to_string(), suggestion });
+                let suggestion =
+                    diagnostic::did_you_mean(&ident.name, self.visible_names()).map(str::to_string);
+                self.resolve_error(ResolveError::UnresolvedName {
+                    span: ident.span,
+                    name: ident.name.to_string(),
+                    suggestion,
+                });
                 None
             }
         }
@@ -265,9 +283,15 @@ impl<'p> Checker<'p> {
             }
             None => {
                 let scope = &self.module_scopes[module.0 as usize];
-                let suggestion = diagnostic::did_you_mean(&member.name, scope.names()).map(str::to_string);
+                let suggestion =
+                    diagnostic::did_you_mean(&member.name, scope.names()).map(str::to_string);
                 let name = self.module_name(module);
-                self.resolve_error(ResolveError::UnknownMember { span: member.span, module: name, member: member.name.to_string(), suggestion });
+                self.resolve_error(ResolveError::UnknownMember {
+                    span: member.span,
+                    module: name,
+                    member: member.name.to_string(),
+                    suggestion,
+                });
                 None
             }
         }
@@ -292,9 +316,21 @@ impl<'p> Checker<'p> {
                     let name = path.dotted();
                     let found = def_word(self, &other);
                     self.resolve_error(match usage {
-                        PathUse::Type => ResolveError::NotAType { span: path.span, name, suggestion: None },
-                        PathUse::Component => ResolveError::NotAComponent { span: path.span, name, found },
-                        PathUse::App => ResolveError::NotAnApp { span: path.span, name, found },
+                        PathUse::Type => ResolveError::NotAType {
+                            span: path.span,
+                            name,
+                            suggestion: None,
+                        },
+                        PathUse::Component => ResolveError::NotAComponent {
+                            span: path.span,
+                            name,
+                            found,
+                        },
+                        PathUse::App => ResolveError::NotAnApp {
+                            span: path.span,
+                            name,
+                            found,
+                        },
                     });
                     return None;
                 }
@@ -307,22 +343,45 @@ impl<'p> Checker<'p> {
 
     fn check_item(&mut self, r: &ItemRef, item: &'p Item, place: Place) {
         let allowed = match &item.kind {
-            ItemKind::Import { .. } | ItemKind::Schema { .. } | ItemKind::Component { .. } | ItemKind::Environment { .. } => {
-                place == Place::Top
+            ItemKind::Import { .. }
+            | ItemKind::Schema { .. }
+            | ItemKind::Component { .. }
+            | ItemKind::Environment { .. } => place == Place::Top,
+            ItemKind::Block {
+                kind: BlockKind::App | BlockKind::Domain,
+                ..
+            } => place == Place::Top,
+            ItemKind::Block {
+                kind: BlockKind::Service | BlockKind::Job,
+                ..
+            } => place == Place::App,
+            ItemKind::Param(_) | ItemKind::Output { .. } => {
+                matches!(place, Place::Top | Place::Component)
             }
-            ItemKind::Block { kind: BlockKind::App | BlockKind::Domain, .. } => place == Place::Top,
-            ItemKind::Block { kind: BlockKind::Service | BlockKind::Job, .. } => place == Place::App,
-            ItemKind::Param(_) | ItemKind::Output { .. } => matches!(place, Place::Top | Place::Component),
-            ItemKind::Let { .. } | ItemKind::Resource { .. } | ItemKind::Instance { .. } => place != Place::Leaf,
+            ItemKind::Let { .. } | ItemKind::Resource { .. } | ItemKind::Instance { .. } => {
+                place != Place::Leaf
+            }
         };
         if !allowed {
             let help = match &item.kind {
-                ItemKind::Block { kind: BlockKind::Service | BlockKind::Job, .. } => "Services and jobs belong inside an `app` block.",
-                ItemKind::Param(_) => "Parameters belong at the top level of a file or of a component.",
-                _ => "Move it to the top level of the file, or see grammar/rel.ebnf for where it may appear.",
+                ItemKind::Block {
+                    kind: BlockKind::Service | BlockKind::Job,
+                    ..
+                } => "Services and jobs belong inside an `app` block.",
+                ItemKind::Param(_) => {
+                    "Parameters belong at the top level of a file or of a component."
+                }
+                _ => {
+                    "Move it to the top level of the file, or see grammar/rel.ebnf for where it may appear."
+                }
             };
             let span = item.kind.name().map_or(item.span, |n| n.span);
-            self.resolve_error(ResolveError::Misplaced { span, what: item_word(&item.kind), place: place.describe(), help });
+            self.resolve_error(ResolveError::Misplaced {
+                span,
+                what: item_word(&item.kind),
+                place: place.describe(),
+                help,
+            });
             return;
         }
         match &item.kind {
@@ -417,7 +476,9 @@ impl<'p> Checker<'p> {
         for e in errors {
             self.resolve_error(e);
         }
-        let pushed_implicit = implicit_scope(&item.kind).map(|s| self.scopes.push(s)).is_some();
+        let pushed_implicit = implicit_scope(&item.kind)
+            .map(|s| self.scopes.push(s))
+            .is_some();
         self.scopes.push(scope);
         let outer = std::mem::replace(&mut self.context, *r);
         f(self);
@@ -443,7 +504,11 @@ impl<'p> Checker<'p> {
             if let Entry::Attr(a) = entry {
                 let key = a.path.dotted();
                 if let Some(previous) = seen.get(&key) {
-                    self.error(CheckError::DuplicateField { span: a.path.span, previous: *previous, field: key });
+                    self.error(CheckError::DuplicateField {
+                        span: a.path.span,
+                        previous: *previous,
+                        field: key,
+                    });
                 } else {
                     seen.insert(key, a.path.span);
                 }
@@ -457,10 +522,17 @@ impl<'p> Checker<'p> {
     }
 
     fn check_resource_type(&mut self, type_name: &StrLit) {
-        let valid = type_name.as_plain().is_some_and(|t| valid_resource_type(&t));
+        let valid = type_name
+            .as_plain()
+            .is_some_and(|t| valid_resource_type(&t));
         if !valid {
-            let shown = type_name.as_plain().unwrap_or_else(|| "(interpolated)".into());
-            self.error(CheckError::InvalidResourceType { span: type_name.span, type_name: shown });
+            let shown = type_name
+                .as_plain()
+                .unwrap_or_else(|| "(interpolated)".into());
+            self.error(CheckError::InvalidResourceType {
+                span: type_name.span,
+                type_name: shown,
+            });
         }
     }
 
@@ -475,7 +547,12 @@ impl<'p> Checker<'p> {
         }
         let item = self.item(r);
         let ty = match &item.kind {
-            ItemKind::Import { alias, .. } => match self.program.module(r.module).imports.get(alias.name.as_str()) {
+            ItemKind::Import { alias, .. } => match self
+                .program
+                .module(r.module)
+                .imports
+                .get(alias.name.as_str())
+            {
                 Some(Some(_)) => Ty::Module,
                 _ => Ty::Any,
             },
@@ -498,8 +575,13 @@ impl<'p> Checker<'p> {
             ItemKind::Schema { .. } => Ty::SchemaName,
             ItemKind::Component { .. } => Ty::Component,
             ItemKind::Resource { .. } => Ty::Resource,
-            ItemKind::Block { kind: BlockKind::App, .. } => Ty::AppTemplate,
-            ItemKind::Block { kind, .. } => self.prelude_schema(kind.schema()).map_or(Ty::Any, Ty::Schema),
+            ItemKind::Block {
+                kind: BlockKind::App,
+                ..
+            } => Ty::AppTemplate,
+            ItemKind::Block { kind, .. } => self
+                .prelude_schema(kind.schema())
+                .map_or(Ty::Any, Ty::Schema),
             ItemKind::Environment { .. } => Ty::Any,
             ItemKind::Instance { .. } => self.instance_component(r).map_or(Ty::Any, Ty::Instance),
         };
@@ -514,13 +596,21 @@ impl<'p> Checker<'p> {
             return c.clone();
         }
         let item = self.item(r);
-        let ItemKind::Instance { component, .. } = &item.kind else { return None };
+        let ItemKind::Instance { component, .. } = &item.kind else {
+            return None;
+        };
         let saved = self.enter_scope_of(r);
         let found = match self.resolve_path(component, PathUse::Component) {
-            Some(Def::Item(cr)) if matches!(self.item(&cr).kind, ItemKind::Component { .. }) => Some(cr),
+            Some(Def::Item(cr)) if matches!(self.item(&cr).kind, ItemKind::Component { .. }) => {
+                Some(cr)
+            }
             Some(other) => {
                 let found = def_word(self, &other);
-                self.resolve_error(ResolveError::NotAComponent { span: component.span, name: component.dotted(), found });
+                self.resolve_error(ResolveError::NotAComponent {
+                    span: component.span,
+                    name: component.dotted(),
+                    found,
+                });
                 None
             }
             None => None,
@@ -542,7 +632,9 @@ impl<'p> Checker<'p> {
 
     /// A schema of the prelude (`App`, `Service`, ...).
     fn prelude_schema(&mut self, name: &str) -> Option<Rc<SchemaDef>> {
-        let def = self.module_scopes[self.program.prelude.0 as usize].get(name)?.clone();
+        let def = self.module_scopes[self.program.prelude.0 as usize]
+            .get(name)?
+            .clone();
         match def {
             Def::Item(r) => Some(self.schema_def(&r)),
             _ => None,
@@ -565,7 +657,9 @@ impl std::fmt::Display for Owner<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Owner::Block(kind, name) => write!(f, "{kind} `{name}`"),
-            Owner::Instance(name, component) => write!(f, "instance `{name}` of component `{component}`"),
+            Owner::Instance(name, component) => {
+                write!(f, "instance `{name}` of component `{component}`")
+            }
             Owner::Schema(name) => write!(f, "schema `{name}`"),
             Owner::Environment => f.write_str("environment"),
         }
@@ -604,7 +698,10 @@ pub(crate) fn body_of(item: &Item) -> Option<&Body> {
 /// Names rel provides inside an app or environment body.
 fn implicit_scope(kind: &ItemKind) -> Option<Scope> {
     let names: &[&'static str] = match kind {
-        ItemKind::Block { kind: BlockKind::App, .. } => &["env", "tier", "service", "app"],
+        ItemKind::Block {
+            kind: BlockKind::App,
+            ..
+        } => &["env", "tier", "service", "app"],
         // An environment may override the per-service hostname template.
         ItemKind::Environment { .. } => &["env", "tier", "service", "app"],
         _ => return None,
@@ -639,10 +736,22 @@ fn item_word(kind: &ItemKind) -> &'static str {
         ItemKind::Schema { .. } => "a schema",
         ItemKind::Component { .. } => "a component",
         ItemKind::Resource { .. } => "a resource",
-        ItemKind::Block { kind: BlockKind::App, .. } => "an app",
-        ItemKind::Block { kind: BlockKind::Service, .. } => "a service",
-        ItemKind::Block { kind: BlockKind::Job, .. } => "a job",
-        ItemKind::Block { kind: BlockKind::Domain, .. } => "a domain",
+        ItemKind::Block {
+            kind: BlockKind::App,
+            ..
+        } => "an app",
+        ItemKind::Block {
+            kind: BlockKind::Service,
+            ..
+        } => "a service",
+        ItemKind::Block {
+            kind: BlockKind::Job,
+            ..
+        } => "a job",
+        ItemKind::Block {
+            kind: BlockKind::Domain,
+            ..
+        } => "a domain",
         ItemKind::Environment { .. } => "an environment",
         ItemKind::Instance { .. } => "an instance",
     }
@@ -654,10 +763,17 @@ pub fn valid_resource_type(t: &str) -> bool {
     if let Some(rest) = t.strip_prefix("k8s:") {
         let parts: Vec<&str> = rest.split('/').collect();
         let version_ok = |v: &str| {
-            v.strip_prefix('v').is_some_and(|n| n.chars().next().is_some_and(|c| c.is_ascii_digit()) && n.chars().all(|c| c.is_ascii_alphanumeric()))
+            v.strip_prefix('v').is_some_and(|n| {
+                n.chars().next().is_some_and(|c| c.is_ascii_digit())
+                    && n.chars().all(|c| c.is_ascii_alphanumeric())
+            })
         };
         let kind_ok = |k: &str| k.chars().next().is_some_and(|c| c.is_ascii_uppercase()) && word(k);
-        let group_ok = |g: &str| !g.is_empty() && g.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-');
+        let group_ok = |g: &str| {
+            !g.is_empty()
+                && g.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+        };
         return match parts.as_slice() {
             [v, k] => version_ok(v) && kind_ok(k),
             [g, v, k] => group_ok(g) && version_ok(v) && kind_ok(k),
@@ -665,7 +781,10 @@ pub fn valid_resource_type(t: &str) -> bool {
         };
     }
     if let Some(rest) = t.strip_prefix("gcp:") {
-        return rest.starts_with("google_") && rest.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        return rest.starts_with("google_")
+            && rest
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     }
     let parts: Vec<&str> = t.split("::").collect();
     match parts.as_slice() {

@@ -87,7 +87,10 @@ impl Ty {
     }
 
     pub fn is_value(&self) -> bool {
-        !matches!(self, Ty::Module | Ty::SchemaName | Ty::Component | Ty::AppTemplate)
+        !matches!(
+            self,
+            Ty::Module | Ty::SchemaName | Ty::Component | Ty::AppTemplate
+        )
     }
 
     pub fn is_numeric(&self) -> bool {
@@ -116,7 +119,12 @@ impl Ty {
     fn same(&self, other: &Ty) -> bool {
         match (self, other) {
             (Ty::Schema(a), Ty::Schema(b)) => Rc::ptr_eq(a, b),
-            (Ty::Record(a), Ty::Record(b)) => a.len() == b.len() && a.iter().zip(b.iter()).all(|((ka, va), (kb, vb))| ka == kb && va.same(vb)),
+            (Ty::Record(a), Ty::Record(b)) => {
+                a.len() == b.len()
+                    && a.iter()
+                        .zip(b.iter())
+                        .all(|((ka, va), (kb, vb))| ka == kb && va.same(vb))
+            }
             (Ty::Instance(a), Ty::Instance(b)) => a == b,
             _ => std::mem::discriminant(self) == std::mem::discriminant(other),
         }
@@ -137,8 +145,12 @@ impl Ty {
             (Ty::List(a), Ty::List(b)) | (Ty::Map(a), Ty::Map(b)) => a.assignable_to(b),
             (Ty::Record(fields), Ty::Map(t)) => fields.values().all(|f| f.assignable_to(t)),
             (Ty::Record(fields), Ty::Schema(s)) => {
-                fields.iter().all(|(k, v)| s.field(k).is_some_and(|f| v.assignable_to(&f.ty)))
-                    && s.fields.iter().all(|f| !f.required() || fields.contains_key(&f.name))
+                fields
+                    .iter()
+                    .all(|(k, v)| s.field(k).is_some_and(|f| v.assignable_to(&f.ty)))
+                    && s.fields
+                        .iter()
+                        .all(|f| !f.required() || fields.contains_key(&f.name))
             }
             (Ty::Schema(a), Ty::Map(t)) => a.fields.iter().all(|f| f.ty.assignable_to(t)),
             (a, b) => a.same(b),
@@ -159,13 +171,28 @@ impl fmt::Display for Ty {
             Ty::List(t) => write!(f, "list({t})"),
             Ty::Map(t) => write!(f, "map({t})"),
             Ty::Enum(values) => {
-                let shown: Vec<String> = values.iter().take(6).map(|v| format!("\"{v}\"")).collect();
-                write!(f, "{}{}", shown.join(" | "), if values.len() > 6 { " | ..." } else { "" })
+                let shown: Vec<String> =
+                    values.iter().take(6).map(|v| format!("\"{v}\"")).collect();
+                write!(
+                    f,
+                    "{}{}",
+                    shown.join(" | "),
+                    if values.len() > 6 { " | ..." } else { "" }
+                )
             }
             Ty::Schema(s) => f.write_str(&s.name),
             Ty::Record(fields) => {
-                let shown: Vec<String> = fields.iter().take(4).map(|(k, v)| format!("{k}: {v}")).collect();
-                write!(f, "{{ {}{} }}", shown.join(", "), if fields.len() > 4 { ", ..." } else { "" })
+                let shown: Vec<String> = fields
+                    .iter()
+                    .take(4)
+                    .map(|(k, v)| format!("{k}: {v}"))
+                    .collect();
+                write!(
+                    f,
+                    "{{ {}{} }}",
+                    shown.join(", "),
+                    if fields.len() > 4 { ", ..." } else { "" }
+                )
             }
             Ty::Resource => f.write_str("resource"),
             Ty::Instance(_) => f.write_str("component instance"),

@@ -18,7 +18,12 @@ pub fn run(paths: &[PathBuf], format: Format, color: bool) -> u8 {
         if errors + warnings == 0 {
             eprintln!("checked {}: no problems", plural(files, "file"));
         } else {
-            eprintln!("checked {}: {}, {}", plural(files, "file"), plural(errors, "error"), plural(warnings, "warning"));
+            eprintln!(
+                "checked {}: {}, {}",
+                plural(files, "file"),
+                plural(errors, "error"),
+                plural(warnings, "warning")
+            );
         }
     }
     u8::from(errors > 0)

@@ -22,16 +22,33 @@ pub fn entries(paths: &[PathBuf]) -> (Vec<Entry>, Vec<Diagnostic>) {
                 );
             }
             for file in found {
-                let display = file.strip_prefix(path).map_or_else(|_| file.display().to_string(), |p| path.join(p).display().to_string());
-                entries.push(Entry { display, path: file, root: path.clone() });
+                let display = file.strip_prefix(path).map_or_else(
+                    |_| file.display().to_string(),
+                    |p| path.join(p).display().to_string(),
+                );
+                entries.push(Entry {
+                    display,
+                    path: file,
+                    root: path.clone(),
+                });
             }
         } else if path.is_file() {
-            let root = path.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-            entries.push(Entry { display: path.display().to_string(), path: path.clone(), root });
+            let root = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+            entries.push(Entry {
+                display: path.display().to_string(),
+                path: path.clone(),
+                root,
+            });
         } else {
             diags.push(
-                Diagnostic::error(codes::UNREADABLE_FILE, format!("no file or folder `{}`", path.display()))
-                    .with_help("Check the path; rel takes .rel files and folders that contain them."),
+                Diagnostic::error(
+                    codes::UNREADABLE_FILE,
+                    format!("no file or folder `{}`", path.display()),
+                )
+                .with_help("Check the path; rel takes .rel files and folders that contain them."),
             );
         }
     }
@@ -42,7 +59,10 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, diags: &mut Vec<Diagnostic>) {
     let read = match std::fs::read_dir(dir) {
         Ok(r) => r,
         Err(e) => {
-            diags.push(Diagnostic::error(codes::UNREADABLE_FILE, format!("cannot read folder `{}`: {e}", dir.display())));
+            diags.push(Diagnostic::error(
+                codes::UNREADABLE_FILE,
+                format!("cannot read folder `{}`: {e}", dir.display()),
+            ));
             return;
         }
     };

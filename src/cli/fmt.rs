@@ -49,8 +49,16 @@ pub fn run(paths: &[PathBuf], check: bool, color: bool) -> u8 {
     crate::diagnostic::sort(&mut diags);
     print_diagnostics(&sources, &diags, Format::Human, color);
     failed |= diags.iter().any(Diagnostic::is_error);
-    let verb = if check { "would be reformatted" } else { "reformatted" };
-    eprintln!("{}: {} {verb}", plural(entries.len(), "file"), changed.len());
+    let verb = if check {
+        "would be reformatted"
+    } else {
+        "reformatted"
+    };
+    eprintln!(
+        "{}: {} {verb}",
+        plural(entries.len(), "file"),
+        changed.len()
+    );
     u8::from(failed || check && !changed.is_empty())
 }
 
@@ -58,8 +66,14 @@ pub fn run(paths: &[PathBuf], check: bool, color: bool) -> u8 {
 /// original, so an interrupted run never leaves a half-written source file.
 fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.rel-fmt-{}", std::process::id()));
     let result = (|| {
         let mut file = std::fs::File::create(&tmp)?;

@@ -80,7 +80,10 @@ pub fn main() -> ExitCode {
     let color = match cli.color {
         Color::Always => true,
         Color::Never => false,
-        Color::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        Color::Auto => {
+            std::io::stderr().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
     };
     let code = match cli.command {
         Command::Check { paths, format } => check::run(&paths, format, color),
@@ -100,7 +103,14 @@ pub fn main() -> ExitCode {
 fn print_diagnostics(sources: &SourceMap, diags: &[Diagnostic], format: Format, color: bool) {
     match format {
         Format::Human => {
-            let text = render::render_human(sources, diags, HumanOptions { color, ..HumanOptions::default() });
+            let text = render::render_human(
+                sources,
+                diags,
+                HumanOptions {
+                    color,
+                    ..HumanOptions::default()
+                },
+            );
             eprint!("{text}");
         }
         Format::Json => print!("{}", render::render_json(sources, diags)),
@@ -113,7 +123,11 @@ fn count(diags: &[Diagnostic], severity: Severity) -> usize {
 }
 
 fn plural(n: usize, word: &str) -> String {
-    if n == 1 { format!("{n} {word}") } else { format!("{n} {word}s") }
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
 }
 
 fn explain(code: Option<&str>) -> u8 {
@@ -127,7 +141,10 @@ fn explain(code: Option<&str>) -> u8 {
         }
         Some(key) => match codes::lookup(key) {
             Some(doc) => {
-                println!("{} {}\n\n{}\n\nWhy: {}\n\nExample: {}", doc.code.id, doc.code.name, doc.what, doc.why, doc.example);
+                println!(
+                    "{} {}\n\n{}\n\nWhy: {}\n\nExample: {}",
+                    doc.code.id, doc.code.name, doc.what, doc.why, doc.example
+                );
                 0
             }
             None => {

@@ -229,5 +229,6 @@ codes! {
 
 /// Looks a code up by id (`E0201`) or name (`unresolved-name`).
 pub fn lookup(key: &str) -> Option<&'static CodeDoc> {
-    ALL.iter().find(|d| d.code.id.eq_ignore_ascii_case(key) || d.code.name == key)
+    ALL.iter()
+        .find(|d| d.code.id.eq_ignore_ascii_case(key) || d.code.name == key)
 }

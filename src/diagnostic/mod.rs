@@ -38,23 +38,41 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(code: Code, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { code, severity: Severity::Error, message: message.into(), labels: vec![], notes: vec![], help: None }
+        Diagnostic {
+            code,
+            severity: Severity::Error,
+            message: message.into(),
+            labels: vec![],
+            notes: vec![],
+            help: None,
+        }
     }
 
     pub fn warning(code: Code, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(code, message) }
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(code, message)
+        }
     }
 
     /// Adds the primary label (the first one added is primary).
     pub fn with_label(mut self, span: Span, message: impl Into<String>) -> Diagnostic {
         let primary = !self.labels.iter().any(|l| l.primary);
-        self.labels.push(Label { span, message: message.into(), primary });
+        self.labels.push(Label {
+            span,
+            message: message.into(),
+            primary,
+        });
         self
     }
 
     /// Adds a secondary label.
     pub fn with_secondary(mut self, span: Span, message: impl Into<String>) -> Diagnostic {
-        self.labels.push(Label { span, message: message.into(), primary: false });
+        self.labels.push(Label {
+            span,
+            message: message.into(),
+            primary: false,
+        });
         self
     }
 
@@ -81,12 +99,18 @@ impl Diagnostic {
 pub fn sort(diags: &mut [Diagnostic]) {
     diags.sort_by(|a, b| {
         let key = |d: &Diagnostic| d.primary_span().map(|s| (s.file, s.start, s.end));
-        key(a).cmp(&key(b)).then_with(|| a.code.id.cmp(b.code.id)).then_with(|| a.message.cmp(&b.message))
+        key(a)
+            .cmp(&key(b))
+            .then_with(|| a.code.id.cmp(b.code.id))
+            .then_with(|| a.message.cmp(&b.message))
     });
 }
 
 /// A "did you mean" suggestion among candidates, by edit distance.
-pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     // Very short names are suggested only when they differ in case alone.
     let len = name.chars().count();
     let limit = if len <= 2 { 0 } else { (len / 3).max(1) };
@@ -95,7 +119,11 @@ pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str
         .into_iter()
         .filter(|c| *c != name)
         .map(|c| {
-            let d = if c.to_lowercase() == lower { 0 } else { strsim::damerau_levenshtein(name, c) };
+            let d = if c.to_lowercase() == lower {
+                0
+            } else {
+                strsim::damerau_levenshtein(name, c)
+            };
             (d, c)
         })
         .filter(|(d, c)| *d <= limit && (*d > 0 || c.to_lowercase() == lower))

@@ -8,7 +8,11 @@ pub enum ResolveError {
     #[error("import path cannot be interpolated")]
     InterpolatedImport { span: Span },
     #[error("unknown module `{name}`")]
-    UnknownModule { span: Span, name: String, suggestion: Option<String> },
+    UnknownModule {
+        span: Span,
+        name: String,
+        suggestion: Option<String>,
+    },
     #[error("no file `{name}` to import")]
     MissingFile { span: Span, name: String },
     #[error("import `{name}` is outside the project root")]
@@ -16,21 +20,55 @@ pub enum ResolveError {
     #[error("relative import `{name}` needs a project folder")]
     RelativeImportWithoutRoot { span: Span, name: String },
     #[error("import cycle: {}", modules.join(" → "))]
-    ImportCycle { span: Span, chain: Vec<Span>, modules: Vec<String> },
+    ImportCycle {
+        span: Span,
+        chain: Vec<Span>,
+        modules: Vec<String>,
+    },
     #[error("unresolved name `{name}`")]
-    UnresolvedName { span: Span, name: String, suggestion: Option<String> },
+    UnresolvedName {
+        span: Span,
+        name: String,
+        suggestion: Option<String>,
+    },
     #[error("`{name}` is defined more than once")]
-    Duplicate { span: Span, previous: Span, name: String },
+    Duplicate {
+        span: Span,
+        previous: Span,
+        name: String,
+    },
     #[error("module `{module}` has no item `{member}`")]
-    UnknownMember { span: Span, module: String, member: String, suggestion: Option<String> },
+    UnknownMember {
+        span: Span,
+        module: String,
+        member: String,
+        suggestion: Option<String>,
+    },
     #[error("`{name}` is {found}, not a component")]
-    NotAComponent { span: Span, name: String, found: &'static str },
+    NotAComponent {
+        span: Span,
+        name: String,
+        found: &'static str,
+    },
     #[error("`{name}` is not a type")]
-    NotAType { span: Span, name: String, suggestion: Option<String> },
+    NotAType {
+        span: Span,
+        name: String,
+        suggestion: Option<String>,
+    },
     #[error("`{name}` is {found}, not an app")]
-    NotAnApp { span: Span, name: String, found: &'static str },
+    NotAnApp {
+        span: Span,
+        name: String,
+        found: &'static str,
+    },
     #[error("{what} is not allowed {place}")]
-    Misplaced { span: Span, what: &'static str, place: &'static str, help: &'static str },
+    Misplaced {
+        span: Span,
+        what: &'static str,
+        place: &'static str,
+        help: &'static str,
+    },
 }
 
 impl From<ResolveError> for Diagnostic {

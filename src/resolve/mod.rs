@@ -65,30 +65,53 @@ pub struct Entry {
 /// Returns the program and all source-level and syntax diagnostics. Files that
 /// cannot be read are reported and left out; everything else is loaded.
 pub fn load(sources: &mut SourceMap, entries: &[Entry]) -> (Program, Vec<Diagnostic>) {
-    let mut loader = Loader { sources, modules: Vec::new(), by_file: HashMap::new(), diags: Vec::new(), stack: Vec::new() };
+    let mut loader = Loader {
+        sources,
+        modules: Vec::new(),
+        by_file: HashMap::new(),
+        diags: Vec::new(),
+        stack: Vec::new(),
+    };
     let prelude = loader.stdlib("std/core").unwrap_or(ModuleId(0));
     let mut ids = Vec::new();
     for entry in entries {
         match loader.sources.load(&entry.path, entry.display.clone()) {
             Ok(file) => {
-                let root = entry.root.canonicalize().unwrap_or_else(|_| entry.root.clone());
+                let root = entry
+                    .root
+                    .canonicalize()
+                    .unwrap_or_else(|_| entry.root.clone());
                 ids.push(loader.module(file, Some((root, entry.root.clone()))));
             }
             Err(d) => loader.diags.push(d),
         }
     }
-    let program = Program { modules: loader.modules, entries: ids, prelude };
+    let program = Program {
+        modules: loader.modules,
+        entries: ids,
+        prelude,
+    };
     (program, loader.diags)
 }
 
 /// Loads a program from in-memory text (tests, benchmarks, the fuzzer).
 /// Relative imports are not available; `std/...` imports are.
 pub fn load_text(sources: &mut SourceMap, name: &str, text: &str) -> (Program, Vec<Diagnostic>) {
-    let mut loader = Loader { sources, modules: Vec::new(), by_file: HashMap::new(), diags: Vec::new(), stack: Vec::new() };
+    let mut loader = Loader {
+        sources,
+        modules: Vec::new(),
+        by_file: HashMap::new(),
+        diags: Vec::new(),
+        stack: Vec::new(),
+    };
     let prelude = loader.stdlib("std/core").unwrap_or(ModuleId(0));
     let file = loader.sources.add(name, Origin::Memory, text.to_string());
     let id = loader.module(file, None);
-    let program = Program { modules: loader.modules, entries: vec![id], prelude };
+    let program = Program {
+        modules: loader.modules,
+        entries: vec![id],
+        prelude,
+    };
     (program, loader.diags)
 }
 
@@ -121,7 +144,14 @@ impl Loader<'_> {
         let (tree, diags) = syntax::parse(file, text);
         self.diags.extend(diags);
         let id = ModuleId(self.modules.len() as u32);
-        self.modules.push(Module { file, tree, imports: HashMap::new(), root: root.clone(), root_display: root_display.clone(), is_stdlib });
+        self.modules.push(Module {
+            file,
+            tree,
+            imports: HashMap::new(),
+            root: root.clone(),
+            root_display: root_display.clone(),
+            is_stdlib,
+        });
         self.by_file.insert(file, id);
         self.stack.push((id, None));
         let imports: Vec<(ast::StrLit, ast::Ident)> = self.modules[id.0 as usize]
@@ -136,53 +166,97 @@ impl Loader<'_> {
         for (path, alias) in imports {
             self.stack.last_mut().map(|top| top.1 = Some(path.span));
             let target = self.import(file, root.as_deref().zip(root_display.as_deref()), &path);
-            self.modules[id.0 as usize].imports.insert(alias.name.to_string(), target);
+            self.modules[id.0 as usize]
+                .imports
+                .insert(alias.name.to_string(), target);
         }
         self.stack.pop();
         id
     }
 
-    fn import(&mut self, from: FileId, roots: Option<(&Path, &Path)>, path: &ast::StrLit) -> Option<ModuleId> {
+    fn import(
+        &mut self,
+        from: FileId,
+        roots: Option<(&Path, &Path)>,
+        path: &ast::StrLit,
+    ) -> Option<ModuleId> {
         let root = roots.map(|(canonical, _)| canonical);
         let Some(text) = path.as_plain() else {
-            self.diags.push(ResolveError::InterpolatedImport { span: path.span }.into());
+            self.diags
+                .push(ResolveError::InterpolatedImport { span: path.span }.into());
             return None;
         };
         let target = if let Some(name) = text.strip_prefix("std/").map(|_| text.as_str()) {
             match self.sources.add_stdlib(name) {
                 Some(file) => file,
                 None => {
-                    let suggestion = crate::diagnostic::did_you_mean(name, STDLIB.iter().map(|(n, _, _)| *n)).map(str::to_string);
-                    self.diags.push(ResolveError::UnknownModule { span: path.span, name: text.clone(), suggestion }.into());
+                    let suggestion =
+                        crate::diagnostic::did_you_mean(name, STDLIB.iter().map(|(n, _, _)| *n))
+                            .map(str::to_string);
+                    self.diags.push(
+                        ResolveError::UnknownModule {
+                            span: path.span,
+                            name: text.clone(),
+                            suggestion,
+                        }
+                        .into(),
+                    );
                     return None;
                 }
             }
         } else {
             let Some(root) = root else {
-                self.diags.push(ResolveError::RelativeImportWithoutRoot { span: path.span, name: text.clone() }.into());
+                self.diags.push(
+                    ResolveError::RelativeImportWithoutRoot {
+                        span: path.span,
+                        name: text.clone(),
+                    }
+                    .into(),
+                );
                 return None;
             };
             let Origin::Disk(importer) = &self.sources.get(from).origin else {
-                self.diags.push(ResolveError::RelativeImportWithoutRoot { span: path.span, name: text.clone() }.into());
+                self.diags.push(
+                    ResolveError::RelativeImportWithoutRoot {
+                        span: path.span,
+                        name: text.clone(),
+                    }
+                    .into(),
+                );
                 return None;
             };
             let candidate = importer.parent().unwrap_or(Path::new(".")).join(&text);
             let canonical = match candidate.canonicalize() {
                 Ok(c) => c,
                 Err(_) => {
-                    self.diags.push(ResolveError::MissingFile { span: path.span, name: text.clone() }.into());
+                    self.diags.push(
+                        ResolveError::MissingFile {
+                            span: path.span,
+                            name: text.clone(),
+                        }
+                        .into(),
+                    );
                     return None;
                 }
             };
             if !canonical.starts_with(root) {
-                self.diags.push(ResolveError::OutsideRoot { span: path.span, name: text.clone() }.into());
+                self.diags.push(
+                    ResolveError::OutsideRoot {
+                        span: path.span,
+                        name: text.clone(),
+                    }
+                    .into(),
+                );
                 return None;
             }
             if let Some(existing) = self.sources.find(&Origin::Disk(canonical.clone())) {
                 existing
             } else {
                 let shown_root = roots.map_or(Path::new("."), |(_, shown)| shown);
-                let display = canonical.strip_prefix(root).map_or_else(|_| text.clone(), |p| shown_root.join(p).display().to_string());
+                let display = canonical.strip_prefix(root).map_or_else(
+                    |_| text.clone(),
+                    |p| shown_root.join(p).display().to_string(),
+                );
                 match self.sources.load(&canonical, display) {
                     Ok(file) => file,
                     Err(d) => {
@@ -198,11 +272,23 @@ impl Loader<'_> {
                 let chain: Vec<Span> = self.stack[pos..].iter().filter_map(|(_, s)| *s).collect();
                 let mut names: Vec<String> = self.stack[pos..]
                     .iter()
-                    .map(|(m, _)| self.sources.get(self.modules[m.0 as usize].file).name.clone())
+                    .map(|(m, _)| {
+                        self.sources
+                            .get(self.modules[m.0 as usize].file)
+                            .name
+                            .clone()
+                    })
                     .collect();
                 // Show the loop closing: a → b → a.
                 names.push(names[0].clone());
-                self.diags.push(ResolveError::ImportCycle { span: path.span, chain, modules: names }.into());
+                self.diags.push(
+                    ResolveError::ImportCycle {
+                        span: path.span,
+                        chain,
+                        modules: names,
+                    }
+                    .into(),
+                );
                 return None;
             }
             return Some(target_id);

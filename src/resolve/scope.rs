@@ -24,7 +24,11 @@ pub struct ItemRef {
 impl ItemRef {
     /// The module itself (an empty path): the parent of its top-level items.
     pub fn top(module: ModuleId) -> ItemRef {
-        ItemRef { module, len: 0, indices: [0; MAX_ITEM_DEPTH] }
+        ItemRef {
+            module,
+            len: 0,
+            indices: [0; MAX_ITEM_DEPTH],
+        }
     }
 
     pub fn path(&self) -> &[u32] {
@@ -85,7 +89,9 @@ impl Scope {
         // so they may share a name with a parameter; they must differ among themselves.
         let mut outputs = Scope::new();
         for (index, item) in items {
-            let Some(name) = item.kind.name() else { continue };
+            let Some(name) = item.kind.name() else {
+                continue;
+            };
             let def = Def::Item(parent.child(index));
             match &item.kind {
                 ItemKind::Import { .. } => continue, // added by the caller with the module it resolved to
@@ -107,7 +113,11 @@ impl Scope {
 
     pub fn define(&mut self, name: &str, def: Def, span: Span, errors: &mut Vec<ResolveError>) {
         if let Some((_, previous)) = self.names.get(name) {
-            errors.push(ResolveError::Duplicate { span, previous: *previous, name: name.to_string() });
+            errors.push(ResolveError::Duplicate {
+                span,
+                previous: *previous,
+                name: name.to_string(),
+            });
             return;
         }
         self.names.insert(name.to_string(), (def, span));

@@ -23,7 +23,11 @@ pub struct Path {
 
 impl Path {
     pub fn dotted(&self) -> String {
-        self.segments.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(".")
+        self.segments
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>()
+            .join(".")
     }
 }
 
@@ -82,17 +86,42 @@ pub enum ItemKind {
     /// `output name = expr`
     Output { name: Ident, value: Expr },
     /// `schema Name { field: type ... }`
-    Schema { name: Ident, fields: Vec<FieldDecl>, body_span: Span },
+    Schema {
+        name: Ident,
+        fields: Vec<FieldDecl>,
+        body_span: Span,
+    },
     /// `component name: kind { ... }`
-    Component { name: Ident, kind: Option<Ident>, body: Body },
+    Component {
+        name: Ident,
+        kind: Option<Ident>,
+        body: Body,
+    },
     /// `resource name "AWS::S3::Bucket" { ... }`
-    Resource { name: Ident, type_name: StrLit, body: Body },
+    Resource {
+        name: Ident,
+        type_name: StrLit,
+        body: Body,
+    },
     /// `app name { ... }`, `service name { ... }`, `job name { ... }`, `domain name { ... }`
-    Block { kind: BlockKind, name: Ident, body: Body },
+    Block {
+        kind: BlockKind,
+        name: Ident,
+        body: Body,
+    },
     /// `environment "pr-${branch}" from store { ... }`
-    Environment { name: StrLit, base: Path, body: Body },
+    Environment {
+        name: StrLit,
+        base: Path,
+        body: Body,
+    },
     /// `cluster main = aws.eks { ... }`
-    Instance { kind: Ident, name: Ident, component: Path, body: Body },
+    Instance {
+        kind: Ident,
+        name: Ident,
+        component: Path,
+        body: Body,
+    },
 }
 
 impl ItemKind {

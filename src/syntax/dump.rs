@@ -7,7 +7,10 @@ use super::ast::*;
 
 /// Renders the items of a tree as an indented S-expression.
 pub fn dump(tree: &SourceTree) -> String {
-    let mut d = Dumper { out: String::new(), indent: 0 };
+    let mut d = Dumper {
+        out: String::new(),
+        indent: 0,
+    };
     for item in &tree.items {
         d.item(item);
     }
@@ -37,38 +40,74 @@ impl Dumper {
 
     fn item(&mut self, item: &Item) {
         match &item.kind {
-            ItemKind::Import { path, alias } => self.line(&format!("import {} as {}", str_lit(path), alias.name)),
+            ItemKind::Import { path, alias } => {
+                self.line(&format!("import {} as {}", str_lit(path), alias.name))
+            }
             ItemKind::Param(f) => self.field("param", f),
-            ItemKind::Let { name, value } => self.line(&format!("let {} = {}", name.name, expr(value))),
-            ItemKind::Output { name, value } => self.line(&format!("output {} = {}", name.name, expr(value))),
-            ItemKind::Schema { name, fields, .. } => self.nested(&format!("schema {}", name.name), |d| {
-                for f in fields {
-                    d.field("field", f);
-                }
-            }),
+            ItemKind::Let { name, value } => {
+                self.line(&format!("let {} = {}", name.name, expr(value)))
+            }
+            ItemKind::Output { name, value } => {
+                self.line(&format!("output {} = {}", name.name, expr(value)))
+            }
+            ItemKind::Schema { name, fields, .. } => {
+                self.nested(&format!("schema {}", name.name), |d| {
+                    for f in fields {
+                        d.field("field", f);
+                    }
+                })
+            }
             ItemKind::Component { name, kind, body } => {
-                let kind = kind.as_ref().map(|k| format!(": {}", k.name)).unwrap_or_default();
+                let kind = kind
+                    .as_ref()
+                    .map(|k| format!(": {}", k.name))
+                    .unwrap_or_default();
                 self.nested(&format!("component {}{kind}", name.name), |d| d.body(body));
             }
-            ItemKind::Resource { name, type_name, body } => {
-                self.nested(&format!("resource {} {}", name.name, str_lit(type_name)), |d| d.body(body))
-            }
-            ItemKind::Block { kind, name, body } => self.nested(&format!("{} {}", kind.keyword(), name.name), |d| d.body(body)),
-            ItemKind::Environment { name, base, body } => {
-                self.nested(&format!("environment {} from {}", str_lit(name), base.dotted()), |d| d.body(body))
-            }
-            ItemKind::Instance { kind, name, component, body } => {
-                self.nested(&format!("{} {} = {}", kind.name, name.name, component.dotted()), |d| d.body(body))
-            }
+            ItemKind::Resource {
+                name,
+                type_name,
+                body,
+            } => self.nested(
+                &format!("resource {} {}", name.name, str_lit(type_name)),
+                |d| d.body(body),
+            ),
+            ItemKind::Block { kind, name, body } => self
+                .nested(&format!("{} {}", kind.keyword(), name.name), |d| {
+                    d.body(body)
+                }),
+            ItemKind::Environment { name, base, body } => self.nested(
+                &format!("environment {} from {}", str_lit(name), base.dotted()),
+                |d| d.body(body),
+            ),
+            ItemKind::Instance {
+                kind,
+                name,
+                component,
+                body,
+            } => self.nested(
+                &format!("{} {} = {}", kind.name, name.name, component.dotted()),
+                |d| d.body(body),
+            ),
         }
     }
 
     fn field(&mut self, head: &str, f: &FieldDecl) {
-        let mut s = format!("{head} {}{}: {}", f.name.name, if f.optional { "?" } else { "" }, ty(&f.ty));
+        let mut s = format!(
+            "{head} {}{}: {}",
+            f.name.name,
+            if f.optional { "?" } else { "" },
+            ty(&f.ty)
+        );
         for c in &f.constraints {
             write!(s, " @{}", c.name.name).ok();
             if !c.args.is_empty() {
-                write!(s, "({})", c.args.iter().map(expr).collect::<Vec<_>>().join(", ")).ok();
+                write!(
+                    s,
+                    "({})",
+                    c.args.iter().map(expr).collect::<Vec<_>>().join(", ")
+                )
+                .ok();
             }
         }
         if let Some(default) = &f.default {
@@ -120,17 +159,32 @@ fn expr_kind(e: &Expr) -> String {
         ExprKind::Int(n) => n.to_string(),
         ExprKind::Float(f) => format!("{f:?}"),
         ExprKind::Str(s) => str_lit(s),
-        ExprKind::List(items) => format!("[{}]", items.iter().map(expr).collect::<Vec<_>>().join(", ")),
+        ExprKind::List(items) => format!(
+            "[{}]",
+            items.iter().map(expr).collect::<Vec<_>>().join(", ")
+        ),
         ExprKind::Map(entries) => format!(
             "{{{}}}",
-            entries.iter().map(|m| format!("{} = {}", key(&m.key), expr(&m.value))).collect::<Vec<_>>().join(", ")
+            entries
+                .iter()
+                .map(|m| format!("{} = {}", key(&m.key), expr(&m.value)))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         ExprKind::Name(i) => i.name.to_string(),
         ExprKind::Member(base, m) => format!("{}.{}", expr(base), m.name),
         ExprKind::Index(base, i) => format!("{}[{}]", expr(base), expr(i)),
-        ExprKind::Call(f, args) => format!("{}({})", f.name, args.iter().map(expr).collect::<Vec<_>>().join(", ")),
+        ExprKind::Call(f, args) => format!(
+            "{}({})",
+            f.name,
+            args.iter().map(expr).collect::<Vec<_>>().join(", ")
+        ),
         ExprKind::Unary(op, operand) => {
-            format!("({}{})", if *op == UnaryOp::Not { "!" } else { "-" }, expr(operand))
+            format!(
+                "({}{})",
+                if *op == UnaryOp::Not { "!" } else { "-" },
+                expr(operand)
+            )
         }
         ExprKind::Binary(op, a, b) => format!("({} {} {})", expr(a), op.symbol(), expr(b)),
         ExprKind::If(c, a, b) => format!("(if {} then {} else {})", expr(c), expr(a), expr(b)),

@@ -6,7 +6,12 @@ use crate::source::Span;
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum SyntaxError {
     #[error("expected {expected}, found {found}")]
-    Unexpected { span: Span, expected: String, found: String, help: Option<&'static str> },
+    Unexpected {
+        span: Span,
+        expected: String,
+        found: String,
+        help: Option<&'static str>,
+    },
     #[error("unterminated string")]
     UnterminatedString { span: Span, multiline: bool },
     #[error("unterminated block comment")]
@@ -18,7 +23,12 @@ pub enum SyntaxError {
     #[error("nesting too deep")]
     NestingTooDeep { span: Span },
     #[error("invalid number `{text}`")]
-    InvalidNumber { span: Span, text: String, reason: &'static str, help: &'static str },
+    InvalidNumber {
+        span: Span,
+        text: String,
+        reason: &'static str,
+        help: &'static str,
+    },
     #[error("attribute outside a block")]
     AttributeOutsideBlock { span: Span },
     #[error("unclosed `{delim}`")]

@@ -72,7 +72,10 @@ impl Ctx {
         }
         let mut errors = self.errors.borrow_mut();
         // Recovery may read the same bad token again; one report is enough.
-        if errors.last().is_some_and(|last| error_span(last).start == error_span(&e).start) {
+        if errors
+            .last()
+            .is_some_and(|last| error_span(last).start == error_span(&e).start)
+        {
             return;
         }
         if errors.len() >= MAX_ERRORS {
@@ -113,7 +116,11 @@ pub(super) struct In<'a> {
 
 impl<'a> In<'a> {
     pub fn new_extra(text: &'a str, extra: &'a Ctx) -> In<'a> {
-        In { frag: text, offset: 0, extra }
+        In {
+            frag: text,
+            offset: 0,
+            extra,
+        }
     }
 
     /// The rest of the text.
@@ -138,12 +145,19 @@ impl<'a> Input for In<'a> {
 
     #[inline]
     fn take(&self, index: usize) -> Self {
-        In { frag: &self.frag[..index], ..*self }
+        In {
+            frag: &self.frag[..index],
+            ..*self
+        }
     }
 
     #[inline]
     fn take_from(&self, index: usize) -> Self {
-        In { frag: &self.frag[index..], offset: self.offset + index, extra: self.extra }
+        In {
+            frag: &self.frag[index..],
+            offset: self.offset + index,
+            extra: self.extra,
+        }
     }
 
     fn take_split(&self, index: usize) -> (Self, Self) {
@@ -176,14 +190,22 @@ pub(super) type PResult<'a, T> = IResult<In<'a>, T, PError>;
 #[derive(Debug)]
 pub(super) enum PError {
     /// Expected something at this offset; `found` is computed when reporting.
-    Expected { offset: usize, expected: &'static str, help: Option<&'static str> },
+    Expected {
+        offset: usize,
+        expected: &'static str,
+        help: Option<&'static str>,
+    },
     /// A fully formed error (unterminated string, nesting, ...).
     Full(Box<SyntaxError>),
 }
 
 impl<'a> ParseError<In<'a>> for PError {
     fn from_error_kind(input: In<'a>, _kind: ErrorKind) -> Self {
-        PError::Expected { offset: input.location_offset(), expected: "valid syntax", help: None }
+        PError::Expected {
+            offset: input.location_offset(),
+            expected: "valid syntax",
+            help: None,
+        }
     }
 
     fn append(_input: In<'a>, _kind: ErrorKind, other: Self) -> Self {
@@ -191,7 +213,11 @@ impl<'a> ParseError<In<'a>> for PError {
     }
 
     fn or(self, other: Self) -> Self {
-        if self.offset() >= other.offset() { self } else { other }
+        if self.offset() >= other.offset() {
+            self
+        } else {
+            other
+        }
     }
 }
 
@@ -209,9 +235,15 @@ impl PError {
         let ctx = base.extra;
         match self {
             PError::Full(e) => *e,
-            PError::Expected { offset, expected, help } => {
+            PError::Expected {
+                offset,
+                expected,
+                help,
+            } => {
                 let frag = base.fragment();
-                let rel = offset.saturating_sub(base.location_offset()).min(frag.len());
+                let rel = offset
+                    .saturating_sub(base.location_offset())
+                    .min(frag.len());
                 let (found, len) = describe_at(frag.get(rel..).unwrap_or(""));
                 SyntaxError::Unexpected {
                     span: Span::new(ctx.file, offset, offset + len),
@@ -230,30 +262,57 @@ fn describe_at(rest: &str) -> (String, usize) {
         return ("end of file".to_string(), 0);
     };
     if c.is_ascii_alphabetic() || c == '_' {
-        let word: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').take(40).collect();
+        let word: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .take(40)
+            .collect();
         let len = word.len();
-        let what = if super::is_keyword(&word) { "keyword" } else { "identifier" };
+        let what = if super::is_keyword(&word) {
+            "keyword"
+        } else {
+            "identifier"
+        };
         return (format!("{what} `{word}`"), len);
     }
     if c.is_ascii_digit() {
-        let num: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '.').take(40).collect();
+        let num: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '.')
+            .take(40)
+            .collect();
         let len = num.len();
         return (format!("number `{num}`"), len);
     }
     match c {
         '"' => ("a string".to_string(), 1),
         '\n' | '\r' => ("end of line".to_string(), 1),
-        c if c.is_control() => (format!("control character U+{:04X}", c as u32), c.len_utf8()),
+        c if c.is_control() => (
+            format!("control character U+{:04X}", c as u32),
+            c.len_utf8(),
+        ),
         c => (format!("`{c}`"), c.len_utf8()),
     }
 }
 
 pub(super) fn expected<'a, T>(i: In<'a>, what: &'static str) -> PResult<'a, T> {
-    Err(nom::Err::Failure(PError::Expected { offset: i.location_offset(), expected: what, help: None }))
+    Err(nom::Err::Failure(PError::Expected {
+        offset: i.location_offset(),
+        expected: what,
+        help: None,
+    }))
 }
 
-pub(super) fn expected_help<'a, T>(i: In<'a>, what: &'static str, help: &'static str) -> PResult<'a, T> {
-    Err(nom::Err::Failure(PError::Expected { offset: i.location_offset(), expected: what, help: Some(help) }))
+pub(super) fn expected_help<'a, T>(
+    i: In<'a>,
+    what: &'static str,
+    help: &'static str,
+) -> PResult<'a, T> {
+    Err(nom::Err::Failure(PError::Expected {
+        offset: i.location_offset(),
+        expected: what,
+        help: Some(help),
+    }))
 }
 
 pub(super) fn fail<T>(i: In<'_>, e: SyntaxError) -> PResult<'_, T> {
@@ -283,7 +342,10 @@ pub(super) fn point(i: &In<'_>, len: usize) -> Span {
 #[inline]
 pub(super) fn trivia(i: In<'_>) -> In<'_> {
     // Most calls find a token right away.
-    if !matches!(i.frag.as_bytes().first(), Some(b' ' | b'\t' | b'\n' | b'\r' | b'/' | b'#')) {
+    if !matches!(
+        i.frag.as_bytes().first(),
+        Some(b' ' | b'\t' | b'\n' | b'\r' | b'/' | b'#')
+    ) {
         return i;
     }
     let (from, to) = i.extra.last_trivia.get();
@@ -297,14 +359,21 @@ fn skip_trivia(mut i: In<'_>) -> In<'_> {
     let start = i.offset;
     loop {
         let bytes = i.fragment().as_bytes();
-        let ws = bytes.iter().take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')).count();
+        let ws = bytes
+            .iter()
+            .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+            .count();
         if ws > 0 {
             i = i.take_from(ws);
         }
         let bytes = i.fragment().as_bytes();
         if bytes.starts_with(b"//") || bytes.first() == Some(&b'#') {
             let len = memchr_newline(bytes);
-            let text_end = if len > 0 && bytes[len - 1] == b'\r' { len - 1 } else { len };
+            let text_end = if len > 0 && bytes[len - 1] == b'\r' {
+                len - 1
+            } else {
+                len
+            };
             i.extra.comments.borrow_mut().push(point(&i, text_end));
             i = i.take_from(len);
         } else if bytes.starts_with(b"/*") {
@@ -314,7 +383,8 @@ fn skip_trivia(mut i: In<'_>) -> In<'_> {
                     i = i.take_from(end + 4);
                 }
                 None => {
-                    i.extra.report(SyntaxError::UnterminatedComment { span: point(&i, 2) });
+                    i.extra
+                        .report(SyntaxError::UnterminatedComment { span: point(&i, 2) });
                     i.extra.comments.borrow_mut().push(point(&i, bytes.len()));
                     i = i.take_from(bytes.len());
                 }
@@ -327,7 +397,10 @@ fn skip_trivia(mut i: In<'_>) -> In<'_> {
 }
 
 fn memchr_newline(bytes: &[u8]) -> usize {
-    bytes.iter().position(|b| *b == b'\n').unwrap_or(bytes.len())
+    bytes
+        .iter()
+        .position(|b| *b == b'\n')
+        .unwrap_or(bytes.len())
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -343,11 +416,21 @@ pub(super) fn word(i: In<'_>) -> PResult<'_, (&str, Span)> {
     let i = trivia(i);
     let start = i;
     let bytes = i.fragment().as_bytes();
-    if !bytes.first().is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_') {
-        return Err(nom::Err::Error(PError::Expected { offset: i.location_offset(), expected: "a name", help: None }));
+    if !bytes
+        .first()
+        .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
+    {
+        return Err(nom::Err::Error(PError::Expected {
+            offset: i.location_offset(),
+            expected: "a name",
+            help: None,
+        }));
     }
     // Identifiers are ASCII, so the scan can go byte by byte.
-    let len = bytes.iter().take_while(|b| b.is_ascii_alphanumeric() || **b == b'_').count();
+    let len = bytes
+        .iter()
+        .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
+        .count();
     let (rest, w) = i.take_split(len);
     Ok((rest, (*w.fragment(), span(&start, &rest))))
 }
@@ -357,10 +440,17 @@ pub(super) fn word(i: In<'_>) -> PResult<'_, (&str, Span)> {
 pub(super) fn peek_word<'a>(i: In<'a>) -> Option<&'a str> {
     let i = trivia(i);
     let frag: &'a str = i.fragment();
-    if !frag.as_bytes().first().is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_') {
+    if !frag
+        .as_bytes()
+        .first()
+        .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
+    {
         return None;
     }
-    let len = frag.bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'_').count();
+    let len = frag
+        .bytes()
+        .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+        .count();
     Some(&frag[..len])
 }
 
@@ -439,21 +529,30 @@ pub(super) fn number(i: In<'_>) -> PResult<'_, (Number, Span)> {
     let sp = span(&start, &rest);
     let text = &start.fragment()[..sp.len()];
     if !junk.fragment().is_empty() {
-        return fail(start, SyntaxError::InvalidNumber { span: sp, text: text.to_string(), reason: "letters after a number",
-            help: "Numbers are decimal; write a value with a unit as a string (\"8080px\") and hexadecimal values in decimal.",
-        });
+        return fail(
+            start,
+            SyntaxError::InvalidNumber {
+                span: sp,
+                text: text.to_string(),
+                reason: "letters after a number",
+                help: "Numbers are decimal; write a value with a unit as a string (\"8080px\") and hexadecimal values in decimal.",
+            },
+        );
     }
     let clean: String = text.chars().filter(|c| *c != '_').collect();
     let n = if is_float {
         match clean.parse::<f64>() {
             Ok(f) if f.is_finite() => Number::Float(f),
             _ => {
-                return fail(start, SyntaxError::InvalidNumber {
-                    span: sp,
-                    text: text.to_string(),
-                    reason: "not a finite float",
-                    help: "Floats are IEEE doubles; this value is too large to represent.",
-                });
+                return fail(
+                    start,
+                    SyntaxError::InvalidNumber {
+                        span: sp,
+                        text: text.to_string(),
+                        reason: "not a finite float",
+                        help: "Floats are IEEE doubles; this value is too large to represent.",
+                    },
+                );
             }
         }
     } else {
@@ -461,15 +560,20 @@ pub(super) fn number(i: In<'_>) -> PResult<'_, (Number, Span)> {
             Ok(n) => Number::Int(n),
             Err(_) => {
                 // The one integer whose magnitude only fits when negative.
-                if clean == "9223372036854775808" && i.extra.negated.get() == start.location_offset() {
+                if clean == "9223372036854775808"
+                    && i.extra.negated.get() == start.location_offset()
+                {
                     return Ok((rest, (Number::Int(i64::MIN), sp)));
                 }
-                return fail(start, SyntaxError::InvalidNumber {
-                    span: sp,
-                    text: text.to_string(),
-                    reason: "does not fit in 64 bits",
-                    help: "Integers are signed 64-bit; write larger values as floats or strings.",
-                });
+                return fail(
+                    start,
+                    SyntaxError::InvalidNumber {
+                        span: sp,
+                        text: text.to_string(),
+                        reason: "does not fit in 64 bits",
+                        help: "Integers are signed 64-bit; write larger values as floats or strings.",
+                    },
+                );
             }
         }
     };
@@ -483,7 +587,11 @@ pub(super) fn enter(i: In<'_>) -> Result<(), nom::Err<PError>> {
     // The outermost expression or block is level one; MAX_DEPTH more may nest in it.
     if d > MAX_DEPTH + 1 {
         let at = trivia(i);
-        return Err(nom::Err::Failure(PError::Full(Box::new(SyntaxError::NestingTooDeep { span: point(&at, 1) }))));
+        return Err(nom::Err::Failure(PError::Full(Box::new(
+            SyntaxError::NestingTooDeep {
+                span: point(&at, 1),
+            },
+        ))));
     }
     ctx.depth.set(d);
     Ok(())
@@ -503,7 +611,10 @@ pub(super) fn recover(i: In<'_>, err_offset: usize, top_level: bool) -> In<'_> {
     let rel = err_offset.saturating_sub(start).min(frag.len());
     if let Some(nl) = frag[..rel].rfind('\n') {
         let line_start = nl + 1;
-        if frag[line_start..rel].bytes().all(|b| b == b' ' || b == b'\t' || b == b'\r') {
+        if frag[line_start..rel]
+            .bytes()
+            .all(|b| b == b' ' || b == b'\t' || b == b'\r')
+        {
             return i.take_from(line_start);
         }
     }

@@ -33,7 +33,9 @@ pub(super) fn parse_tree(file: FileId, text: &str) -> (SourceTree, Vec<SyntaxErr
                     i = rest;
                 }
                 Ok((rest, Entry::Attr(attr))) => {
-                    ctx.report(SyntaxError::AttributeOutsideBlock { span: attr.path.span });
+                    ctx.report(SyntaxError::AttributeOutsideBlock {
+                        span: attr.path.span,
+                    });
                     i = rest;
                 }
                 Err(nom::Err::Error(e) | nom::Err::Failure(e)) => {
@@ -47,20 +49,36 @@ pub(super) fn parse_tree(file: FileId, text: &str) -> (SourceTree, Vec<SyntaxErr
         }
     }
     if text.trim().is_empty() {
-        ctx.report(SyntaxError::EmptyFile { span: Span::new(file, 0, text.len()) });
+        ctx.report(SyntaxError::EmptyFile {
+            span: Span::new(file, 0, text.len()),
+        });
     }
     let mut comments = ctx.comments.take();
     comments.sort();
     comments.dedup();
     let errors = ctx.errors.take();
-    (SourceTree { items, comments, span: Span::new(file, 0, text.len()) }, errors)
+    (
+        SourceTree {
+            items,
+            comments,
+            span: Span::new(file, 0, text.len()),
+        },
+        errors,
+    )
 }
 
 /// `entry = attribute | item` (at the top level, `item` only)
 fn entry(i: In<'_>, top_level: bool) -> PResult<'_, Entry> {
     let start = at(i);
     let Some(w) = peek_word(start) else {
-        return expected(start, if top_level { "an item" } else { "an attribute, an item or `}`" });
+        return expected(
+            start,
+            if top_level {
+                "an item"
+            } else {
+                "an attribute, an item or `}`"
+            },
+        );
     };
     // `name =` and `a.b =` are attributes, even when `name` is a keyword.
     let after = start.take_from(w.len());
@@ -89,19 +107,42 @@ fn entry(i: In<'_>, top_level: bool) -> PResult<'_, Entry> {
         "app" | "service" | "job" | "domain" => block(start, w)?,
         "environment" => environment(start)?,
         w if super::is_keyword(w) => {
-            return expected(start, if top_level { "an item" } else { "an attribute, an item or `}`" });
+            return expected(
+                start,
+                if top_level {
+                    "an item"
+                } else {
+                    "an attribute, an item or `}`"
+                },
+            );
         }
         _ => instance(start)?,
     };
-    Ok((i, Entry::Item(Box::new(Item { kind, span: span(&start, &i) }))))
+    Ok((
+        i,
+        Entry::Item(Box::new(Item {
+            kind,
+            span: span(&start, &i),
+        })),
+    ))
 }
 
 /// `IDENT` that is not a keyword.
 fn plain_name<'a>(i: In<'a>, what: &'static str) -> PResult<'a, Ident> {
     let i = at(i);
     match word(i) {
-        Ok((rest, (w, sp))) if !super::is_keyword(w) => Ok((rest, Ident { name: w.into(), span: sp })),
-        Ok(_) => expected_help(i, what, "Keywords cannot be used as names; see KEYWORD in grammar/rel.ebnf."),
+        Ok((rest, (w, sp))) if !super::is_keyword(w) => Ok((
+            rest,
+            Ident {
+                name: w.into(),
+                span: sp,
+            },
+        )),
+        Ok(_) => expected_help(
+            i,
+            what,
+            "Keywords cannot be used as names; see KEYWORD in grammar/rel.ebnf.",
+        ),
         Err(_) => expected(i, what),
     }
 }
@@ -111,7 +152,13 @@ fn plain_name<'a>(i: In<'a>, what: &'static str) -> PResult<'a, Ident> {
 fn field_name(i: In<'_>) -> PResult<'_, Ident> {
     let i = at(i);
     match word(i) {
-        Ok((rest, (w, sp))) if !super::is_reserved(w) => Ok((rest, Ident { name: w.into(), span: sp })),
+        Ok((rest, (w, sp))) if !super::is_reserved(w) => Ok((
+            rest,
+            Ident {
+                name: w.into(),
+                span: sp,
+            },
+        )),
         Ok(_) => expected_help(
             i,
             "a field name",
@@ -125,7 +172,13 @@ fn field_name(i: In<'_>) -> PResult<'_, Ident> {
 fn any_name<'a>(i: In<'a>, what: &'static str) -> PResult<'a, Ident> {
     let i = at(i);
     match word(i) {
-        Ok((rest, (w, sp))) => Ok((rest, Ident { name: w.into(), span: sp })),
+        Ok((rest, (w, sp))) => Ok((
+            rest,
+            Ident {
+                name: w.into(),
+                span: sp,
+            },
+        )),
         Err(_) => expected(i, what),
     }
 }
@@ -157,7 +210,14 @@ fn named_value<'a>(i: In<'a>, kw: &str) -> PResult<'a, ItemKind> {
     let (i, name) = plain_name(i, "a name")?;
     let (i, _) = punct(i, "=", "`=`")?;
     let (i, value) = expr(i)?;
-    Ok((i, if kw == "let" { ItemKind::Let { name, value } } else { ItemKind::Output { name, value } }))
+    Ok((
+        i,
+        if kw == "let" {
+            ItemKind::Let { name, value }
+        } else {
+            ItemKind::Output { name, value }
+        },
+    ))
 }
 
 /// `field = IDENT [ "?" ] ":" type { constraint } [ "=" expr ]`
@@ -183,7 +243,17 @@ fn field(i: In<'_>) -> PResult<'_, FieldDecl> {
         }
         None => (i, None),
     };
-    Ok((i, FieldDecl { name, optional, ty, constraints, default, span: span(&start, &i) }))
+    Ok((
+        i,
+        FieldDecl {
+            name,
+            optional,
+            ty,
+            constraints,
+            default,
+            span: span(&start, &i),
+        },
+    ))
 }
 
 /// `constraint = "@" IDENT [ "(" [ expr { "," expr } [ "," ] ] ")" ]`
@@ -191,8 +261,19 @@ fn constraint(i: In<'_>) -> PResult<'_, Constraint> {
     let start = at(i);
     let (i, _) = punct(start, "@", "`@`")?;
     let (i, name) = any_name(i, "a constraint name such as `range`")?;
-    let (i, args) = if peek(i, "(") { call_args(i)? } else { (i, Vec::new()) };
-    Ok((i, Constraint { name, args, span: span(&start, &i) }))
+    let (i, args) = if peek(i, "(") {
+        call_args(i)?
+    } else {
+        (i, Vec::new())
+    };
+    Ok((
+        i,
+        Constraint {
+            name,
+            args,
+            span: span(&start, &i),
+        },
+    ))
 }
 
 /// `type = enum_type | "list" "(" type ")" | "map" "(" type ")" | path`
@@ -211,7 +292,13 @@ fn type_expr(i: In<'_>) -> PResult<'_, TypeExpr> {
             values.push(v);
             i = j;
         }
-        return Ok((i, TypeExpr { kind: TypeKind::Enum(values), span: span(&start, &i) }));
+        return Ok((
+            i,
+            TypeExpr {
+                kind: TypeKind::Enum(values),
+                span: span(&start, &i),
+            },
+        ));
     }
     let w = peek_word(start);
     if matches!(w, Some("list" | "map")) && peek(start.take_from(w.map_or(0, str::len)), "(") {
@@ -222,11 +309,30 @@ fn type_expr(i: In<'_>) -> PResult<'_, TypeExpr> {
         let (i, _) = punct(i, ")", "`)`")?;
         leave(start);
         let inner = Box::new(inner);
-        let kind = if is_list { TypeKind::List(inner) } else { TypeKind::Map(inner) };
-        return Ok((i, TypeExpr { kind, span: span(&start, &i) }));
+        let kind = if is_list {
+            TypeKind::List(inner)
+        } else {
+            TypeKind::Map(inner)
+        };
+        return Ok((
+            i,
+            TypeExpr {
+                kind,
+                span: span(&start, &i),
+            },
+        ));
     }
-    match path(start, "a type such as `string`, `int`, `list(string)` or a schema name") {
-        Ok((i, p)) => Ok((i, TypeExpr { span: p.span, kind: TypeKind::Named(p) })),
+    match path(
+        start,
+        "a type such as `string`, `int`, `list(string)` or a schema name",
+    ) {
+        Ok((i, p)) => Ok((
+            i,
+            TypeExpr {
+                span: p.span,
+                kind: TypeKind::Named(p),
+            },
+        )),
         Err(e) => Err(e),
     }
 }
@@ -241,7 +347,13 @@ fn path<'a>(i: In<'a>, what: &'static str) -> PResult<'a, Path> {
         segments.push(seg);
         i = j;
     }
-    Ok((i, Path { segments, span: span(&start, &i) }))
+    Ok((
+        i,
+        Path {
+            segments,
+            span: span(&start, &i),
+        },
+    ))
 }
 
 /// `schema = "schema" IDENT "{" { field [ "," ] } "}"`
@@ -261,9 +373,23 @@ fn schema(i: In<'_>) -> PResult<'_, ItemKind> {
         if j.fragment().is_empty() {
             leave(open);
             if j.extra.stop_block() {
-                return Ok((j, ItemKind::Schema { name, fields, body_span: span(&open, &j) }));
+                return Ok((
+                    j,
+                    ItemKind::Schema {
+                        name,
+                        fields,
+                        body_span: span(&open, &j),
+                    },
+                ));
             }
-            return fail(j, SyntaxError::Unclosed { open: point(&open, 1), at: eof_span(&j), delim: '{' });
+            return fail(
+                j,
+                SyntaxError::Unclosed {
+                    open: point(&open, 1),
+                    at: eof_span(&j),
+                    delim: '{',
+                },
+            );
         }
         match field(j) {
             Ok((k, f)) => {
@@ -287,7 +413,14 @@ fn schema(i: In<'_>) -> PResult<'_, ItemKind> {
         }
     }
     leave(open);
-    Ok((i, ItemKind::Schema { name, fields, body_span: span(&open, &i) }))
+    Ok((
+        i,
+        ItemKind::Schema {
+            name,
+            fields,
+            body_span: span(&open, &i),
+        },
+    ))
 }
 
 /// `component = "component" IDENT [ ":" IDENT ] body`
@@ -319,7 +452,14 @@ fn resource(i: In<'_>) -> PResult<'_, ItemKind> {
     }
     let (i, type_name) = string_lit(j)?;
     let (i, body) = body(i)?;
-    Ok((i, ItemKind::Resource { name, type_name, body }))
+    Ok((
+        i,
+        ItemKind::Resource {
+            name,
+            type_name,
+            body,
+        },
+    ))
 }
 
 /// `block = ( "app" | "service" | "job" | "domain" ) IDENT body`
@@ -341,7 +481,11 @@ fn environment(i: In<'_>) -> PResult<'_, ItemKind> {
     let (i, _) = keyword(i, "environment", "`environment`")?;
     let j = at(i);
     if !j.fragment().starts_with('"') {
-        return expected_help(j, "the environment name as a string", "Environment names are strings, e.g. environment \"pr-${branch}\" from store { }.");
+        return expected_help(
+            j,
+            "the environment name as a string",
+            "Environment names are strings, e.g. environment \"pr-${branch}\" from store { }.",
+        );
     }
     let (i, name) = string_lit(j)?;
     let (i, _) = keyword(i, "from", "`from` and the app it is derived from")?;
@@ -366,7 +510,15 @@ fn instance(i: In<'_>) -> PResult<'_, ItemKind> {
     let (i, _) = punct(i, "=", "`=` and a component")?;
     let (i, component) = path(i, "the component to instantiate, such as `aws.eks`")?;
     let (i, body) = body(i)?;
-    Ok((i, ItemKind::Instance { kind, name, component, body }))
+    Ok((
+        i,
+        ItemKind::Instance {
+            kind,
+            name,
+            component,
+            body,
+        },
+    ))
 }
 
 /// `attribute = path "=" expr`
@@ -375,7 +527,14 @@ fn attribute(i: In<'_>) -> PResult<'_, Attr> {
     let (i, path) = path(start, "an attribute name")?;
     let (i, _) = punct(i, "=", "`=`")?;
     let (i, value) = expr(i)?;
-    Ok((i, Attr { path, value, span: span(&start, &i) }))
+    Ok((
+        i,
+        Attr {
+            path,
+            value,
+            span: span(&start, &i),
+        },
+    ))
 }
 
 /// `body = "{" { entry [ "," ] } "}"`
@@ -400,9 +559,22 @@ fn body_entries(i: In<'_>) -> PResult<'_, Body> {
         if j.fragment().is_empty() {
             leave(open);
             if j.extra.stop_block() {
-                return Ok((j, Body { entries, span: span(&open, &j) }));
+                return Ok((
+                    j,
+                    Body {
+                        entries,
+                        span: span(&open, &j),
+                    },
+                ));
             }
-            return fail(j, SyntaxError::Unclosed { open: point(&open, 1), at: eof_span(&j), delim: '{' });
+            return fail(
+                j,
+                SyntaxError::Unclosed {
+                    open: point(&open, 1),
+                    at: eof_span(&j),
+                    delim: '{',
+                },
+            );
         }
         match entry(j, false) {
             Ok((k, e)) => {
@@ -426,17 +598,36 @@ fn body_entries(i: In<'_>) -> PResult<'_, Body> {
         }
     }
     leave(open);
-    Ok((i, Body { entries, span: span(&open, &i) }))
+    Ok((
+        i,
+        Body {
+            entries,
+            span: span(&open, &i),
+        },
+    ))
 }
 
 /// A closing bracket: at the end of the file the opening one is unclosed.
-fn close<'a>(i: In<'a>, token: &'static str, what: &'static str, open: &In<'a>, delim: char) -> PResult<'a, Span> {
+fn close<'a>(
+    i: In<'a>,
+    token: &'static str,
+    what: &'static str,
+    open: &In<'a>,
+    delim: char,
+) -> PResult<'a, Span> {
     match eat(i, token) {
         Some(r) => Ok(r),
         None => {
             let j = at(i);
             if j.fragment().is_empty() {
-                fail(j, SyntaxError::Unclosed { open: point(open, 1), at: eof_span(&j), delim })
+                fail(
+                    j,
+                    SyntaxError::Unclosed {
+                        open: point(open, 1),
+                        at: eof_span(&j),
+                        delim,
+                    },
+                )
             } else {
                 expected(j, what)
             }
@@ -455,7 +646,13 @@ fn end_of(i: In<'_>) -> In<'_> {
 /// `expr = conditional`, `conditional = "if" expr "then" expr "else" expr | or_expr`
 pub(super) fn expr(i: In<'_>) -> PResult<'_, Expr> {
     enter(i)?;
-    let r = super::with_stack(|| if peek_word(i) == Some("if") { conditional(i) } else { binary(i, 1) });
+    let r = super::with_stack(|| {
+        if peek_word(i) == Some("if") {
+            conditional(i)
+        } else {
+            binary(i, 1)
+        }
+    });
     leave(i);
     r
 }
@@ -468,7 +665,13 @@ fn conditional(i: In<'_>) -> PResult<'_, Expr> {
     let (i, a) = expr(i)?;
     let (i, _) = keyword(i, "else", "`else` (a conditional always has both branches)")?;
     let (i, b) = expr(i)?;
-    Ok((i, Expr { kind: ExprKind::If(Box::new(cond), Box::new(a), Box::new(b)), span: span(&start, &i) }))
+    Ok((
+        i,
+        Expr {
+            kind: ExprKind::If(Box::new(cond), Box::new(a), Box::new(b)),
+            span: span(&start, &i),
+        },
+    ))
 }
 
 fn binary_op(i: In<'_>) -> Option<(In<'_>, BinaryOp)> {
@@ -511,7 +714,10 @@ fn binary(i: In<'_>, min_prec: u8) -> PResult<'_, Expr> {
         let r = binary(j, op.precedence() + 1);
         leave(i);
         let (j, rhs) = r?;
-        lhs = Expr { kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)), span: span(&start, &j) };
+        lhs = Expr {
+            kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)),
+            span: span(&start, &j),
+        };
         i = j;
         if chain > 64 {
             // Long operator chains nest the tree as deeply as brackets do.
@@ -538,7 +744,11 @@ fn unary(i: In<'_>) -> PResult<'_, Expr> {
         Some(op) => {
             enter(start)?;
             let operand_start = start.take_from(1);
-            if op == UnaryOp::Neg && operand_start.fragment().starts_with(|c: char| c.is_ascii_digit()) {
+            if op == UnaryOp::Neg
+                && operand_start
+                    .fragment()
+                    .starts_with(|c: char| c.is_ascii_digit())
+            {
                 start.extra.negated.set(operand_start.location_offset());
             }
             let r = super::with_stack(|| unary(operand_start));
@@ -546,9 +756,21 @@ fn unary(i: In<'_>) -> PResult<'_, Expr> {
             let (i, operand) = r?;
             // `-9223372036854775808` is read whole: its digits alone overflow.
             if let ExprKind::Int(i64::MIN) = operand.kind {
-                return Ok((i, Expr { kind: ExprKind::Int(i64::MIN), span: span(&start, &i) }));
+                return Ok((
+                    i,
+                    Expr {
+                        kind: ExprKind::Int(i64::MIN),
+                        span: span(&start, &i),
+                    },
+                ));
             }
-            Ok((i, Expr { kind: ExprKind::Unary(op, Box::new(operand)), span: span(&start, &i) }))
+            Ok((
+                i,
+                Expr {
+                    kind: ExprKind::Unary(op, Box::new(operand)),
+                    span: span(&start, &i),
+                },
+            ))
         }
         None => postfix(start),
     }
@@ -564,12 +786,18 @@ fn postfix(i: In<'_>) -> PResult<'_, Expr> {
         let f = j.fragment();
         if f.starts_with('.') && !f.starts_with("..") {
             let (k, member) = any_name(j.take_from(1), "a name after `.`")?;
-            e = Expr { kind: ExprKind::Member(Box::new(e), member), span: span(&start, &k) };
+            e = Expr {
+                kind: ExprKind::Member(Box::new(e), member),
+                span: span(&start, &k),
+            };
             i = k;
         } else if f.starts_with('[') {
             let (k, index) = expr(j.take_from(1))?;
             let (k, _) = punct(k, "]", "`]` to close the index")?;
-            e = Expr { kind: ExprKind::Index(Box::new(e), Box::new(index)), span: span(&start, &k) };
+            e = Expr {
+                kind: ExprKind::Index(Box::new(e), Box::new(index)),
+                span: span(&start, &k),
+            };
             i = k;
         } else {
             break;
@@ -592,7 +820,13 @@ fn primary(i: In<'_>) -> PResult<'_, Expr> {
     match c {
         '"' => {
             let (i, s) = string_lit(start)?;
-            Ok((i, Expr { span: s.span, kind: ExprKind::Str(s) }))
+            Ok((
+                i,
+                Expr {
+                    span: s.span,
+                    kind: ExprKind::Str(s),
+                },
+            ))
         }
         '0'..='9' => {
             let (i, (n, sp)) = number(start)?;
@@ -607,7 +841,13 @@ fn primary(i: In<'_>) -> PResult<'_, Expr> {
         '(' => {
             let (i, inner) = expr(start.take_from(1))?;
             let (i, _) = close(i, ")", "`)` to close the parenthesis", &start, '(')?;
-            Ok((i, Expr { kind: ExprKind::Paren(Box::new(inner)), span: span(&start, &i) }))
+            Ok((
+                i,
+                Expr {
+                    kind: ExprKind::Paren(Box::new(inner)),
+                    span: span(&start, &i),
+                },
+            ))
         }
         c if c.is_ascii_alphabetic() || c == '_' => {
             let (i, (w, sp)) = word(start)?;
@@ -617,10 +857,19 @@ fn primary(i: In<'_>) -> PResult<'_, Expr> {
                 "false" => ExprKind::Bool(false),
                 w if super::is_reserved(w) => return expected(start, "an expression"),
                 w => {
-                    let ident = Ident { name: w.into(), span: sp };
+                    let ident = Ident {
+                        name: w.into(),
+                        span: sp,
+                    };
                     if peek(i, "(") {
                         let (i, args) = call_args(i)?;
-                        return Ok((i, Expr { kind: ExprKind::Call(ident, args), span: span(&start, &i) }));
+                        return Ok((
+                            i,
+                            Expr {
+                                kind: ExprKind::Call(ident, args),
+                                span: span(&start, &i),
+                            },
+                        ));
                     }
                     ExprKind::Name(ident)
                 }
@@ -639,7 +888,12 @@ fn call_args(i: In<'_>) -> PResult<'_, Vec<Expr>> {
 }
 
 /// Comma-separated expressions up to `close`; the opening bracket is consumed.
-fn separated<'a>(mut i: In<'a>, close_token: &'static str, open: In<'a>, delim: char) -> PResult<'a, Vec<Expr>> {
+fn separated<'a>(
+    mut i: In<'a>,
+    close_token: &'static str,
+    open: In<'a>,
+    delim: char,
+) -> PResult<'a, Vec<Expr>> {
     let mut items = Vec::new();
     loop {
         if let Some((j, _)) = eat(i, close_token) {
@@ -647,14 +901,25 @@ fn separated<'a>(mut i: In<'a>, close_token: &'static str, open: In<'a>, delim: 
         }
         let j = at(i);
         if j.fragment().is_empty() {
-            return fail(j, SyntaxError::Unclosed { open: point(&open, 1), at: eof_span(&j), delim });
+            return fail(
+                j,
+                SyntaxError::Unclosed {
+                    open: point(&open, 1),
+                    at: eof_span(&j),
+                    delim,
+                },
+            );
         }
         let (j, e) = expr(j)?;
         items.push(e);
         match eat(j, ",") {
             Some((k, _)) => i = k,
             None => {
-                let what = if close_token == "]" { "`,` or `]`" } else { "`,` or `)`" };
+                let what = if close_token == "]" {
+                    "`,` or `]`"
+                } else {
+                    "`,` or `)`"
+                };
                 let (k, _) = close(j, close_token, what, &open, delim)?;
                 return Ok((k, items));
             }
@@ -674,7 +939,13 @@ fn list(i: In<'_>) -> PResult<'_, Expr> {
         let (j, items) = separated(i, "]", open, '[')?;
         (j, ExprKind::List(items))
     };
-    Ok((i, Expr { kind, span: span(&open, &i) }))
+    Ok((
+        i,
+        Expr {
+            kind,
+            span: span(&open, &i),
+        },
+    ))
 }
 
 /// `for_vars "in" expr ":" expr [ "=>" expr ] [ "if" expr ]` after `for`.
@@ -706,7 +977,19 @@ fn comprehension(i: In<'_>, is_map: bool) -> PResult<'_, (Comprehension, Option<
         }
         None => (i, None),
     };
-    Ok((i, (Comprehension { key_var, var, iterable, body, cond }, value)))
+    Ok((
+        i,
+        (
+            Comprehension {
+                key_var,
+                var,
+                iterable,
+                body,
+                cond,
+            },
+            value,
+        ),
+    ))
 }
 
 /// `map = "{" { map_entry [ "," ] } "}" | "{" "for" ... "=>" ... "}"`, `map_entry = ( IDENT | STRING ) "=" expr`
@@ -717,8 +1000,17 @@ fn map(i: In<'_>) -> PResult<'_, Expr> {
     if after_for {
         let (j, (c, value)) = comprehension(i, true)?;
         let (j, _) = close(j, "}", "`}` to close the comprehension", &open, '{')?;
-        let value = value.unwrap_or_else(|| Expr { kind: ExprKind::Null, span: c.body.span });
-        return Ok((j, Expr { kind: ExprKind::MapFor(Box::new(c), Box::new(value)), span: span(&open, &j) }));
+        let value = value.unwrap_or_else(|| Expr {
+            kind: ExprKind::Null,
+            span: c.body.span,
+        });
+        return Ok((
+            j,
+            Expr {
+                kind: ExprKind::MapFor(Box::new(c), Box::new(value)),
+                span: span(&open, &j),
+            },
+        ));
     }
     let mut entries = Vec::new();
     let r = loop {
@@ -727,7 +1019,13 @@ fn map(i: In<'_>) -> PResult<'_, Expr> {
         }
         let j = at(i);
         if j.fragment().is_empty() {
-            break Err(nom::Err::Failure(PError::Full(Box::new(SyntaxError::Unclosed { open: point(&open, 1), at: eof_span(&j), delim: '{' }))));
+            break Err(nom::Err::Failure(PError::Full(Box::new(
+                SyntaxError::Unclosed {
+                    open: point(&open, 1),
+                    at: eof_span(&j),
+                    delim: '{',
+                },
+            ))));
         }
         let key = if j.fragment().starts_with('"') {
             match string_lit(j) {
@@ -749,9 +1047,19 @@ fn map(i: In<'_>) -> PResult<'_, Expr> {
             Ok(r) => r,
             Err(e) => break Err(e),
         };
-        entries.push(MapEntry { span: span(&j, &k), key, value });
+        entries.push(MapEntry {
+            span: span(&j, &k),
+            key,
+            value,
+        });
         i = eat(k, ",").map_or(k, |(k, _)| k);
     };
     let i = r?;
-    Ok((i, Expr { kind: ExprKind::Map(entries), span: span(&open, &i) }))
+    Ok((
+        i,
+        Expr {
+            kind: ExprKind::Map(entries),
+            span: span(&open, &i),
+        },
+    ))
 }

@@ -19,7 +19,13 @@ pub(super) fn string_lit(i: In<'_>) -> PResult<'_, StrLit> {
     let mut raw = Vec::new();
     loop {
         let Some(&b) = bytes.get(pos) else {
-            return fail(start, SyntaxError::UnterminatedString { span: point(&start, open_len), multiline });
+            return fail(
+                start,
+                SyntaxError::UnterminatedString {
+                    span: point(&start, open_len),
+                    multiline,
+                },
+            );
         };
         if multiline && f[pos..].starts_with("\"\"\"") {
             raw.push(StrPart::Lit(f[seg_start..pos].to_string()));
@@ -32,14 +38,26 @@ pub(super) fn string_lit(i: In<'_>) -> PResult<'_, StrLit> {
             break;
         }
         if !multiline && b == b'\n' {
-            return fail(start, SyntaxError::UnterminatedString { span: point(&start, open_len), multiline });
+            return fail(
+                start,
+                SyntaxError::UnterminatedString {
+                    span: point(&start, open_len),
+                    multiline,
+                },
+            );
         }
         if b == b'\\' {
             let len = escape_len(&f[pos..]);
             let next = f[pos + 1..].chars().next();
             if !multiline && matches!(next, None | Some('\n' | '\r')) {
                 // A backslash cannot continue a one-line string onto the next line.
-                return fail(start, SyntaxError::UnterminatedString { span: point(&start, open_len), multiline });
+                return fail(
+                    start,
+                    SyntaxError::UnterminatedString {
+                        span: point(&start, open_len),
+                        multiline,
+                    },
+                );
             }
             if len == 0 {
                 let at_esc = start.take_from(pos);
@@ -55,7 +73,10 @@ pub(super) fn string_lit(i: In<'_>) -> PResult<'_, StrLit> {
                         span: point(&at_esc, 1),
                         message: "backslash at the end of a line".to_string(),
                     },
-                    Some(c) => SyntaxError::UnknownEscape { span: point(&at_esc, 1 + c.len_utf8()), escape: format!("\\{c}") },
+                    Some(c) => SyntaxError::UnknownEscape {
+                        span: point(&at_esc, 1 + c.len_utf8()),
+                        escape: format!("\\{c}"),
+                    },
                 };
                 let bad = error_len(&error);
                 at_esc.extra.report(error);
@@ -92,12 +113,21 @@ pub(super) fn string_lit(i: In<'_>) -> PResult<'_, StrLit> {
         }
     }
     let parts = raw;
-    Ok((rest, StrLit { parts, multiline, span: span(&start, &rest) }))
+    Ok((
+        rest,
+        StrLit {
+            parts,
+            multiline,
+            span: span(&start, &rest),
+        },
+    ))
 }
 
 fn error_len(e: &SyntaxError) -> usize {
     match e {
-        SyntaxError::InvalidEscape { span, .. } | SyntaxError::UnknownEscape { span, .. } => span.len(),
+        SyntaxError::InvalidEscape { span, .. } | SyntaxError::UnknownEscape { span, .. } => {
+            span.len()
+        }
         _ => 1,
     }
 }
@@ -146,7 +176,9 @@ fn unescape(s: String) -> String {
             b'"' => out.push('"'),
             b'$' => out.push('$'),
             _ => {
-                let v = u32::from_str_radix(&tail[3..len - 1], 16).ok().and_then(char::from_u32);
+                let v = u32::from_str_radix(&tail[3..len - 1], 16)
+                    .ok()
+                    .and_then(char::from_u32);
                 out.extend(v);
             }
         }
@@ -190,14 +222,19 @@ fn dedent(raw: &mut [StrPart]) {
         let line = &t[off..];
         let line_end = line.find('\n');
         let line = &line[..line_end.unwrap_or(line.len())];
-        let ws = line.bytes().take_while(|b| *b == b' ' || *b == b'\t').count();
+        let ws = line
+            .bytes()
+            .take_while(|b| *b == b' ' || *b == b'\t')
+            .count();
         let continues_into_interp = line_end.is_none() && p + 1 < raw.len();
         let blank = line.trim_end_matches([' ', '\t', '\r']).is_empty() && !continues_into_interp;
         if !blank {
             indent = Some(indent.map_or(ws, |m| m.min(ws)));
         }
     }
-    let Some(indent) = indent.filter(|n| *n > 0) else { return };
+    let Some(indent) = indent.filter(|n| *n > 0) else {
+        return;
+    };
     for (p, part) in raw.iter_mut().enumerate() {
         if let StrPart::Lit(t) = part {
             let mut out = String::with_capacity(t.len());
@@ -206,7 +243,11 @@ fn dedent(raw: &mut [StrPart]) {
                     out.push('\n');
                 }
                 if n > 0 || p == 0 {
-                    let ws = line.bytes().take(indent).take_while(|b| *b == b' ' || *b == b'\t').count();
+                    let ws = line
+                        .bytes()
+                        .take(indent)
+                        .take_while(|b| *b == b' ' || *b == b'\t')
+                        .count();
                     out.push_str(&line[ws..]);
                 } else {
                     out.push_str(line);

@@ -6,7 +6,9 @@ use crate::source::SourceMap;
 
 /// Escapes workflow-command data (the message part).
 fn escape_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 /// Escapes workflow-command property values (file, title).
@@ -40,7 +42,10 @@ pub fn render_github(sources: &SourceMap, diags: &[Diagnostic]) -> String {
                     escape_data(&message)
                 ));
             }
-            None => out.push_str(&format!("::{level} title={title}::{}\n", escape_data(&message))),
+            None => out.push_str(&format!(
+                "::{level} title={title}::{}\n",
+                escape_data(&message)
+            )),
         }
     }
     out

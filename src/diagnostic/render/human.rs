@@ -3,8 +3,8 @@
 use std::fmt;
 
 use miette::{
-    GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents, SourceCode, SourceSpan,
-    SpanContents,
+    GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents,
+    SourceCode, SourceSpan, SpanContents,
 };
 
 use super::locate;
@@ -21,7 +21,11 @@ pub struct HumanOptions {
 
 impl Default for HumanOptions {
     fn default() -> Self {
-        HumanOptions { color: false, unicode: true, width: 100 }
+        HumanOptions {
+            color: false,
+            unicode: true,
+            width: 100,
+        }
     }
 }
 
@@ -74,7 +78,10 @@ impl std::error::Error for Adapter<'_> {}
 
 impl miette::Diagnostic for Adapter<'_> {
     fn code<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
-        Some(Box::new(format!("{} {}", self.diag.code.id, self.diag.code.name)))
+        Some(Box::new(format!(
+            "{} {}",
+            self.diag.code.id, self.diag.code.name
+        )))
     }
 
     fn severity(&self) -> Option<miette::Severity> {
@@ -85,7 +92,9 @@ impl miette::Diagnostic for Adapter<'_> {
     }
 
     fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
-        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
@@ -93,7 +102,11 @@ impl miette::Diagnostic for Adapter<'_> {
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        if self.labels.is_empty() { None } else { Some(Box::new(self.labels.clone().into_iter())) }
+        if self.labels.is_empty() {
+            None
+        } else {
+            Some(Box::new(self.labels.clone().into_iter()))
+        }
     }
 }
 
@@ -107,7 +120,9 @@ pub fn render_human(sources: &SourceMap, diags: &[Diagnostic], opts: HumanOption
         (true, false) => GraphicalTheme::unicode_nocolor(),
         (false, _) => GraphicalTheme::ascii(),
     };
-    let handler = GraphicalReportHandler::new_themed(theme).with_width(opts.width).with_context_lines(1);
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_width(opts.width)
+        .with_context_lines(1);
     let mut out = String::new();
     for diag in diags {
         let primary = diag.primary_span();
@@ -121,7 +136,10 @@ pub fn render_human(sources: &SourceMap, diags: &[Diagnostic], opts: HumanOption
                 let file = sources.get(p.file);
                 file.line_col(p.start).0 == file.line_col(label.span.start).0
             };
-            if primary.is_some_and(|p| p.file == label.span.file && (label.primary || label.span.start >= p.start || same_line(p))) {
+            if primary.is_some_and(|p| {
+                p.file == label.span.file
+                    && (label.primary || label.span.start >= p.start || same_line(p))
+            }) {
                 let span = SourceSpan::new((label.span.start as usize).into(), label.span.len());
                 let text = Some(label.message.clone()).filter(|m| !m.is_empty());
                 labels.push(if label.primary {
@@ -131,13 +149,20 @@ pub fn render_human(sources: &SourceMap, diags: &[Diagnostic], opts: HumanOption
                 });
             } else {
                 let loc = locate(sources, label.span);
-                notes.push(format!("{}:{}:{}: {}", loc.file, loc.line, loc.column, label.message));
+                notes.push(format!(
+                    "{}:{}:{}: {}",
+                    loc.file, loc.line, loc.column, label.message
+                ));
             }
         }
         notes.extend(diag.notes.iter().cloned());
         let mut help = diag.help.clone();
         if !notes.is_empty() {
-            let joined = notes.iter().map(|n| format!("note: {n}")).collect::<Vec<_>>().join("\n");
+            let joined = notes
+                .iter()
+                .map(|n| format!("note: {n}"))
+                .collect::<Vec<_>>()
+                .join("\n");
             help = Some(match help {
                 Some(h) => format!("{h}\n{joined}"),
                 None => joined,
@@ -145,11 +170,24 @@ pub fn render_human(sources: &SourceMap, diags: &[Diagnostic], opts: HumanOption
         }
         let source = primary.map(|p| {
             let file = sources.get(p.file);
-            NamedText { name: &file.name, text: &file.text }
+            NamedText {
+                name: &file.name,
+                text: &file.text,
+            }
         });
-        let adapter = Adapter { diag, source, labels, help };
+        let adapter = Adapter {
+            diag,
+            source,
+            labels,
+            help,
+        };
         if handler.render_report(&mut out, &adapter).is_err() {
-            out.push_str(&format!("{}[{}]: {}\n", severity_word(diag.severity), diag.code.id, diag.message));
+            out.push_str(&format!(
+                "{}[{}]: {}\n",
+                severity_word(diag.severity),
+                diag.code.id,
+                diag.message
+            ));
         }
     }
     out

@@ -85,8 +85,14 @@ pub fn render_json(sources: &SourceMap, diags: &[Diagnostic]) -> String {
         .collect();
     let report = Report {
         version: 1,
-        errors: diags.iter().filter(|d| d.severity == Severity::Error).count(),
-        warnings: diags.iter().filter(|d| d.severity == Severity::Warning).count(),
+        errors: diags
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count(),
+        warnings: diags
+            .iter()
+            .filter(|d| d.severity == Severity::Warning)
+            .count(),
         diagnostics,
     };
     let mut out = serde_json::to_string_pretty(&report).unwrap_or_default();

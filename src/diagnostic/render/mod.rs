@@ -23,5 +23,11 @@ pub(crate) fn locate(sources: &SourceMap, span: Span) -> Location<'_> {
     let file = sources.get(span.file);
     let (line, column) = file.line_col(span.start);
     let (end_line, end_column) = file.line_col(span.end);
-    Location { file: &file.name, line, column, end_line, end_column }
+    Location {
+        file: &file.name,
+        line,
+        column,
+        end_line,
+        end_column,
+    }
 }
