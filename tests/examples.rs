@@ -79,3 +79,14 @@ fn stdlib_checks_clean() {
         assert!(diags.is_empty(), "{module}:\n{rendered}");
     }
 }
+
+#[test]
+fn editor_grammar_is_valid() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("grammar/rel.tmLanguage.json");
+    let text = std::fs::read_to_string(path).expect("the TextMate grammar exists");
+    let grammar: serde_json::Value = serde_json::from_str(&text).expect("the TextMate grammar is JSON");
+    assert_eq!(grammar["scopeName"], "source.rel");
+    for key in ["comments", "strings", "interpolation", "expressions", "items"] {
+        assert!(grammar["repository"][key].is_object(), "repository has {key}");
+    }
+}
