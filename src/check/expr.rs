@@ -56,7 +56,9 @@ impl<'p> Checker<'p> {
             _ => {
                 let got = self.infer(e);
                 self.require(e.span, &got, want);
-                if let (Ty::Enum(values), Some(Const::Str(s))) = (want, const_of(e)) {
+                if let Ty::Enum(values) = want
+                    && let Some(Const::Str(s)) = const_of(e)
+                {
                     if !values.contains(&s) {
                         let suggestion =
                             diagnostic::did_you_mean(&s, values.iter().map(String::as_str));

@@ -48,7 +48,7 @@ pub(super) fn parse_tree(file: FileId, text: &str) -> (SourceTree, Vec<SyntaxErr
             }
         }
     }
-    if text.trim().is_empty() {
+    if text.trim_start_matches('\u{feff}').trim().is_empty() {
         ctx.report(SyntaxError::EmptyFile {
             span: Span::new(file, 0, text.len()),
         });

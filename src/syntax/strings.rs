@@ -27,7 +27,7 @@ pub(super) fn string_lit(i: In<'_>) -> PResult<'_, StrLit> {
                 },
             );
         };
-        if multiline && f[pos..].starts_with("\"\"\"") {
+        if multiline && bytes[pos..].starts_with(b"\"\"\"") {
             raw.push(StrPart::Lit(f[seg_start..pos].to_string()));
             pos += 3;
             break;
