@@ -164,7 +164,10 @@ impl<'p> Checker<'p> {
     }
 
     pub(super) fn infer(&mut self, e: &Expr) -> Ty {
-        crate::syntax::with_stack(|| self.infer_kind(e))
+        self.depth += 1;
+        let t = crate::syntax::with_stack_at(self.depth, || self.infer_kind(e));
+        self.depth -= 1;
+        t
     }
 
     fn infer_kind(&mut self, e: &Expr) -> Ty {

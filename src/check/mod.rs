@@ -90,6 +90,8 @@ pub(crate) struct Checker<'p> {
     regexes: FxHashMap<String, Option<regex::Regex>>,
     /// The type of the implicit `git` value, built once.
     git_type: Ty,
+    /// Depth of the expression walk, to look at the stack only now and then.
+    depth: u32,
 }
 
 /// What `enter_scope_of` replaced, to put back.
@@ -135,6 +137,7 @@ impl<'p> Checker<'p> {
             locals: FxHashMap::default(),
             regexes: FxHashMap::default(),
             git_type: implicit_type("git"),
+            depth: 0,
         };
         for e in errors {
             checker.resolve_error(e);

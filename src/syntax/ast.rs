@@ -315,7 +315,8 @@ impl StrLit {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum StrPart {
-    Lit(String),
+    /// Text after escapes are processed; short text is stored inline.
+    Lit(Name),
     Interp(Expr),
 }
 

@@ -454,6 +454,16 @@ pub(super) fn peek_word<'a>(i: In<'a>) -> Option<&'a str> {
     Some(&frag[..len])
 }
 
+/// True if the next token is the keyword `kw` (a whole word).
+#[inline]
+pub(super) fn at_keyword(i: In<'_>, kw: &str) -> bool {
+    let bytes = trivia(i).frag.as_bytes();
+    bytes.starts_with(kw.as_bytes())
+        && !bytes
+            .get(kw.len())
+            .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
+}
+
 /// The input after trivia.
 #[inline]
 pub(super) fn at(i: In<'_>) -> In<'_> {
@@ -539,7 +549,11 @@ pub(super) fn number(i: In<'_>) -> PResult<'_, (Number, Span)> {
             },
         );
     }
-    let clean: String = text.chars().filter(|c| *c != '_').collect();
+    let clean: std::borrow::Cow<str> = if text.contains('_') {
+        text.chars().filter(|c| *c != '_').collect::<String>().into()
+    } else {
+        text.into()
+    };
     let n = if is_float {
         match clean.parse::<f64>() {
             Ok(f) if f.is_finite() => Number::Float(f),

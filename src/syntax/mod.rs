@@ -35,8 +35,21 @@ pub fn parse(file: FileId, text: &str) -> (ast::SourceTree, Vec<Diagnostic>) {
 /// get a fresh stack segment when the current one runs low.
 #[inline]
 pub fn with_stack<R>(f: impl FnOnce() -> R) -> R {
-    stacker::maybe_grow(128 * 1024, 4 * 1024 * 1024, f)
+    stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, f)
 }
+
+/// [`with_stack`] for walks that count their depth: the stack is looked at
+/// every fourth level only, which the red zone leaves ample room for.
+#[inline]
+pub fn with_stack_at<R>(depth: u32, f: impl FnOnce() -> R) -> R {
+    if depth % 4 == 0 { with_stack(f) } else { f() }
+}
+
+/// Stack that must remain before a level starts (four levels of the
+/// deepest unoptimised walk use well under this).
+const RED_ZONE: usize = 256 * 1024;
+/// Size of each stack segment added when the red zone is reached.
+const STACK_SEGMENT: usize = 4 * 1024 * 1024;
 
 /// Reserved words; they cannot name items, but may name attributes and members.
 pub const KEYWORDS: &[&str] = &[

@@ -646,8 +646,8 @@ fn end_of(i: In<'_>) -> In<'_> {
 /// `expr = conditional`, `conditional = "if" expr "then" expr "else" expr | or_expr`
 pub(super) fn expr(i: In<'_>) -> PResult<'_, Expr> {
     enter(i)?;
-    let r = super::with_stack(|| {
-        if peek_word(i) == Some("if") {
+    let r = super::with_stack_at(i.extra.depth.get(), || {
+        if at_keyword(i, "if") {
             conditional(i)
         } else {
             binary(i, 1)
@@ -751,7 +751,7 @@ fn unary(i: In<'_>) -> PResult<'_, Expr> {
             {
                 start.extra.negated.set(operand_start.location_offset());
             }
-            let r = super::with_stack(|| unary(operand_start));
+            let r = super::with_stack_at(start.extra.depth.get(), || unary(operand_start));
             leave(start);
             let (i, operand) = r?;
             // `-9223372036854775808` is read whole: its digits alone overflow.

@@ -18,6 +18,11 @@ pub(super) fn string_lit(i: In<'_>) -> PResult<'_, StrLit> {
     let mut seg_start = pos;
     let mut raw = Vec::new();
     loop {
+        // Ordinary characters are skipped in one go; only these four matter.
+        pos += bytes[pos.min(bytes.len())..]
+            .iter()
+            .position(|b| matches!(b, b'"' | b'\\' | b'$' | b'\n'))
+            .unwrap_or(bytes.len().saturating_sub(pos));
         let Some(&b) = bytes.get(pos) else {
             return fail(
                 start,
@@ -28,12 +33,12 @@ pub(super) fn string_lit(i: In<'_>) -> PResult<'_, StrLit> {
             );
         };
         if multiline && bytes[pos..].starts_with(b"\"\"\"") {
-            raw.push(StrPart::Lit(f[seg_start..pos].to_string()));
+            raw.push(StrPart::Lit(f[seg_start..pos].into()));
             pos += 3;
             break;
         }
         if !multiline && b == b'"' {
-            raw.push(StrPart::Lit(f[seg_start..pos].to_string()));
+            raw.push(StrPart::Lit(f[seg_start..pos].into()));
             pos += 1;
             break;
         }
@@ -87,7 +92,7 @@ pub(super) fn string_lit(i: In<'_>) -> PResult<'_, StrLit> {
             continue;
         }
         if b == b'$' && bytes.get(pos + 1) == Some(&b'{') {
-            raw.push(StrPart::Lit(f[seg_start..pos].to_string()));
+            raw.push(StrPart::Lit(f[seg_start..pos].into()));
             let (rest, e) = expr(start.take_from(pos + 2))?;
             let (rest, _) = punct(rest, "}", "`}` to close the interpolation")?;
             pos = rest.location_offset() - start.location_offset();
@@ -109,7 +114,7 @@ pub(super) fn string_lit(i: In<'_>) -> PResult<'_, StrLit> {
         if let StrPart::Lit(t) = part
             && t.contains('\\')
         {
-            *t = unescape(std::mem::take(t));
+            *t = unescape(t).into();
         }
     }
     let parts = raw;
@@ -152,12 +157,12 @@ fn escape_len(s: &str) -> usize {
 }
 
 /// Processes escapes; unknown ones (already reported) stay as written.
-fn unescape(s: String) -> String {
+fn unescape(s: &str) -> String {
     if !s.contains('\\') {
-        return s;
+        return s.to_string();
     }
     let mut out = String::with_capacity(s.len());
-    let mut rest = s.as_str();
+    let mut rest = s;
     while let Some(p) = rest.find('\\') {
         out.push_str(&rest[..p]);
         let tail = &rest[p..];
@@ -193,7 +198,7 @@ fn unescape(s: String) -> String {
 fn dedent(raw: &mut [StrPart]) {
     if let Some(StrPart::Lit(t)) = raw.first_mut() {
         if let Some(stripped) = t.strip_prefix("\r\n").or_else(|| t.strip_prefix('\n')) {
-            *t = stripped.to_string();
+            *t = stripped.into();
         }
     }
     if let Some(StrPart::Lit(t)) = raw.last_mut() {
@@ -253,7 +258,7 @@ fn dedent(raw: &mut [StrPart]) {
                     out.push_str(line);
                 }
             }
-            *t = out;
+            *t = out.into();
         }
     }
 }
