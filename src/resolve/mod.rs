@@ -65,13 +65,7 @@ pub struct Entry {
 /// Returns the program and all source-level and syntax diagnostics. Files that
 /// cannot be read are reported and left out; everything else is loaded.
 pub fn load(sources: &mut SourceMap, entries: &[Entry]) -> (Program, Vec<Diagnostic>) {
-    let mut loader = Loader {
-        sources,
-        modules: Vec::new(),
-        by_file: HashMap::new(),
-        diags: Vec::new(),
-        stack: Vec::new(),
-    };
+    let mut loader = Loader::new(sources);
     let prelude = loader.stdlib("std/core").unwrap_or(ModuleId(0));
     let mut ids = Vec::new();
     for entry in entries {
@@ -97,13 +91,7 @@ pub fn load(sources: &mut SourceMap, entries: &[Entry]) -> (Program, Vec<Diagnos
 /// Loads a program from in-memory text (tests, benchmarks, the fuzzer).
 /// Relative imports are not available; `std/...` imports are.
 pub fn load_text(sources: &mut SourceMap, name: &str, text: &str) -> (Program, Vec<Diagnostic>) {
-    let mut loader = Loader {
-        sources,
-        modules: Vec::new(),
-        by_file: HashMap::new(),
-        diags: Vec::new(),
-        stack: Vec::new(),
-    };
+    let mut loader = Loader::new(sources);
     let prelude = loader.stdlib("std/core").unwrap_or(ModuleId(0));
     let file = loader.sources.add(name, Origin::Memory, text.to_string());
     let id = loader.module(file, None);
@@ -124,7 +112,17 @@ struct Loader<'s> {
     stack: Vec<(ModuleId, Option<Span>)>,
 }
 
-impl Loader<'_> {
+impl<'s> Loader<'s> {
+    fn new(sources: &'s mut SourceMap) -> Loader<'s> {
+        Loader {
+            sources,
+            modules: Vec::new(),
+            by_file: HashMap::new(),
+            diags: Vec::new(),
+            stack: Vec::new(),
+        }
+    }
+
     fn stdlib(&mut self, name: &str) -> Option<ModuleId> {
         let file = self.sources.add_stdlib(name)?;
         Some(self.module(file, None))

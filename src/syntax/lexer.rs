@@ -550,7 +550,10 @@ pub(super) fn number(i: In<'_>) -> PResult<'_, (Number, Span)> {
         );
     }
     let clean: std::borrow::Cow<str> = if text.contains('_') {
-        text.chars().filter(|c| *c != '_').collect::<String>().into()
+        text.chars()
+            .filter(|c| *c != '_')
+            .collect::<String>()
+            .into()
     } else {
         text.into()
     };

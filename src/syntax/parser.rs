@@ -360,65 +360,13 @@ fn path<'a>(i: In<'a>, what: &'static str) -> PResult<'a, Path> {
 fn schema(i: In<'_>) -> PResult<'_, ItemKind> {
     let (i, _) = keyword(i, "schema", "`schema`")?;
     let (i, name) = plain_name(i, "a schema name")?;
-    let open = at(i);
-    let (mut i, _) = punct(open, "{", "`{` to open the schema")?;
-    enter(open)?;
-    let mut fields = Vec::new();
-    loop {
-        let j = at(i);
-        if j.fragment().starts_with('}') {
-            i = j.take_from(1);
-            break;
-        }
-        if j.fragment().is_empty() {
-            leave(open);
-            if j.extra.stop_block() {
-                return Ok((
-                    j,
-                    ItemKind::Schema {
-                        name,
-                        fields,
-                        body_span: span(&open, &j),
-                    },
-                ));
-            }
-            return fail(
-                j,
-                SyntaxError::Unclosed {
-                    open: point(&open, 1),
-                    at: eof_span(&j),
-                    delim: '{',
-                },
-            );
-        }
-        match field(j) {
-            Ok((k, f)) => {
-                fields.push(f);
-                i = eat(k, ",").map_or(k, |(k, _)| k);
-            }
-            Err(nom::Err::Error(e) | nom::Err::Failure(e)) => {
-                let offset = e.offset();
-                j.extra.report(e.into_syntax(j));
-                if j.extra.stop_block() {
-                    i = end_of(j);
-                    break;
-                }
-                i = recover(j, offset, false);
-            }
-            Err(e) => return Err(e),
-        }
-        if j.extra.gave_up.get() {
-            i = end_of(j);
-            break;
-        }
-    }
-    leave(open);
+    let (i, (fields, body_span)) = braced(i, "`{` to open the schema", field)?;
     Ok((
         i,
         ItemKind::Schema {
             name,
             fields,
-            body_span: span(&open, &i),
+            body_span,
         },
     ))
 }
@@ -546,10 +494,22 @@ fn body(i: In<'_>) -> PResult<'_, Body> {
 }
 
 fn body_entries(i: In<'_>) -> PResult<'_, Body> {
+    let (i, (entries, span)) = braced(i, "`{` to open the block", |j| entry(j, false))?;
+    Ok((i, Body { entries, span }))
+}
+
+/// `"{" { ITEM [ "," ] } "}"`: a braced list of items (entries or schema
+/// fields). Broken items are reported and skipped; the list fails only when
+/// its opening brace is missing or the file ends before it closes.
+fn braced<'a, T>(
+    i: In<'a>,
+    what: &'static str,
+    mut item: impl FnMut(In<'a>) -> PResult<'a, T>,
+) -> PResult<'a, (Vec<T>, Span)> {
     let open = at(i);
-    let (mut i, _) = punct(open, "{", "`{` to open the block")?;
+    let (mut i, _) = punct(open, "{", what)?;
     enter(open)?;
-    let mut entries = Vec::new();
+    let mut items = Vec::new();
     loop {
         let j = at(i);
         if j.fragment().starts_with('}') {
@@ -559,13 +519,7 @@ fn body_entries(i: In<'_>) -> PResult<'_, Body> {
         if j.fragment().is_empty() {
             leave(open);
             if j.extra.stop_block() {
-                return Ok((
-                    j,
-                    Body {
-                        entries,
-                        span: span(&open, &j),
-                    },
-                ));
+                return Ok((j, (items, span(&open, &j))));
             }
             return fail(
                 j,
@@ -576,9 +530,9 @@ fn body_entries(i: In<'_>) -> PResult<'_, Body> {
                 },
             );
         }
-        match entry(j, false) {
-            Ok((k, e)) => {
-                entries.push(e);
+        match item(j) {
+            Ok((k, parsed)) => {
+                items.push(parsed);
                 i = eat(k, ",").map_or(k, |(k, _)| k);
             }
             Err(nom::Err::Error(e) | nom::Err::Failure(e)) => {
@@ -598,13 +552,7 @@ fn body_entries(i: In<'_>) -> PResult<'_, Body> {
         }
     }
     leave(open);
-    Ok((
-        i,
-        Body {
-            entries,
-            span: span(&open, &i),
-        },
-    ))
+    Ok((i, (items, span(&open, &i))))
 }
 
 /// A closing bracket: at the end of the file the opening one is unclosed.
