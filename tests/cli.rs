@@ -40,7 +40,9 @@ fn stdout(o: &Output) -> String {
 
 /// A fresh folder under the target dir for one test.
 fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli").join(name);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("cli")
+        .join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scratch dir");
     dir
@@ -48,7 +50,9 @@ fn scratch(name: &str) -> PathBuf {
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let path = dir.join(name);
-    std::fs::File::create(&path).and_then(|mut f| f.write_all(bytes)).expect("write");
+    std::fs::File::create(&path)
+        .and_then(|mut f| f.write_all(bytes))
+        .expect("write");
     path
 }
 
@@ -57,9 +61,22 @@ fn assert_rejected(name: &str, bytes: &[u8], code: &str) {
     let dir = scratch(name);
     write(&dir, "bad.rel", bytes);
     let out = rel(&["check", "bad.rel"], &dir);
-    assert_eq!(out.status.code(), Some(1), "{name}: exit code; stderr:\n{}", stderr(&out));
-    assert!(stderr(&out).contains(code), "{name}: expected {code} in:\n{}", stderr(&out));
-    assert!(!stderr(&out).contains("panicked"), "{name}: panic:\n{}", stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{name}: exit code; stderr:\n{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains(code),
+        "{name}: expected {code} in:\n{}",
+        stderr(&out)
+    );
+    assert!(
+        !stderr(&out).contains("panicked"),
+        "{name}: panic:\n{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -70,7 +87,9 @@ fn empty_file_is_rejected() {
 
 #[test]
 fn binary_garbage_is_rejected() {
-    let bytes: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let bytes: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
     assert_rejected("binary", &bytes, "E0002");
 }
 
@@ -89,7 +108,9 @@ fn invalid_utf8_is_rejected_at_the_bad_byte() {
 
 #[test]
 fn printable_garbage_gives_syntax_errors_not_a_panic() {
-    let text: String = (0..20_000u32).map(|i| (b' ' + ((i.wrapping_mul(2654435761) >> 11) % 95) as u8) as char).collect();
+    let text: String = (0..20_000u32)
+        .map(|i| (b' ' + ((i.wrapping_mul(2654435761) >> 11) % 95) as u8) as char)
+        .collect();
     let dir = scratch("garbage");
     write(&dir, "bad.rel", text.as_bytes());
     let out = rel(&["check", "bad.rel"], &dir);
@@ -99,7 +120,12 @@ fn printable_garbage_gives_syntax_errors_not_a_panic() {
 
 #[test]
 fn deep_nesting_is_bounded() {
-    for (name, open, close) in [("lists", "[", "]"), ("maps", "{ a = ", "}"), ("parens", "(", ")"), ("negation", "-", "")] {
+    for (name, open, close) in [
+        ("lists", "[", "]"),
+        ("maps", "{ a = ", "}"),
+        ("parens", "(", ")"),
+        ("negation", "-", ""),
+    ] {
         let depth = 10_000;
         let text = format!("let x = {}1{}\n", open.repeat(depth), close.repeat(depth));
         assert_rejected(&format!("deep_{name}"), text.as_bytes(), "E0105");
@@ -118,33 +144,62 @@ fn huge_file_is_refused_quickly() {
     let out = rel(&["check", "big.rel"], &dir);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("E0003"), "{}", stderr(&out));
-    assert!(start.elapsed() < Duration::from_secs(10), "refusing a large file took {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "refusing a large file took {:?}",
+        start.elapsed()
+    );
 }
 
 #[test]
 fn unterminated_and_bad_escapes_are_coded() {
-    assert_rejected("unterminated_string", b"let a = \"open\nlet b = 1\n", "E0102");
+    assert_rejected(
+        "unterminated_string",
+        b"let a = \"open\nlet b = 1\n",
+        "E0102",
+    );
     assert_rejected("unterminated_multiline", b"let a = \"\"\"open\n", "E0102");
-    assert_rejected("unterminated_comment", b"let a = 1\n/* never closed\n", "E0103");
+    assert_rejected(
+        "unterminated_comment",
+        b"let a = 1\n/* never closed\n",
+        "E0103",
+    );
     assert_rejected("unknown_escape", b"let a = \"C:\\data\"\n", "E0104");
-    assert_rejected("unclosed_block", b"app store {\n  hostname = \"x\"\n", "E0108");
+    assert_rejected(
+        "unclosed_block",
+        b"app store {\n  hostname = \"x\"\n",
+        "E0108",
+    );
 }
 
 #[test]
 fn three_broken_items_report_three_errors() {
     let dir = scratch("three");
-    write(&dir, "bad.rel", b"param a string\nlet ok = 1\nlet = 2\nlet fine = 3\noutput x 4\n");
+    write(
+        &dir,
+        "bad.rel",
+        b"param a string\nlet ok = 1\nlet = 2\nlet fine = 3\noutput x 4\n",
+    );
     let out = rel(&["check", "bad.rel", "--format", "json"], &dir);
     assert_eq!(out.status.code(), Some(1));
     let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-    let lines: Vec<i64> = json["diagnostics"].as_array().unwrap().iter().map(|d| d["line"].as_i64().unwrap()).collect();
+    let lines: Vec<i64> = json["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["line"].as_i64().unwrap())
+        .collect();
     assert_eq!(lines, vec![1, 3, 5], "{json:#}");
 }
 
 #[test]
 fn json_diagnostics_have_every_field() {
     let dir = scratch("json");
-    write(&dir, "app.rel", b"let region = \"us-east-1\"\nlet zone = \"${regoin}-a\"\n");
+    write(
+        &dir,
+        "app.rel",
+        b"let region = \"us-east-1\"\nlet zone = \"${regoin}-a\"\n",
+    );
     let out = rel(&["check", "app.rel", "--format", "json"], &dir);
     assert_eq!(out.status.code(), Some(1));
     let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
@@ -155,8 +210,14 @@ fn json_diagnostics_have_every_field() {
     assert_eq!(d["name"], "unresolved-name");
     assert_eq!(d["severity"], "error");
     assert_eq!(d["file"], "app.rel");
-    assert_eq!((d["line"].as_i64(), d["column"].as_i64()), (Some(2), Some(15)));
-    assert_eq!((d["byte_start"].as_i64(), d["byte_end"].as_i64()), (Some(39), Some(45)));
+    assert_eq!(
+        (d["line"].as_i64(), d["column"].as_i64()),
+        (Some(2), Some(15))
+    );
+    assert_eq!(
+        (d["byte_start"].as_i64(), d["byte_end"].as_i64()),
+        (Some(39), Some(45))
+    );
     assert_eq!(d["help"], "Did you mean `region`?");
     assert!(d["message"].as_str().unwrap().contains("regoin"));
 }
@@ -182,7 +243,13 @@ fn human_output_has_snippet_code_and_help() {
     let out = rel(&["check", "app.rel"], &dir);
     assert_eq!(out.status.code(), Some(1));
     let text = stderr(&out);
-    for needle in ["E0312 misplaced-item", "app.rel:1:9", "service shoes {", "help:", "checked 1 file: 1 error"] {
+    for needle in [
+        "E0312 misplaced-item",
+        "app.rel:1:9",
+        "service shoes {",
+        "help:",
+        "checked 1 file: 1 error",
+    ] {
         assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
     }
 }
@@ -190,11 +257,19 @@ fn human_output_has_snippet_code_and_help() {
 #[test]
 fn clean_project_exits_zero() {
     let dir = scratch("clean");
-    write(&dir, "main.rel", b"import \"./net.rel\" as net\n\nlet subnet = cidrsubnet(net.cidr, 8, 1)\n");
+    write(
+        &dir,
+        "main.rel",
+        b"import \"./net.rel\" as net\n\nlet subnet = cidrsubnet(net.cidr, 8, 1)\n",
+    );
     write(&dir, "net.rel", b"let cidr = \"10.0.0.0/16\"\n");
     let out = rel(&["check", "."], &dir);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(stderr(&out).contains("checked 2 files: no problems"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("checked 2 files: no problems"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -237,7 +312,11 @@ fn fmt_check_lists_files_and_fmt_rewrites_them() {
     let out = rel(&["fmt", "--check", "."], &dir);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(stdout(&out), "would reformat: ./messy.rel\n");
-    assert_eq!(std::fs::read(dir.join("messy.rel")).unwrap(), messy, "--check changes nothing");
+    assert_eq!(
+        std::fs::read(dir.join("messy.rel")).unwrap(),
+        messy,
+        "--check changes nothing"
+    );
 
     let out = rel(&["fmt", "."], &dir);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -247,8 +326,17 @@ fn fmt_check_lists_files_and_fmt_rewrites_them() {
         "// the shop\nlet region = \"us-east-1\" # trailing\napp store {\n  hostname = \"x\"\n\n  env = { A = \"1\", B = \"2\" }\n}\n"
     );
     let out = rel(&["fmt", "--check", "."], &dir);
-    assert_eq!(out.status.code(), Some(0), "formatting is idempotent: {}", stdout(&out));
-    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2, "no temporary files left behind");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "formatting is idempotent: {}",
+        stdout(&out)
+    );
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        2,
+        "no temporary files left behind"
+    );
 }
 
 #[test]
@@ -258,5 +346,8 @@ fn fmt_leaves_files_with_syntax_errors_alone() {
     let out = rel(&["fmt", "broken.rel"], &dir);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("E0108"), "{}", stderr(&out));
-    assert_eq!(std::fs::read(dir.join("broken.rel")).unwrap(), b"let a = [1,\n");
+    assert_eq!(
+        std::fs::read(dir.join("broken.rel")).unwrap(),
+        b"let a = [1,\n"
+    );
 }

@@ -13,7 +13,10 @@ use rel::source::SourceMap;
 
 fn relative(path: &Path) -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    path.strip_prefix(root).unwrap_or(path).display().to_string()
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
 }
 
 fn expect_ok_or_err(path: &Path, count: usize) {
@@ -21,7 +24,10 @@ fn expect_ok_or_err(path: &Path, count: usize) {
     if name.contains("/ok/") {
         assert_eq!(count, 0, "{name}: an ok file must give no diagnostics");
     } else {
-        assert!(count > 0, "{name}: an err file must give at least one diagnostic");
+        assert!(
+            count > 0,
+            "{name}: an err file must give at least one diagnostic"
+        );
     }
 }
 
@@ -37,7 +43,11 @@ fn parse_corpus() {
         }
         for d in &diags {
             for l in &d.labels {
-                assert!(l.span.end as usize <= text.len(), "{}: diagnostic span outside the file", relative(path));
+                assert!(
+                    l.span.end as usize <= text.len(),
+                    "{}: diagnostic span outside the file",
+                    relative(path)
+                );
             }
         }
         expect_ok_or_err(path, diags.len());
@@ -58,7 +68,10 @@ fn check_corpus() {
         let entry = rel::resolve::Entry {
             display: relative(path),
             path: path.to_path_buf(),
-            root: Path::new(&relative(path)).parent().expect("corpus files live in a folder").to_path_buf(),
+            root: Path::new(&relative(path))
+                .parent()
+                .expect("corpus files live in a folder")
+                .to_path_buf(),
         };
         let diags = rel::check_entries(&mut sources, &[entry]);
         expect_ok_or_err(path, diags.len());
@@ -74,13 +87,22 @@ fn check_corpus() {
                         return None;
                     }
                     let (line, column) = file.line_col(span.start);
-                    Some(support::Expectation { line, column, code: d.code.id.to_string() })
+                    Some(support::Expectation {
+                        line,
+                        column,
+                        code: d.code.id.to_string(),
+                    })
                 })
                 .collect();
             actual.sort();
             let mut expected = expected;
             expected.sort();
-            assert_eq!(actual, expected, "{}: diagnostics differ from the `# ^^^` expectations", relative(path));
+            assert_eq!(
+                actual,
+                expected,
+                "{}: diagnostics differ from the `# ^^^` expectations",
+                relative(path)
+            );
         }
         insta::assert_snapshot!(support::render(&sources, &diags));
     });

@@ -44,12 +44,20 @@ fn examples_check_clean() {
         files.sort();
         let entries: Vec<rel::resolve::Entry> = files
             .iter()
-            .map(|f| rel::resolve::Entry { display: f.display().to_string(), path: f.clone(), root: dir.clone() })
+            .map(|f| rel::resolve::Entry {
+                display: f.display().to_string(),
+                path: f.clone(),
+                root: dir.clone(),
+            })
             .collect();
         let mut sources = SourceMap::new();
         let diags = rel::check_entries(&mut sources, &entries);
         let rendered = rel::diagnostic::render::render_human(&sources, &diags, Default::default());
-        assert!(diags.is_empty(), "{} has diagnostics:\n{rendered}", dir.display());
+        assert!(
+            diags.is_empty(),
+            "{} has diagnostics:\n{rendered}",
+            dir.display()
+        );
     }
 }
 
@@ -59,13 +67,21 @@ fn examples_and_stdlib_are_formatted() {
     let mut files = Vec::new();
     rel_files(&root.join("examples"), &mut files);
     rel_files(&root.join("stdlib"), &mut files);
-    assert!(files.len() >= 6, "expected the stdlib and at least one example");
+    assert!(
+        files.len() >= 6,
+        "expected the stdlib and at least one example"
+    );
     for file in files {
         let text = std::fs::read_to_string(&file).expect("UTF-8 source");
         let (tree, diags) = rel::syntax::parse(rel::source::FileId(0), &text);
         assert!(diags.is_empty(), "{} does not parse", file.display());
         let formatted = rel::format::format_source(&tree, &text);
-        assert!(formatted == text, "{} is not formatted; run `rel fmt {}`", file.display(), file.display());
+        assert!(
+            formatted == text,
+            "{} is not formatted; run `rel fmt {}`",
+            file.display(),
+            file.display()
+        );
     }
 }
 
@@ -84,9 +100,19 @@ fn stdlib_checks_clean() {
 fn editor_grammar_is_valid() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("grammar/rel.tmLanguage.json");
     let text = std::fs::read_to_string(path).expect("the TextMate grammar exists");
-    let grammar: serde_json::Value = serde_json::from_str(&text).expect("the TextMate grammar is JSON");
+    let grammar: serde_json::Value =
+        serde_json::from_str(&text).expect("the TextMate grammar is JSON");
     assert_eq!(grammar["scopeName"], "source.rel");
-    for key in ["comments", "strings", "interpolation", "expressions", "items"] {
-        assert!(grammar["repository"][key].is_object(), "repository has {key}");
+    for key in [
+        "comments",
+        "strings",
+        "interpolation",
+        "expressions",
+        "items",
+    ] {
+        assert!(
+            grammar["repository"][key].is_object(),
+            "repository has {key}"
+        );
     }
 }

@@ -2,10 +2,21 @@
 
 use std::fmt::Write;
 
-/// An app with `services` services (image, port, replicas, env, resources,
-/// health probe, dependencies), a domain, a cluster, a database and a few
-/// environments: the shape of a real template, repeated.
-pub fn app_template(services: usize) -> String {
+/// How each generated service is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Style {
+    /// As services are usually written: literal settings, an image tag
+    /// interpolated from git, an env map, resources, a probe, a dependency.
+    Typical,
+    /// Every service also computes its replicas with a conditional and an
+    /// env value with a builtin call over a list: twice the expressions.
+    Computed,
+}
+
+/// An app with `services` services written in `style`, a domain, a
+/// cluster, a database and a few environments: the shape of a real
+/// template, repeated.
+pub fn template(services: usize, style: Style) -> String {
     let mut s = String::with_capacity(services * 400 + 2048);
     s.push_str(
         r#"import "std/aws" as aws
@@ -38,15 +49,26 @@ app store {
 "#,
     );
     for i in 0..services {
-        let dep = if i > 0 { format!("\n    depends_on = [svc{}]", i - 1) } else { String::new() };
+        let dep = if i > 0 {
+            format!("\n    depends_on = [svc{}]", i - 1)
+        } else {
+            String::new()
+        };
+        let (replicas, flags) = match style {
+            Style::Typical => ("2".to_string(), "\"a,b,c\"".to_string()),
+            Style::Computed => (
+                "if tier == \"prod\" then replicas * 2 else replicas".to_string(),
+                "join([\"a\", \"b\", \"c\"], \",\")".to_string(),
+            ),
+        };
         write!(
             s,
             r#"
   service svc{i} {{
     image    = "registry.example.com/store/svc{i}:${{git.sha}}"
     port     = {port}
-    replicas = if tier == "prod" then replicas * 2 else replicas
-    env      = {{ SERVICE_INDEX = "{i}", FEATURE_FLAGS = join(["a", "b", "c"], ",") }}
+    replicas = {replicas}
+    env      = {{ SERVICE_INDEX = "{i}", FEATURE_FLAGS = {flags} }}
     resources = {{ cpu = "250m", memory = "512Mi" }}
     health    = {{ path = "/healthz", period_seconds = 10 }}{dep}
   }}

@@ -9,20 +9,43 @@ use rel::syntax::ast::*;
 
 /// Renders diagnostics without colour, at a fixed width, for snapshots.
 pub fn render(sources: &SourceMap, diags: &[Diagnostic]) -> String {
-    render_human(sources, diags, HumanOptions { color: false, unicode: true, width: 100 })
+    render_human(
+        sources,
+        diags,
+        HumanOptions {
+            color: false,
+            unicode: true,
+            width: 100,
+        },
+    )
 }
 
 /// Checks that every node's span lies inside the file and inside its parent's span.
 pub fn check_spans(tree: &SourceTree, len: usize) -> Result<(), String> {
-    let mut walker = SpanWalker { errors: Vec::new(), len: len as u32 };
-    walker.within(tree.span, Span { file: tree.span.file, start: 0, end: len as u32 }, "file");
+    let mut walker = SpanWalker {
+        errors: Vec::new(),
+        len: len as u32,
+    };
+    walker.within(
+        tree.span,
+        Span {
+            file: tree.span.file,
+            start: 0,
+            end: len as u32,
+        },
+        "file",
+    );
     for item in &tree.items {
         walker.item(item, tree.span);
     }
     for c in &tree.comments {
         walker.within(*c, tree.span, "comment");
     }
-    if walker.errors.is_empty() { Ok(()) } else { Err(walker.errors.join("\n")) }
+    if walker.errors.is_empty() {
+        Ok(())
+    } else {
+        Err(walker.errors.join("\n"))
+    }
 }
 
 struct SpanWalker {
@@ -33,9 +56,15 @@ struct SpanWalker {
 impl SpanWalker {
     fn within(&mut self, span: Span, parent: Span, what: &str) {
         if span.start > span.end || span.end > self.len {
-            self.errors.push(format!("{what} span {}..{} outside the file (len {})", span.start, span.end, self.len));
+            self.errors.push(format!(
+                "{what} span {}..{} outside the file (len {})",
+                span.start, span.end, self.len
+            ));
         } else if span.start < parent.start || span.end > parent.end {
-            self.errors.push(format!("{what} span {}..{} not inside parent {}..{}", span.start, span.end, parent.start, parent.end));
+            self.errors.push(format!(
+                "{what} span {}..{} not inside parent {}..{}",
+                span.start, span.end, parent.start, parent.end
+            ));
         }
     }
 
@@ -52,7 +81,11 @@ impl SpanWalker {
                 self.within(name.span, p, "name");
                 self.expr(value, p);
             }
-            ItemKind::Schema { name, fields, body_span } => {
+            ItemKind::Schema {
+                name,
+                fields,
+                body_span,
+            } => {
                 self.within(name.span, p, "name");
                 self.within(*body_span, p, "schema body");
                 for f in fields {
@@ -66,7 +99,11 @@ impl SpanWalker {
                 }
                 self.body(body, p);
             }
-            ItemKind::Resource { name, type_name, body } => {
+            ItemKind::Resource {
+                name,
+                type_name,
+                body,
+            } => {
                 self.within(name.span, p, "name");
                 self.str_lit(type_name, p);
                 self.body(body, p);
@@ -80,7 +117,12 @@ impl SpanWalker {
                 self.within(base.span, p, "base");
                 self.body(body, p);
             }
-            ItemKind::Instance { kind, name, component, body } => {
+            ItemKind::Instance {
+                kind,
+                name,
+                component,
+                body,
+            } => {
                 self.within(kind.span, p, "kind");
                 self.within(name.span, p, "name");
                 self.within(component.span, p, "component");
@@ -163,7 +205,11 @@ impl SpanWalker {
                 self.comprehension(c, p);
                 self.expr(v, p);
             }
-            ExprKind::Null | ExprKind::Bool(_) | ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Name(_) => {}
+            ExprKind::Null
+            | ExprKind::Bool(_)
+            | ExprKind::Int(_)
+            | ExprKind::Float(_)
+            | ExprKind::Name(_) => {}
         }
     }
 
@@ -201,12 +247,23 @@ pub fn expectations(text: &str) -> Vec<Expectation> {
         if !is_expectation(line) {
             continue;
         }
-        let Some(caret) = line.find('^') else { continue };
-        let code = line[caret..].trim_start_matches('^').split_whitespace().next().unwrap_or("").to_string();
+        let Some(caret) = line.find('^') else {
+            continue;
+        };
+        let code = line[caret..]
+            .trim_start_matches('^')
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_string();
         let target = (0..n).rev().find(|&m| !is_expectation(lines[m]));
         if let Some(target) = target {
             let column = line[..caret].chars().count() + 1;
-            out.push(Expectation { line: target + 1, column, code });
+            out.push(Expectation {
+                line: target + 1,
+                column,
+                code,
+            });
         }
     }
     out
