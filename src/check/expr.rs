@@ -58,20 +58,19 @@ impl<'p> Checker<'p> {
                 self.require(e.span, &got, want);
                 if let Ty::Enum(values) = want
                     && let Some(Const::Str(s)) = const_of(e)
+                    && !values.contains(&s)
                 {
-                    if !values.contains(&s) {
-                        let suggestion =
-                            diagnostic::did_you_mean(&s, values.iter().map(String::as_str));
-                        self.error(CheckError::TypeMismatch {
-                            span: e.span,
-                            expected: format!("`{want}`"),
-                            found: format!("`\"{s}\"`"),
-                            help: Some(match suggestion {
-                                Some(v) => format!("Did you mean \"{v}\"?"),
-                                None => "Use one of the listed values.".to_string(),
-                            }),
-                        });
-                    }
+                    let suggestion =
+                        diagnostic::did_you_mean(&s, values.iter().map(String::as_str));
+                    self.error(CheckError::TypeMismatch {
+                        span: e.span,
+                        expected: format!("`{want}`"),
+                        found: format!("`\"{s}\"`"),
+                        help: Some(match suggestion {
+                            Some(v) => format!("Did you mean \"{v}\"?"),
+                            None => "Use one of the listed values.".to_string(),
+                        }),
+                    });
                 }
             }
         }

@@ -117,7 +117,7 @@ impl<'p> Checker<'p> {
                 span: item.span,
             });
         };
-        if !self.in_progress.insert(r.clone()) {
+        if !self.in_progress.insert(*r) {
             // A schema that contains itself: the inner use is left unchecked.
             return Rc::new(SchemaDef {
                 name: name.name.to_string(),
@@ -147,7 +147,7 @@ impl<'p> Checker<'p> {
             fields: defs,
             span: name.span,
         });
-        self.schemas.insert(r.clone(), schema.clone());
+        self.schemas.insert(*r, schema.clone());
         schema
     }
 
@@ -160,12 +160,12 @@ impl<'p> Checker<'p> {
         let ItemKind::Param(f) = &item.kind else {
             unreachable!("param_def on a parameter")
         };
-        self.in_progress.insert(r.clone());
+        self.in_progress.insert(*r);
         let saved = self.enter_scope_of(r);
         let def = self.field_def(f);
         self.leave_scope(saved);
         self.in_progress.remove(r);
-        self.params.insert(r.clone(), def.clone());
+        self.params.insert(*r, def.clone());
         def
     }
 
@@ -195,7 +195,7 @@ impl<'p> Checker<'p> {
             fields,
             span: name.span,
         });
-        self.component_params.insert(r.clone(), schema.clone());
+        self.component_params.insert(*r, schema.clone());
         schema
     }
 
@@ -455,7 +455,7 @@ impl<'p> Checker<'p> {
                     )
                 }),
                 Rule::Length { min, max } => c
-                    .len()
+                    .length()
                     .filter(|n| (*n as i64) < *min || (*n as i64) > *max)
                     .map(|n| {
                         format!(
@@ -480,7 +480,7 @@ impl<'p> Checker<'p> {
                     )
                 }),
                 Rule::NonEmpty => c
-                    .len()
+                    .length()
                     .filter(|n| *n == 0)
                     .map(|_| format!("`{}` must not be empty", field.name)),
             };
@@ -738,11 +738,10 @@ impl<'p> Checker<'p> {
         for entry in &body.entries {
             if let Entry::Item(item) = entry
                 && let ItemKind::Block { kind, name, .. } = &item.kind
+                && matches!(kind, BlockKind::Service | BlockKind::Job)
             {
-                if matches!(kind, BlockKind::Service | BlockKind::Job) {
-                    if let Some(schema) = self.prelude_schema(kind.schema()) {
-                        members.insert(name.name.to_string(), schema);
-                    }
+                if let Some(schema) = self.prelude_schema(kind.schema()) {
+                    members.insert(name.name.to_string(), schema);
                 }
             }
         }

@@ -544,7 +544,7 @@ impl<'p> Checker<'p> {
         if let Some(t) = self.item_types.get(r) {
             return t.clone();
         }
-        if !self.in_progress.insert(r.clone()) {
+        if !self.in_progress.insert(*r) {
             // A reference cycle; the graph phase reports it with the whole cycle.
             return Ty::Any;
         }
@@ -589,14 +589,14 @@ impl<'p> Checker<'p> {
             ItemKind::Instance { .. } => self.instance_component(r).map_or(Ty::Any, Ty::Instance),
         };
         self.in_progress.remove(r);
-        self.item_types.insert(r.clone(), ty.clone());
+        self.item_types.insert(*r, ty.clone());
         ty
     }
 
     /// The component an instance names, resolved once.
     fn instance_component(&mut self, r: &ItemRef) -> Option<ItemRef> {
         if let Some(c) = self.instance_components.get(r) {
-            return c.clone();
+            return *c;
         }
         let item = self.item(r);
         let ItemKind::Instance { component, .. } = &item.kind else {
@@ -619,7 +619,7 @@ impl<'p> Checker<'p> {
             None => None,
         };
         self.leave_scope(saved);
-        self.instance_components.insert(r.clone(), found.clone());
+        self.instance_components.insert(*r, found);
         found
     }
 

@@ -240,7 +240,7 @@ impl Const {
     }
 
     /// Length for `@length` and `@nonempty`: characters of a string, elements of a collection.
-    pub fn len(&self) -> Option<usize> {
+    pub fn length(&self) -> Option<usize> {
         match self {
             Const::Str(s) => Some(s.chars().count()),
             Const::List(l) => Some(l.len()),

@@ -162,7 +162,9 @@ impl<'s> Loader<'s> {
             })
             .collect();
         for (path, alias) in imports {
-            self.stack.last_mut().map(|top| top.1 = Some(path.span));
+            if let Some(top) = self.stack.last_mut() {
+                top.1 = Some(path.span);
+            }
             let target = self.import(file, root.as_deref().zip(root_display.as_deref()), &path);
             self.modules[id.0 as usize]
                 .imports
