@@ -689,6 +689,50 @@ fn numeric_result(a: &Ty, b: &Ty) -> Ty {
     }
 }
 
+/// A literal seen without copying it, for constraint checks.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum LiteralView<'a> {
+    Number(f64),
+    Str(&'a str),
+    /// A list or map literal of this many elements.
+    Collection(usize),
+    Other,
+}
+
+impl LiteralView<'_> {
+    /// Characters of a string, elements of a collection.
+    pub fn length(self) -> Option<usize> {
+        match self {
+            LiteralView::Str(s) => Some(s.chars().count()),
+            LiteralView::Collection(n) => Some(n),
+            _ => None,
+        }
+    }
+}
+
+/// The literal an expression is, if it is one (interpolated strings and
+/// computed values are not).
+pub(crate) fn literal_view(e: &Expr) -> Option<LiteralView<'_>> {
+    Some(match &e.kind {
+        ExprKind::Int(n) => LiteralView::Number(*n as f64),
+        ExprKind::Float(f) => LiteralView::Number(*f),
+        ExprKind::Str(s) => match s.parts.as_slice() {
+            [] => LiteralView::Str(""),
+            [StrPart::Lit(t)] => LiteralView::Str(t),
+            _ => return None,
+        },
+        ExprKind::List(items) => LiteralView::Collection(items.len()),
+        ExprKind::Map(entries) => LiteralView::Collection(entries.len()),
+        ExprKind::Unary(UnaryOp::Neg, inner) => match literal_view(inner)? {
+            LiteralView::Number(v) => LiteralView::Number(-v),
+            _ => return None,
+        },
+        ExprKind::Paren(inner) => literal_view(inner)?,
+        ExprKind::Null | ExprKind::Bool(_) => LiteralView::Other,
+        _ => return None,
+    })
+}
+
 /// The value of a literal expression, if it is one.
 pub(crate) fn const_of(e: &Expr) -> Option<Const> {
     Some(match &e.kind {

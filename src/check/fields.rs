@@ -7,6 +7,7 @@ use smallvec::SmallVec;
 use rustc_hash::FxHashMap;
 use std::rc::Rc;
 
+use super::expr::LiteralView;
 use super::types::{Const, FieldDef, Rule, SchemaDef, Ty};
 use super::{CheckError, Checker, Owner, PathUse};
 use crate::diagnostic;
@@ -443,54 +444,58 @@ impl<'p> Checker<'p> {
         if field.rules.is_empty() {
             return;
         }
-        let Some(c) = super::expr::const_of(value) else {
+        // Most values are fine: look at them without building a constant,
+        // and build one only to describe a violation.
+        let Some(view) = super::expr::literal_view(value) else {
             return;
         };
         for (rule, rule_span) in &field.rules {
-            let problem = match rule {
-                Rule::Range { min, max } => c.as_f64().filter(|v| v < min || v > max).map(|_| {
-                    format!(
-                        "`{}` must be between {min} and {max}, found {c}",
-                        field.name
-                    )
-                }),
-                Rule::Length { min, max } => c
+            let broken = match (rule, view) {
+                (Rule::Range { min, max }, LiteralView::Number(v)) => v < *min || v > *max,
+                (Rule::Length { min, max }, view) => view
                     .length()
-                    .filter(|n| (*n as i64) < *min || (*n as i64) > *max)
-                    .map(|n| {
-                        format!(
-                            "`{}` must have a length between {min} and {max}, found {n}",
-                            field.name
-                        )
-                    }),
-                Rule::Pattern(re) => match &c {
-                    Const::Str(s) if !re.is_match(s) => Some(format!(
-                        "`{}` must match /{}/, found {c}",
-                        field.name,
-                        re.as_str()
-                    )),
-                    _ => None,
-                },
-                Rule::OneOf(values) => (!values.contains(&c)).then(|| {
+                    .is_some_and(|n| (n as i64) < *min || (n as i64) > *max),
+                (Rule::Pattern(re), LiteralView::Str(s)) => !re.is_match(s),
+                (Rule::NonEmpty, view) => view.length() == Some(0),
+                (Rule::OneOf(values), _) => {
+                    super::expr::const_of(value).is_some_and(|c| !values.contains(&c))
+                }
+                _ => false,
+            };
+            if !broken {
+                continue;
+            }
+            let Some(c) = super::expr::const_of(value) else {
+                continue;
+            };
+            let message = match rule {
+                Rule::Range { min, max } => format!(
+                    "`{}` must be between {min} and {max}, found {c}",
+                    field.name
+                ),
+                Rule::Length { min, max } => format!(
+                    "`{}` must have a length between {min} and {max}, found {}",
+                    field.name,
+                    c.length().unwrap_or(0)
+                ),
+                Rule::Pattern(re) => {
+                    format!("`{}` must match /{}/, found {c}", field.name, re.as_str())
+                }
+                Rule::OneOf(values) => {
                     let shown: Vec<String> = values.iter().map(|v| v.to_string()).collect();
                     format!(
                         "`{}` must be one of {}, found {c}",
                         field.name,
                         shown.join(", ")
                     )
-                }),
-                Rule::NonEmpty => c
-                    .length()
-                    .filter(|n| *n == 0)
-                    .map(|_| format!("`{}` must not be empty", field.name)),
+                }
+                Rule::NonEmpty => format!("`{}` must not be empty", field.name),
             };
-            if let Some(message) = problem {
-                self.error(CheckError::Constraint {
-                    span: value.span,
-                    message,
-                    rule: *rule_span,
-                });
-            }
+            self.error(CheckError::Constraint {
+                span: value.span,
+                message,
+                rule: *rule_span,
+            });
         }
     }
 

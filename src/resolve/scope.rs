@@ -104,6 +104,10 @@ impl Scope {
 
     /// The scope of a body's nested items.
     pub fn of_body(parent: &ItemRef, entries: &[Entry], errors: &mut Vec<ResolveError>) -> Scope {
+        // Most bodies (services, resources, instances) hold attributes only.
+        if !entries.iter().any(|e| matches!(e, Entry::Item(_))) {
+            return Scope::new();
+        }
         let items = entries.iter().enumerate().filter_map(|(i, e)| match e {
             Entry::Item(item) => Some((i, &**item)),
             Entry::Attr(_) => None,

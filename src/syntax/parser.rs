@@ -90,7 +90,11 @@ fn entry(i: In<'_>, top_level: bool) -> PResult<'_, Entry> {
         );
     }
     if peek(after, "=") && !peek(after, "==") || peek(after, ".") {
-        let (i, attr) = attribute(start)?;
+        let first = Ident {
+            name: w.into(),
+            span: point(&start, w.len()),
+        };
+        let (i, attr) = attribute_from(start, first, after)?;
         return Ok((i, Entry::Attr(attr)));
     }
     let (i, kind) = match w {
@@ -340,7 +344,12 @@ fn type_expr(i: In<'_>) -> PResult<'_, TypeExpr> {
 /// `path = IDENT { "." IDENT }`
 fn path<'a>(i: In<'a>, what: &'static str) -> PResult<'a, Path> {
     let start = at(i);
-    let (mut i, first) = any_name(start, what)?;
+    let (i, first) = any_name(start, what)?;
+    path_from(start, first, i)
+}
+
+/// The rest of a path whose first segment is already read.
+fn path_from<'a>(start: In<'a>, first: Ident, mut i: In<'a>) -> PResult<'a, Path> {
     let mut segments = smallvec::smallvec![first];
     while let Some((j, _)) = eat(i, ".") {
         let (j, seg) = any_name(j, "a name after `.`")?;
@@ -470,9 +479,8 @@ fn instance(i: In<'_>) -> PResult<'_, ItemKind> {
 }
 
 /// `attribute = path "=" expr`
-fn attribute(i: In<'_>) -> PResult<'_, Attr> {
-    let start = at(i);
-    let (i, path) = path(start, "an attribute name")?;
+fn attribute_from<'a>(start: In<'a>, first: Ident, after: In<'a>) -> PResult<'a, Attr> {
+    let (i, path) = path_from(start, first, after)?;
     let (i, _) = punct(i, "=", "`=`")?;
     let (i, value) = expr(i)?;
     Ok((
@@ -598,11 +606,28 @@ pub(super) fn expr(i: In<'_>) -> PResult<'_, Expr> {
         if at_keyword(i, "if") {
             conditional(i)
         } else {
-            binary(i, 1)
+            operand_first(i)
         }
     });
     leave(i);
     r
+}
+
+/// `or_expr`, reading a leading literal or name directly: most values are a
+/// lone operand, which then needs none of the operator layers.
+fn operand_first(i: In<'_>) -> PResult<'_, Expr> {
+    let start = at(i);
+    let simple = !matches!(start.fragment().as_bytes().first(), Some(b'-' | b'!'));
+    if !simple {
+        return binary(start, 1);
+    }
+    let (i, e) = primary(start)?;
+    let next = at(i).fragment().as_bytes().first().copied();
+    if !next.is_some_and(|b| b".[|&=!<>+-*/%".contains(&b)) {
+        return Ok((i, e));
+    }
+    let (i, e) = postfix_tail(start, i, e)?;
+    binary_tail(start, i, e, 1)
 }
 
 fn conditional(i: In<'_>) -> PResult<'_, Expr> {
@@ -647,7 +672,12 @@ fn binary_op(i: In<'_>) -> Option<(In<'_>, BinaryOp)> {
 /// `or_expr` down to `mul_expr`: precedence climbing over the binary operators.
 fn binary(i: In<'_>, min_prec: u8) -> PResult<'_, Expr> {
     let start = at(i);
-    let (mut i, mut lhs) = unary(start)?;
+    let (i, lhs) = unary(start)?;
+    binary_tail(start, i, lhs, min_prec)
+}
+
+/// The operators after a left operand that is already parsed.
+fn binary_tail<'a>(start: In<'a>, mut i: In<'a>, mut lhs: Expr, min_prec: u8) -> PResult<'a, Expr> {
     let mut chain = 0;
     while let Some((j, op)) = binary_op(i) {
         if op.precedence() < min_prec {
@@ -727,7 +757,12 @@ fn unary(i: In<'_>) -> PResult<'_, Expr> {
 /// `postfix = primary { "." IDENT | "[" expr "]" }`
 fn postfix(i: In<'_>) -> PResult<'_, Expr> {
     let start = at(i);
-    let (mut i, mut e) = primary(start)?;
+    let (i, e) = primary(start)?;
+    postfix_tail(start, i, e)
+}
+
+/// Member accesses and indexes after a primary that is already parsed.
+fn postfix_tail<'a>(start: In<'a>, mut i: In<'a>, mut e: Expr) -> PResult<'a, Expr> {
     let mut chain = 0u32;
     loop {
         let j = at(i);
