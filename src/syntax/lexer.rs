@@ -604,10 +604,15 @@ pub(super) fn enter(i: In<'_>) -> Result<(), nom::Err<PError>> {
     // The outermost expression or block is level one; MAX_DEPTH more may nest in it.
     if d > MAX_DEPTH + 1 {
         let at = trivia(i);
+        // Point at the whole next character, or at the file's end.
+        let len = at.frag.chars().next().map_or(0, char::len_utf8);
+        let span = if len == 0 {
+            eof_span(&at)
+        } else {
+            point(&at, len)
+        };
         return Err(nom::Err::Failure(PError::Full(Box::new(
-            SyntaxError::NestingTooDeep {
-                span: point(&at, 1),
-            },
+            SyntaxError::NestingTooDeep { span },
         ))));
     }
     ctx.depth.set(d);
