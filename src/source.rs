@@ -103,6 +103,9 @@ pub struct SourceFile {
     pub origin: Origin,
     pub text: String,
     line_starts: Vec<u32>,
+    /// Whether the text is ASCII: then columns are byte distances and need
+    /// no counting, which keeps rendering linear on very long lines.
+    ascii: bool,
 }
 
 impl SourceFile {
@@ -114,11 +117,39 @@ impl SourceFile {
         };
         let start = self.line_starts[line] as usize;
         let offset = (offset as usize).min(self.text.len());
-        let col = self
-            .text
-            .get(start..offset)
-            .map_or(offset - start, |s| s.chars().count());
+        let col = if self.ascii {
+            offset - start
+        } else {
+            self.text
+                .get(start..offset)
+                .map_or(offset - start, |s| s.chars().count())
+        };
         (line + 1, col + 1)
+    }
+
+    /// 0-based index of the line holding a byte offset.
+    pub fn line_index(&self, offset: usize) -> usize {
+        match self.line_starts.binary_search(&(offset as u32)) {
+            Ok(l) => l,
+            Err(l) => l - 1,
+        }
+    }
+
+    /// Byte range of a 0-based line, without its newline.
+    pub fn line_range(&self, line: usize) -> std::ops::Range<usize> {
+        let start = self
+            .line_starts
+            .get(line)
+            .map_or(self.text.len(), |s| *s as usize);
+        let end = self
+            .line_starts
+            .get(line + 1)
+            .map_or(self.text.len(), |s| *s as usize - 1);
+        start..end.max(start)
+    }
+
+    pub fn line_count(&self) -> usize {
+        self.line_starts.len()
     }
 
     pub fn slice(&self, span: Span) -> &str {
@@ -142,11 +173,13 @@ impl SourceMap {
     pub fn add(&mut self, name: impl Into<String>, origin: Origin, text: String) -> FileId {
         let mut line_starts = vec![0u32];
         line_starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i as u32 + 1));
+        let ascii = text.is_ascii();
         self.files.push(SourceFile {
             name: name.into(),
             origin,
             text,
             line_starts,
+            ascii,
         });
         FileId(self.files.len() as u32 - 1)
     }

@@ -351,3 +351,37 @@ fn fmt_leaves_files_with_syntax_errors_alone() {
         b"let a = [1,\n"
     );
 }
+
+#[test]
+fn many_diagnostics_and_long_lines_render() {
+    // Rendering each diagnostic costs its snippet, not the file: thousands of
+    // diagnostics, or labels far along one very long line, finish promptly
+    // (the harness fails a run past its deadline) and never panic.
+    let dir = scratch("many");
+    write(&dir, "dups.rel", "let a = 1\n".repeat(5_000).as_bytes());
+    let out = rel(&["check", "dups.rel"], &dir);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("checked 1 file: 4999 errors"),
+        "{}",
+        &stderr(&out)[stderr(&out).len().saturating_sub(300)..]
+    );
+
+    let line = format!("let x = {{{}}}\n", "a = 1,".repeat(20_000));
+    write(&dir, "long.rel", line.as_bytes());
+    let out = rel(&["check", "long.rel"], &dir);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stderr(&out);
+    assert!(
+        !text.contains("panicked"),
+        "{}",
+        &text[..text.len().min(2000)]
+    );
+    assert!(
+        text.contains("checked 1 file: 19999 errors"),
+        "{}",
+        &text[text.len().saturating_sub(300)..]
+    );
+    // A label far from the primary one on a long line becomes a located note.
+    assert!(text.contains("note: long.rel:1:10: first set here"));
+}

@@ -9,7 +9,7 @@ use miette::{
 
 use super::locate;
 use crate::diagnostic::{Diagnostic, Severity};
-use crate::source::SourceMap;
+use crate::source::{SourceFile, SourceMap};
 
 /// How to render for a terminal.
 #[derive(Clone, Copy, Debug)]
@@ -30,10 +30,18 @@ impl Default for HumanOptions {
 }
 
 /// One file's text, named as users see it.
+///
+/// Snippets are cut with the file's line index, so rendering a diagnostic
+/// costs the size of its snippet, not of the file; a line longer than
+/// [`LONG_LINE`] is shown as a window around the label.
 struct NamedText<'a> {
-    name: &'a str,
-    text: &'a str,
+    file: &'a SourceFile,
 }
+
+/// Lines longer than this are shown only around the label.
+const LONG_LINE: usize = 2000;
+/// Bytes shown on each side of a label on a long line.
+const WINDOW: usize = 200;
 
 impl SourceCode for NamedText<'_> {
     fn read_span<'b>(
@@ -42,16 +50,59 @@ impl SourceCode for NamedText<'_> {
         before: usize,
         after: usize,
     ) -> Result<Box<dyn SpanContents<'b> + 'b>, MietteError> {
-        let inner = self.text.read_span(span, before, after)?;
+        let file = self.file;
+        let text = &file.text;
+        let start = span.offset();
+        let end = start + span.len();
+        if end > text.len() {
+            return Err(MietteError::OutOfBounds);
+        }
+        let span_line = file.line_index(start);
+        let end_line = file.line_index(end.saturating_sub(1).max(start));
+        let first_line = span_line.saturating_sub(before);
+        let last_line = (end_line + after).min(file.line_count() - 1);
+        // Like miette's own reader: without context the data starts at the
+        // span and the column is the span's (in bytes); with context it
+        // starts at the first context line.
+        let (mut data_start, column) = if before == 0 {
+            (start, start - file.line_range(span_line).start)
+        } else {
+            (file.line_range(first_line).start, 0)
+        };
+        let last = file.line_range(last_line);
+        let mut data_end = if last.end < text.len() {
+            last.end + 1
+        } else {
+            last.end
+        };
+        let newlines = last_line + usize::from(data_end > last.end);
+        if file.line_range(span_line).len() > LONG_LINE {
+            data_start = floor_char(text, data_start.max(start.saturating_sub(WINDOW)));
+            data_end = ceil_char(text, data_end.min(end + WINDOW));
+        }
         Ok(Box::new(MietteSpanContents::new_named(
-            self.name.to_string(),
-            inner.data(),
-            *inner.span(),
-            inner.line(),
-            inner.column(),
-            inner.line_count(),
+            file.name.clone(),
+            &text.as_bytes()[data_start..data_end],
+            SourceSpan::new(data_start.into(), data_end - data_start),
+            if before == 0 { span_line } else { first_line },
+            column,
+            newlines,
         )))
     }
+}
+
+fn floor_char(text: &str, mut i: usize) -> usize {
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn ceil_char(text: &str, mut i: usize) -> usize {
+    while !text.is_char_boundary(i) {
+        i += 1;
+    }
+    i
 }
 
 /// Adapter that presents one of our diagnostics to miette.
@@ -131,15 +182,26 @@ pub fn render_human(sources: &SourceMap, diags: &[Diagnostic], opts: HumanOption
         for label in &diag.labels {
             // The snippet's header names the first label's position, so a
             // label on an earlier line than the primary one would misplace
-            // it: such labels become notes with their own location.
-            let same_line = |p: crate::source::Span| {
+            // it: such labels become notes with their own location. So do
+            // labels outside the window shown of a very long line.
+            let shown_with = |p: crate::source::Span| {
+                if p.file != label.span.file {
+                    return false;
+                }
+                if label.primary {
+                    return true;
+                }
                 let file = sources.get(p.file);
-                file.line_col(p.start).0 == file.line_col(label.span.start).0
+                let line = file.line_index(p.start as usize);
+                if file.line_range(line).len() > LONG_LINE {
+                    let near = |a: u32, b: u32| a.abs_diff(b) as usize <= WINDOW;
+                    return file.line_index(label.span.start as usize) == line
+                        && near(label.span.start, p.start)
+                        && near(label.span.end, p.end);
+                }
+                label.span.start >= p.start || file.line_index(label.span.start as usize) == line
             };
-            if primary.is_some_and(|p| {
-                p.file == label.span.file
-                    && (label.primary || label.span.start >= p.start || same_line(p))
-            }) {
+            if primary.is_some_and(shown_with) {
                 let span = SourceSpan::new((label.span.start as usize).into(), label.span.len());
                 let text = Some(label.message.clone()).filter(|m| !m.is_empty());
                 labels.push(if label.primary {
@@ -168,12 +230,8 @@ pub fn render_human(sources: &SourceMap, diags: &[Diagnostic], opts: HumanOption
                 None => joined,
             });
         }
-        let source = primary.map(|p| {
-            let file = sources.get(p.file);
-            NamedText {
-                name: &file.name,
-                text: &file.text,
-            }
+        let source = primary.map(|p| NamedText {
+            file: sources.get(p.file),
         });
         let adapter = Adapter {
             diag,
