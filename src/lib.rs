@@ -8,6 +8,7 @@ pub mod check;
 pub mod cli;
 pub mod diagnostic;
 pub mod format;
+pub mod graph;
 pub mod resolve;
 pub mod source;
 pub mod syntax;
