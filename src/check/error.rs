@@ -79,6 +79,8 @@ pub enum CheckError {
     },
     #[error("no file `{path}`")]
     MissingFile { span: Span, path: String },
+    #[error("a secret cannot become part of a string")]
+    SecretAsText { span: Span },
     #[error("invalid template")]
     InvalidTemplate { span: Span, reason: String },
     #[error("file `{path}` is outside the project root")]
@@ -150,6 +152,9 @@ impl From<CheckError> for Diagnostic {
             CheckError::MissingFile { span, .. } => Diagnostic::error(codes::MISSING_FILE, message)
                 .with_label(span, "file not found")
                 .with_help("Paths in file(..) and template(..) are relative to the module's folder."),
+            CheckError::SecretAsText { span } => Diagnostic::error(codes::SECRET_AS_TEXT, message)
+                .with_label(span, "a secret")
+                .with_help("Pass the secret whole to a field of type `secret` or `any`; rel never puts a secret's value into a string."),
             CheckError::InvalidTemplate { span, reason } => Diagnostic::error(codes::INVALID_TEMPLATE, message)
                 .with_label(span, "this template does not parse")
                 .with_note(reason)

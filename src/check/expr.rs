@@ -498,7 +498,11 @@ impl<'p> Checker<'p> {
             if let StrPart::Interp(e) = part {
                 let t = self.infer(e);
                 match t {
-                    Ty::Secret => secret = true,
+                    Ty::Secret => {
+                        // rel never puts a secret's value into text.
+                        secret = true;
+                        self.error(CheckError::SecretAsText { span: e.span });
+                    }
                     Ty::Any | Ty::Null | Ty::Bool | Ty::Int | Ty::Float | Ty::Str | Ty::Enum(_) => {
                     }
                     other => self.error(CheckError::TypeMismatch {

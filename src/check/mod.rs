@@ -12,6 +12,7 @@ pub mod types;
 
 pub use builtins::{BUILTINS, Builtin};
 pub use error::CheckError;
+pub use expr::parse_cidr;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::rc::Rc;

@@ -225,6 +225,21 @@ codes! {
         why: "Templates are rendered with tera at evaluation; a syntax error would fail every build.",
         example: "`{{ name` without the closing braces"
     }
+    EVALUATION_FAILED = "E0401" "evaluation-failed" {
+        what: "An expression failed while being evaluated: division by zero, an index out of range, a missing key, or a builtin given a value it cannot use.",
+        why: "The value is needed to build the artifacts.",
+        example: "`cidrsubnet(\"10.0.0.0/16\", 8, 300)` (300 does not fit in 8 bits)"
+    }
+    UNKNOWN_BEFORE_APPLY = "E0402" "unknown-before-apply" {
+        what: "A value known only after apply is used where rel needs it now.",
+        why: "Loops, conditions on structure and map keys decide what is built; they cannot wait for the cloud.",
+        example: "`[for id in vpc.subnet_ids: ...]` where the IDs come from a resource"
+    }
+    SECRET_AS_TEXT = "E0403" "secret-as-text" {
+        what: "A secret would become part of a string or a comparison.",
+        why: "rel never handles secret values; they are passed whole, by reference, to where they are used.",
+        example: "`\"postgres://app:${secret(\"db\")}@host\"`"
+    }
 }
 
 /// Looks a code up by id (`E0201`) or name (`unresolved-name`).
