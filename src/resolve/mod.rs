@@ -205,17 +205,9 @@ impl<'s> Loader<'s> {
                 }
             }
         } else {
-            let Some(root) = root else {
-                self.diags.push(
-                    ResolveError::RelativeImportWithoutRoot {
-                        span: path.span,
-                        name: text.clone(),
-                    }
-                    .into(),
-                );
-                return None;
-            };
-            let Origin::Disk(importer) = &self.sources.get(from).origin else {
+            // Relative imports need a file on disk inside a project folder.
+            let (Some(root), Origin::Disk(importer)) = (root, &self.sources.get(from).origin)
+            else {
                 self.diags.push(
                     ResolveError::RelativeImportWithoutRoot {
                         span: path.span,

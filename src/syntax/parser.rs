@@ -240,13 +240,7 @@ fn field(i: In<'_>) -> PResult<'_, FieldDecl> {
         constraints.push(c);
         i = j;
     }
-    let (i, default) = match eat(i, "=") {
-        Some((j, _)) => {
-            let (j, e) = expr(j)?;
-            (j, Some(e))
-        }
-        None => (i, None),
-    };
+    let (i, default) = optional_expr(i, eat(i, "="))?;
     Ok((
         i,
         FieldDecl {
@@ -561,6 +555,18 @@ fn braced<'a, T>(
     }
     leave(open);
     Ok((i, (items, span(&open, &i))))
+}
+
+/// An expression after an optional token (`= default`, `if cond`): `after`
+/// is the input past the token when it was there.
+fn optional_expr<'a>(i: In<'a>, after: Option<(In<'a>, Span)>) -> PResult<'a, Option<Expr>> {
+    match after {
+        Some((j, _)) => {
+            let (j, e) = expr(j)?;
+            Ok((j, Some(e)))
+        }
+        None => Ok((i, None)),
+    }
 }
 
 /// A closing bracket: at the end of the file the opening one is unclosed.
@@ -953,13 +959,7 @@ fn comprehension(i: In<'_>, is_map: bool) -> PResult<'_, (Comprehension, Option<
     } else {
         (i, None)
     };
-    let (i, cond) = match eat_keyword(i, "if") {
-        Some((j, _)) => {
-            let (j, c) = expr(j)?;
-            (j, Some(c))
-        }
-        None => (i, None),
-    };
+    let (i, cond) = optional_expr(i, eat_keyword(i, "if"))?;
     Ok((
         i,
         (
