@@ -4,8 +4,13 @@
 //! `source` → `syntax` → `resolve` → `check`; `format` works on syntax
 //! alone; `cli` is the only module that does process IO.
 
+// Errors are diagnostics, returned on rare paths and collected into lists;
+// their size there does not matter.
+#![allow(clippy::result_large_err)]
+
 pub mod check;
 pub mod cli;
+pub mod compile;
 pub mod diagnostic;
 pub mod eval;
 pub mod format;
@@ -28,6 +33,28 @@ pub fn check_entries(sources: &mut SourceMap, entries: &[resolve::Entry]) -> Vec
     }
     diagnostic::sort(&mut diags);
     diags
+}
+
+/// Compiles one environment of the project the entry files make up: the
+/// front end, then [`compile::compile`]. Diagnostics are sorted.
+pub fn compile_entries(
+    sources: &mut SourceMap,
+    entries: &[resolve::Entry],
+    options: &compile::Options,
+) -> Result<compile::Model, Vec<Diagnostic>> {
+    let (program, mut diags) = resolve::load(sources, entries);
+    if !diags.iter().any(Diagnostic::is_error) {
+        let checked = check::check(&program, sources);
+        diags.extend(checked.diagnostics.iter().cloned());
+        if !diags.iter().any(Diagnostic::is_error) {
+            return compile::compile(&program, &checked, sources, options).map_err(|mut d| {
+                diagnostic::sort(&mut d);
+                d
+            });
+        }
+    }
+    diagnostic::sort(&mut diags);
+    Err(diags)
 }
 
 /// The front end over one in-memory text (tests, benchmarks, fuzzing).

@@ -217,9 +217,6 @@ impl SourceMap {
     /// The returned diagnostic has no span in the file (there is no usable text),
     /// except for invalid UTF-8, where the file is registered with the valid prefix
     /// so the error can point at the first bad byte.
-    // A file that cannot be used is rare and its diagnostic goes straight into
-    // a list: its size on the error path does not matter.
-    #[allow(clippy::result_large_err)]
     pub fn load(&mut self, path: &Path, display: String) -> Result<FileId, Diagnostic> {
         let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
         if let Some(id) = self.find(&Origin::Disk(canonical.clone())) {
@@ -251,7 +248,6 @@ impl SourceMap {
     }
 
     /// Registers raw bytes as a file, checking encoding and content.
-    #[allow(clippy::result_large_err)]
     pub fn add_bytes(
         &mut self,
         name: String,

@@ -4,6 +4,7 @@
 mod check;
 mod files;
 mod fmt;
+mod graph;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -45,6 +46,21 @@ pub enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Print the resource graph of one environment.
+    Graph {
+        /// Files or folders (searched for .rel files). A folder is a project root.
+        #[arg(required = true)]
+        paths: Vec<std::path::PathBuf>,
+        /// The environment, by the name its `environment` item gives it.
+        #[arg(long)]
+        env: String,
+        /// Set a top-level parameter (or `git.sha`, `git.branch`): NAME=VALUE; repeatable.
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        sets: Vec<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+        format: GraphFormat,
+    },
     /// Explain a diagnostic code, e.g. `rel explain E0201`; without a code, list them all.
     Explain {
         /// A code (E0201) or its name (unresolved-name).
@@ -62,6 +78,16 @@ pub enum Color {
     Auto,
     Always,
     Never,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum GraphFormat {
+    /// Graphviz.
+    Dot,
+    /// A Mermaid flowchart.
+    Mermaid,
+    /// JSON, version 1.
+    Json,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -88,6 +114,12 @@ pub fn main() -> ExitCode {
     let code = match cli.command {
         Command::Check { paths, format } => check::run(&paths, format, color),
         Command::Fmt { paths, check } => fmt::run(&paths, check, color),
+        Command::Graph {
+            paths,
+            env,
+            sets,
+            format,
+        } => graph::run(&paths, &env, &sets, format, color),
         Command::Explain { code } => explain(code.as_deref()),
         Command::Completions { shell } => {
             use clap::CommandFactory;

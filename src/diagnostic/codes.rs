@@ -240,6 +240,21 @@ codes! {
         why: "rel never handles secret values; they are passed whole, by reference, to where they are used.",
         example: "`\"postgres://app:${secret(\"db\")}@host\"`"
     }
+    UNKNOWN_ENVIRONMENT = "E0404" "unknown-environment" {
+        what: "No environment, or more than one, has the name asked for.",
+        why: "A build compiles exactly one environment.",
+        example: "`rel build --env pr-42` where the template declares `environment \"pr-${branch}\"` and no `--set branch=42`"
+    }
+    MISSING_PARAMETER = "E0405" "missing-parameter" {
+        what: "A parameter without a default was not given a value.",
+        why: "Every parameter needs a value to compile an environment.",
+        example: "`param account: string` and no `--set account=...`"
+    }
+    DEPENDENCY_CYCLE = "E0406" "dependency-cycle" {
+        what: "Resources depend on each other in a cycle.",
+        why: "Nothing in a cycle can be created first.",
+        example: "A security group whose rule names a second group whose rule names the first"
+    }
 }
 
 /// Looks a code up by id (`E0201`) or name (`unresolved-name`).

@@ -48,6 +48,24 @@ impl Program {
         &self.modules[id.0 as usize]
     }
 
+    /// The item an item reference names, if it exists.
+    pub fn item(&self, r: &ItemRef) -> Option<&ast::Item> {
+        let (first, rest) = r.path().split_first()?;
+        let mut item = self
+            .modules
+            .get(r.module.0 as usize)?
+            .tree
+            .items
+            .get(*first as usize)?;
+        for &index in rest {
+            match item.kind.body()?.entries.get(index as usize)? {
+                ast::Entry::Item(inner) => item = inner,
+                ast::Entry::Attr(_) => return None,
+            }
+        }
+        Some(item)
+    }
+
     pub fn ids(&self) -> impl Iterator<Item = ModuleId> + '_ {
         (0..self.modules.len() as u32).map(ModuleId)
     }

@@ -141,6 +141,18 @@ impl ItemKind {
         }
     }
 
+    /// The body of an item, if it has one.
+    pub fn body(&self) -> Option<&Body> {
+        match self {
+            ItemKind::Component { body, .. }
+            | ItemKind::Resource { body, .. }
+            | ItemKind::Block { body, .. }
+            | ItemKind::Environment { body, .. }
+            | ItemKind::Instance { body, .. } => Some(body),
+            _ => None,
+        }
+    }
+
     /// A short word for messages ("parameter", "component", ...).
     pub fn describe(&self) -> &'static str {
         match self {

@@ -1,0 +1,60 @@
+//! `rel graph`: one environment's resources and dependencies as dot, Mermaid or JSON.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::{Format, GraphFormat, files, print_diagnostics};
+use crate::compile::{Options, render};
+use crate::diagnostic::{Diagnostic, codes};
+use crate::source::SourceMap;
+
+/// Reads `NAME=VALUE` pairs from `--set`.
+pub fn parse_sets(sets: &[String]) -> Result<BTreeMap<String, String>, Diagnostic> {
+    let mut out = BTreeMap::new();
+    for set in sets {
+        let Some((name, value)) = set.split_once('=') else {
+            return Err(Diagnostic::error(
+                codes::MISSING_PARAMETER,
+                format!("`--set {set}` has no `=`"),
+            )
+            .with_help("Write --set NAME=VALUE."));
+        };
+        out.insert(name.trim().to_string(), value.to_string());
+    }
+    Ok(out)
+}
+
+pub fn run(paths: &[PathBuf], env: &str, sets: &[String], format: GraphFormat, color: bool) -> u8 {
+    let mut sources = SourceMap::new();
+    let sets = match parse_sets(sets) {
+        Ok(s) => s,
+        Err(d) => {
+            print_diagnostics(&sources, &[d], Format::Human, color);
+            return 1;
+        }
+    };
+    let (entries, diags) = files::entries(paths);
+    if !diags.is_empty() {
+        print_diagnostics(&sources, &diags, Format::Human, color);
+        return 1;
+    }
+    let options = Options {
+        env: env.to_string(),
+        sets,
+    };
+    match crate::compile_entries(&mut sources, &entries, &options) {
+        Ok(model) => {
+            let text = match format {
+                GraphFormat::Dot => render::to_dot(&model),
+                GraphFormat::Mermaid => render::to_mermaid(&model),
+                GraphFormat::Json => render::to_json(&model),
+            };
+            print!("{text}");
+            0
+        }
+        Err(diags) => {
+            print_diagnostics(&sources, &diags, Format::Human, color);
+            1
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! Resource addresses: typed, ordered, with one canonical string form used
+//! as graph key, state key and artifact name.
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+/// Which stack a resource belongs to.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Layer {
+    /// Items outside any app: domains, clusters, certificates.
+    Shared,
+    /// One environment's copy of the app.
+    Environment(String),
+}
+
+/// A resource's place: its layer and a path of `kind.name` segments.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Address {
+    pub layer: Layer,
+    pub path: Vec<String>,
+}
+
+impl Address {
+    pub fn shared() -> Address {
+        Address {
+            layer: Layer::Shared,
+            path: Vec::new(),
+        }
+    }
+
+    pub fn environment(name: &str) -> Address {
+        Address {
+            layer: Layer::Environment(name.to_string()),
+            path: Vec::new(),
+        }
+    }
+
+    /// This address with one more segment, `kind.name`.
+    pub fn child(&self, kind: &str, name: &str) -> Address {
+        let mut path = self.path.clone();
+        path.push(format!("{kind}.{name}"));
+        Address {
+            layer: self.layer.clone(),
+            path,
+        }
+    }
+
+    /// Whether `other` is this address or below it.
+    pub fn contains(&self, other: &Address) -> bool {
+        self.layer == other.layer && other.path.starts_with(&self.path)
+    }
+
+    /// The last segment's name (`vpc` in `.../resource.vpc`).
+    pub fn name(&self) -> &str {
+        self.path
+            .last()
+            .and_then(|s| s.split_once('.'))
+            .map_or("", |(_, n)| n)
+    }
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.layer {
+            Layer::Shared => f.write_str("shared")?,
+            Layer::Environment(name) => write!(f, "env:{name}")?,
+        }
+        for segment in &self.path {
+            write!(f, "/{segment}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for Address {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}

@@ -1,0 +1,352 @@
+//! Services and jobs as Kubernetes objects, with rel's ownership labels so a
+//! later apply can find and prune what it owns.
+
+use std::collections::BTreeMap;
+
+use crate::eval::value::Value;
+
+/// Labels on every object rel creates.
+pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+pub const ENVIRONMENT_LABEL: &str = "rel.dev/environment";
+pub const APP_LABEL: &str = "rel.dev/app";
+
+fn s(text: &str) -> Value {
+    Value::Str(text.to_string())
+}
+
+fn map<const N: usize>(entries: [(&str, Value); N]) -> Value {
+    Value::Map(
+        entries
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+    )
+}
+
+/// A Kubernetes name: lower case letters, digits and `-`, at most 63.
+pub fn namespace_name(env: &str) -> String {
+    let mut out: String = env
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    out = out.trim_matches('-').to_string();
+    out.truncate(63);
+    let out = out.trim_end_matches('-').to_string();
+    if out.is_empty() {
+        "rel".to_string()
+    } else {
+        out
+    }
+}
+
+fn labels(env: &str, app: &str, component: Option<&str>) -> Value {
+    let mut l = BTreeMap::from([
+        (MANAGED_BY.to_string(), s("rel")),
+        (ENVIRONMENT_LABEL.to_string(), s(&namespace_name(env))),
+        (APP_LABEL.to_string(), s(app)),
+    ]);
+    if let Some(c) = component {
+        l.insert("app.kubernetes.io/name".to_string(), s(c));
+    }
+    Value::Map(l)
+}
+
+fn metadata(name: &str, namespace: &str, env: &str, app: &str, component: Option<&str>) -> Value {
+    map([
+        ("name", s(name)),
+        ("namespace", s(namespace)),
+        ("labels", labels(env, app, component)),
+    ])
+}
+
+pub fn namespace(name: &str, env: &str, app: &str) -> Value {
+    map([
+        ("apiVersion", s("v1")),
+        ("kind", s("Namespace")),
+        (
+            "metadata",
+            map([("name", s(name)), ("labels", labels(env, app, None))]),
+        ),
+    ])
+}
+
+/// Environment variables: plain values, or references to the secret that
+/// apply creates from the secret store (never the value itself).
+fn env_vars(env: Option<&Value>) -> Value {
+    let Some(Value::Map(vars)) = env else {
+        return Value::List(Vec::new());
+    };
+    Value::List(
+        vars.iter()
+            .map(|(name, value)| match value {
+                Value::Secret(secret) => map([
+                    ("name", s(name)),
+                    (
+                        "valueFrom",
+                        map([(
+                            "secretKeyRef",
+                            map([("name", s("rel-secrets")), ("key", s(&secret_key(secret)))]),
+                        )]),
+                    ),
+                ]),
+                Value::Str(_) | Value::Unknown(_) | Value::Interpolated(_) | Value::Derived(_) => {
+                    map([("name", s(name)), ("value", value.clone())])
+                }
+                other => map([
+                    ("name", s(name)),
+                    ("value", s(&other.as_text().unwrap_or_default())),
+                ]),
+            })
+            .collect(),
+    )
+}
+
+/// The key of a secret inside the `rel-secrets` Secret: its name with
+/// characters Kubernetes keys do not allow replaced.
+pub fn secret_key(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '.'
+            }
+        })
+        .collect()
+}
+
+fn container(name: &str, settings: &BTreeMap<String, Value>) -> Value {
+    let mut c = BTreeMap::from([
+        ("name".to_string(), s(name)),
+        (
+            "image".to_string(),
+            settings.get("image").cloned().unwrap_or(Value::Null),
+        ),
+        ("env".to_string(), env_vars(settings.get("env"))),
+    ]);
+    if let Some(Value::Map(resources)) = settings.get("resources") {
+        let requests = Value::Map(resources.clone());
+        c.insert(
+            "resources".into(),
+            map([("requests", requests.clone()), ("limits", requests)]),
+        );
+    }
+    for key in ["command", "args"] {
+        if let Some(v @ Value::List(_)) = settings.get(key) {
+            c.insert(key.into(), v.clone());
+        }
+    }
+    Value::Map(c)
+}
+
+/// Deployment, Service and (for a public service with a hostname) Ingress.
+pub fn service_objects(
+    name: &str,
+    namespace: &str,
+    env: &str,
+    app: &str,
+    settings: &BTreeMap<String, Value>,
+) -> Vec<(&'static str, &'static str, Value)> {
+    let port = settings.get("port").cloned().unwrap_or(Value::Int(8080));
+    let selector = map([("app.kubernetes.io/name", s(name))]);
+    let mut container = container(name, settings);
+    if let Value::Map(c) = &mut container {
+        c.insert(
+            "ports".into(),
+            Value::List(vec![map([
+                ("containerPort", port.clone()),
+                ("name", s("http")),
+            ])]),
+        );
+        if let Some(Value::Map(health)) = settings.get("health") {
+            let probe = map([
+                (
+                    "httpGet",
+                    map([
+                        ("path", health.get("path").cloned().unwrap_or(s("/healthz"))),
+                        ("port", health.get("port").cloned().unwrap_or(port.clone())),
+                    ]),
+                ),
+                (
+                    "initialDelaySeconds",
+                    health
+                        .get("initial_delay_seconds")
+                        .cloned()
+                        .unwrap_or(Value::Int(5)),
+                ),
+                (
+                    "periodSeconds",
+                    health
+                        .get("period_seconds")
+                        .cloned()
+                        .unwrap_or(Value::Int(10)),
+                ),
+                (
+                    "timeoutSeconds",
+                    health
+                        .get("timeout_seconds")
+                        .cloned()
+                        .unwrap_or(Value::Int(2)),
+                ),
+            ]);
+            c.insert("readinessProbe".into(), probe.clone());
+            c.insert("livenessProbe".into(), probe);
+        }
+    }
+    let deployment = map([
+        ("apiVersion", s("apps/v1")),
+        ("kind", s("Deployment")),
+        ("metadata", metadata(name, namespace, env, app, Some(name))),
+        (
+            "spec",
+            map([
+                (
+                    "replicas",
+                    settings.get("replicas").cloned().unwrap_or(Value::Int(1)),
+                ),
+                ("selector", map([("matchLabels", selector.clone())])),
+                (
+                    "template",
+                    map([
+                        ("metadata", map([("labels", labels(env, app, Some(name)))])),
+                        ("spec", map([("containers", Value::List(vec![container]))])),
+                    ]),
+                ),
+            ]),
+        ),
+    ]);
+    let service = map([
+        ("apiVersion", s("v1")),
+        ("kind", s("Service")),
+        ("metadata", metadata(name, namespace, env, app, Some(name))),
+        (
+            "spec",
+            map([
+                ("selector", selector),
+                (
+                    "ports",
+                    Value::List(vec![map([
+                        ("name", s("http")),
+                        ("port", Value::Int(80)),
+                        ("targetPort", port),
+                    ])]),
+                ),
+            ]),
+        ),
+    ]);
+    let mut objects = vec![
+        ("deployment", "apps/v1/Deployment", deployment),
+        ("service", "v1/Service", service),
+    ];
+    let public = !matches!(settings.get("public"), Some(Value::Bool(false)));
+    if public
+        && let Some(host) = settings
+            .get("hostname")
+            .filter(|h| !matches!(h, Value::Null))
+    {
+        let mut hosts = vec![host.clone()];
+        if let Some(Value::List(custom)) = settings.get("custom_domains") {
+            hosts.extend(custom.iter().cloned());
+        }
+        let rules = hosts
+            .into_iter()
+            .map(|h| {
+                map([
+                    ("host", h),
+                    (
+                        "http",
+                        map([(
+                            "paths",
+                            Value::List(vec![map([
+                                ("path", s("/")),
+                                ("pathType", s("Prefix")),
+                                (
+                                    "backend",
+                                    map([(
+                                        "service",
+                                        map([
+                                            ("name", s(name)),
+                                            ("port", map([("number", Value::Int(80))])),
+                                        ]),
+                                    )]),
+                                ),
+                            ])]),
+                        )]),
+                    ),
+                ])
+            })
+            .collect();
+        let ingress = map([
+            ("apiVersion", s("networking.k8s.io/v1")),
+            ("kind", s("Ingress")),
+            ("metadata", metadata(name, namespace, env, app, Some(name))),
+            ("spec", map([("rules", Value::List(rules))])),
+        ]);
+        objects.push(("ingress", "networking.k8s.io/v1/Ingress", ingress));
+    }
+    objects
+}
+
+/// A Job, or a CronJob when the job has a schedule.
+pub fn job_object(
+    name: &str,
+    namespace: &str,
+    env: &str,
+    app: &str,
+    settings: &BTreeMap<String, Value>,
+) -> (&'static str, &'static str, Value) {
+    let pod = map([
+        ("metadata", map([("labels", labels(env, app, Some(name)))])),
+        (
+            "spec",
+            map([
+                ("restartPolicy", s("Never")),
+                ("containers", Value::List(vec![container(name, settings)])),
+            ]),
+        ),
+    ]);
+    let job_spec = map([
+        (
+            "backoffLimit",
+            settings
+                .get("backoff_limit")
+                .cloned()
+                .unwrap_or(Value::Int(3)),
+        ),
+        ("template", pod),
+    ]);
+    match settings.get("schedule") {
+        Some(schedule @ Value::Str(_)) => (
+            "cronjob",
+            "batch/v1/CronJob",
+            map([
+                ("apiVersion", s("batch/v1")),
+                ("kind", s("CronJob")),
+                ("metadata", metadata(name, namespace, env, app, Some(name))),
+                (
+                    "spec",
+                    map([
+                        ("schedule", schedule.clone()),
+                        ("jobTemplate", map([("spec", job_spec)])),
+                    ]),
+                ),
+            ]),
+        ),
+        _ => (
+            "job",
+            "batch/v1/Job",
+            map([
+                ("apiVersion", s("batch/v1")),
+                ("kind", s("Job")),
+                ("metadata", metadata(name, namespace, env, app, Some(name))),
+                ("spec", job_spec),
+            ]),
+        ),
+    }
+}
