@@ -12,6 +12,7 @@ pub mod check;
 pub mod cli;
 pub mod compile;
 pub mod diagnostic;
+pub mod emit;
 pub mod eval;
 pub mod format;
 pub mod graph;

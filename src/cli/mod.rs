@@ -1,6 +1,7 @@
 //! The command line: clap commands, rendering, colours and exit codes.
 //! The only module that prints or exits.
 
+mod build;
 mod check;
 mod files;
 mod fmt;
@@ -46,6 +47,27 @@ pub enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Compile one environment into CloudFormation or GCP blueprints and Kubernetes manifests.
+    Build {
+        /// Files or folders (searched for .rel files). A folder is a project root.
+        #[arg(required = true)]
+        paths: Vec<std::path::PathBuf>,
+        /// The environment, by the name its `environment` item gives it.
+        #[arg(long)]
+        env: String,
+        /// Set a top-level parameter (or `git.sha`, `git.branch`): NAME=VALUE; repeatable.
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        sets: Vec<String>,
+        /// The cloud the stacks go to.
+        #[arg(long, value_enum, default_value_t = TargetArg::Aws)]
+        target: TargetArg,
+        /// How CloudFormation templates are written.
+        #[arg(long, value_enum, default_value_t = TemplateFormatArg::Json)]
+        cfn_format: TemplateFormatArg,
+        /// The folder to write into (created if missing).
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
     /// Print the resource graph of one environment.
     Graph {
         /// Files or folders (searched for .rel files). A folder is a project root.
@@ -78,6 +100,18 @@ pub enum Color {
     Auto,
     Always,
     Never,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum TargetArg {
+    Aws,
+    Gcp,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum TemplateFormatArg {
+    Json,
+    Yaml,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -114,6 +148,14 @@ pub fn main() -> ExitCode {
     let code = match cli.command {
         Command::Check { paths, format } => check::run(&paths, format, color),
         Command::Fmt { paths, check } => fmt::run(&paths, check, color),
+        Command::Build {
+            paths,
+            env,
+            sets,
+            target,
+            cfn_format,
+            out,
+        } => build::run(&paths, &env, &sets, target, cfn_format, &out, color),
         Command::Graph {
             paths,
             env,

@@ -16,6 +16,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 
 pub use address::{Address, Layer};
+pub use kubernetes::{APP_LABEL, ENVIRONMENT_LABEL, MANAGED_BY, namespace_name as kubernetes_name};
 
 use crate::check::Checked;
 use crate::diagnostic::{Diagnostic, codes};

@@ -255,6 +255,11 @@ codes! {
         why: "Nothing in a cycle can be created first.",
         example: "A security group whose rule names a second group whose rule names the first"
     }
+    WRONG_TARGET = "E0407" "wrong-target" {
+        what: "A resource belongs to another cloud than the build's target.",
+        why: "A build emits one cloud's stacks; a GCP resource cannot go into a CloudFormation template.",
+        example: "`resource b \"gcp:google_storage_bucket\" {}` built with `--target aws`"
+    }
 }
 
 /// Looks a code up by id (`E0201`) or name (`unresolved-name`).

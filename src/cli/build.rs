@@ -1,0 +1,96 @@
+//! `rel build`: compile one environment and write its artifacts.
+
+use std::path::{Path, PathBuf};
+
+use super::graph::parse_sets;
+use super::{Format, TargetArg, TemplateFormatArg, files, print_diagnostics};
+use crate::compile::Options;
+use crate::emit::{BuildOptions, Target, TemplateFormat};
+use crate::source::SourceMap;
+
+pub fn run(
+    paths: &[PathBuf],
+    env: &str,
+    sets: &[String],
+    target: TargetArg,
+    cfn_format: TemplateFormatArg,
+    out: &Path,
+    color: bool,
+) -> u8 {
+    let mut sources = SourceMap::new();
+    let sets = match parse_sets(sets) {
+        Ok(s) => s,
+        Err(d) => {
+            print_diagnostics(&sources, &[d], Format::Human, color);
+            return 1;
+        }
+    };
+    let (entries, diags) = files::entries(paths);
+    if !diags.is_empty() {
+        print_diagnostics(&sources, &diags, Format::Human, color);
+        return 1;
+    }
+    let options = Options {
+        env: env.to_string(),
+        sets,
+    };
+    let model = match crate::compile_entries(&mut sources, &entries, &options) {
+        Ok(m) => m,
+        Err(diags) => {
+            print_diagnostics(&sources, &diags, Format::Human, color);
+            return 1;
+        }
+    };
+    let build_options = BuildOptions {
+        target: match target {
+            TargetArg::Aws => Target::Aws,
+            TargetArg::Gcp => Target::Gcp,
+        },
+        template_format: match cfn_format {
+            TemplateFormatArg::Json => TemplateFormat::Json,
+            TemplateFormatArg::Yaml => TemplateFormat::Yaml,
+        },
+    };
+    let build = match crate::emit::build(&model, &build_options) {
+        Ok(b) => b,
+        Err(diags) => {
+            print_diagnostics(&sources, &diags, Format::Human, color);
+            return 1;
+        }
+    };
+    for artifact in &build.artifacts {
+        let path = out.join(&artifact.path);
+        if let Err(e) = write_atomically(&path, &artifact.content) {
+            eprintln!("error: cannot write `{}`: {e}", path.display());
+            return 1;
+        }
+        println!("{}", artifact.path);
+    }
+    eprintln!(
+        "built environment `{}`: {} resources into {} files in {}",
+        model.environment.name,
+        model.resources.len(),
+        build.artifacts.len(),
+        out.display()
+    );
+    0
+}
+
+/// Writes through a temporary file and a rename, so a reader never sees half a file.
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}

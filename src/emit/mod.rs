@@ -1,0 +1,230 @@
+//! Emit: a compiled model → deterministic documents. One file per target,
+//! pure functions: CloudFormation templates, Kubernetes manifests, GCP
+//! Infrastructure Manager blueprints, and an index of everything.
+
+pub mod cloudformation;
+pub mod gcp;
+pub mod kubernetes;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::compile::{Address, Layer, Model, Provider};
+use crate::diagnostic::{Diagnostic, codes};
+use crate::eval::value::{Piece, Symbol, Value};
+use crate::source::Span;
+
+/// Which cloud the stacks go to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Target {
+    #[default]
+    Aws,
+    Gcp,
+}
+
+/// How CloudFormation templates are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum TemplateFormat {
+    #[default]
+    Json,
+    Yaml,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BuildOptions {
+    pub target: Target,
+    pub template_format: TemplateFormat,
+}
+
+/// One file of a build.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Artifact {
+    /// Path relative to the output folder, with `/` separators.
+    pub path: String,
+    pub kind: ArtifactKind,
+    pub content: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ArtifactKind {
+    CloudformationTemplate,
+    KubernetesManifests,
+    TerraformBlueprint,
+    InfrastructureManagerDeployment,
+    Index,
+}
+
+/// A value known only after apply that a document uses, and where.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Placeholder {
+    /// The text in the document (`${rel:ADDRESS:ATTRIBUTE}`), or the
+    /// output that carries it.
+    pub token: String,
+    /// The resource and attribute it stands for.
+    pub source: String,
+    /// The artifact and resource that use it.
+    pub used_in: String,
+    pub used_by: String,
+}
+
+/// Everything a build produced.
+#[derive(Debug, Default)]
+pub struct Build {
+    pub artifacts: Vec<Artifact>,
+    pub placeholders: Vec<Placeholder>,
+}
+
+/// Emits every artifact of a model, plus `index.json`.
+pub fn build(model: &Model, options: &BuildOptions) -> Result<Build, Vec<Diagnostic>> {
+    let mut build = Build::default();
+    let mut errors = Vec::new();
+    let cloud = match options.target {
+        Target::Aws => cloudformation::emit(model, options.template_format),
+        Target::Gcp => gcp::emit(model),
+    };
+    match cloud {
+        Ok(mut b) => {
+            build.artifacts.append(&mut b.artifacts);
+            build.placeholders.append(&mut b.placeholders);
+        }
+        Err(mut e) => errors.append(&mut e),
+    }
+    match kubernetes::emit(model) {
+        Ok(mut b) => {
+            build.artifacts.append(&mut b.artifacts);
+            build.placeholders.append(&mut b.placeholders);
+        }
+        Err(mut e) => errors.append(&mut e),
+    }
+    if !errors.is_empty() {
+        crate::diagnostic::sort(&mut errors);
+        return Err(errors);
+    }
+    // Resources of another provider than the target cannot be built.
+    for resource in model.resources.values() {
+        let wrong = match (options.target, resource.provider) {
+            (Target::Aws, Provider::Gcp) => Some("GCP"),
+            (Target::Gcp, Provider::CloudFormation) => Some("AWS"),
+            _ => None,
+        };
+        if let Some(cloud) = wrong {
+            errors.push(
+                Diagnostic::error(
+                    codes::WRONG_TARGET,
+                    format!("`{}` is a {cloud} resource", resource.address),
+                )
+                .with_label(resource.span, format!("a {cloud} resource"))
+                .with_help("Build with the --target that matches the template's resources."),
+            );
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    build.placeholders.sort();
+    build.placeholders.dedup();
+    build.artifacts.sort_by(|a, b| a.path.cmp(&b.path));
+    let index = index(model, &build);
+    build.artifacts.push(Artifact {
+        path: "index.json".into(),
+        kind: ArtifactKind::Index,
+        content: index,
+    });
+    Ok(build)
+}
+
+/// `index.json`: every artifact (with its SHA-256), every resource and
+/// where it is written, every value known only after apply and where it flows.
+fn index(model: &Model, build: &Build) -> String {
+    use serde_json::json;
+    let artifacts: Vec<_> = build
+        .artifacts
+        .iter()
+        .map(|a| json!({ "path": a.path, "kind": a.kind, "sha256": sha256(&a.content) }))
+        .collect();
+    let resources: Vec<_> = model
+        .resources
+        .values()
+        .map(|r| json!({ "address": r.address, "provider": r.provider, "type": r.type_name }))
+        .collect();
+    let doc = json!({
+        "version": 1,
+        "environment": model.environment,
+        "artifacts": artifacts,
+        "resources": resources,
+        "known_after_apply": build.placeholders,
+        "secrets": model.secrets,
+    });
+    let mut out = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    out.push('\n');
+    out
+}
+
+fn sha256(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The stack or deployment name of a layer.
+pub fn layer_name(layer: &Layer) -> String {
+    match layer {
+        Layer::Shared => "rel-shared".into(),
+        Layer::Environment(env) => format!("rel-env-{}", crate::compile::kubernetes_name(env)),
+    }
+}
+
+/// The placeholder a Kubernetes manifest carries for a value known only
+/// after apply; apply replaces it with the stack output.
+pub fn placeholder(symbol: &Symbol) -> String {
+    format!(
+        "${{rel:{}:{}}}",
+        symbol.address,
+        if symbol.attribute.is_empty() {
+            "id"
+        } else {
+            &symbol.attribute
+        }
+    )
+}
+
+/// Pretty JSON with a final newline.
+pub fn json_text(value: &serde_json::Value) -> String {
+    let mut out = serde_json::to_string_pretty(value).unwrap_or_default();
+    out.push('\n');
+    out
+}
+
+/// The diagnostic for a value rel cannot express in a target.
+pub fn inexpressible(what: &str, address: &Address, span: Span, help: &str) -> Diagnostic {
+    Diagnostic::error(
+        codes::UNKNOWN_BEFORE_APPLY,
+        format!("{what} in `{address}`"),
+    )
+    .with_label(span, "in this resource")
+    .with_help(help.to_string())
+}
+
+/// Pieces of a string, for targets that join them.
+pub fn pieces(value: &Value) -> Option<&[Piece]> {
+    match value {
+        Value::Interpolated(pieces) => Some(pieces),
+        _ => None,
+    }
+}
+
+/// Resources of the model, grouped by layer, in address order.
+pub fn by_layer(
+    model: &Model,
+    provider: Provider,
+) -> BTreeMap<Layer, Vec<&crate::compile::Resource>> {
+    let mut out: BTreeMap<Layer, Vec<&crate::compile::Resource>> = BTreeMap::new();
+    for r in model.resources.values().filter(|r| r.provider == provider) {
+        out.entry(r.address.layer.clone()).or_default().push(r);
+    }
+    out
+}
