@@ -385,3 +385,60 @@ fn many_diagnostics_and_long_lines_render() {
     // A label far from the primary one on a long line becomes a located note.
     assert!(text.contains("note: long.rel:1:10: first set here"));
 }
+
+#[test]
+fn build_writes_the_artifacts_and_graph_prints_the_graph() {
+    let dir = scratch("build");
+    let shop = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/shop");
+    let shop = shop.to_str().unwrap();
+    let out = rel(
+        &[
+            "build",
+            shop,
+            "--env",
+            "production",
+            "--set",
+            "git.sha=abc",
+            "--out",
+            "out",
+        ],
+        &dir,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "cloudformation/rel-env-production.json\ncloudformation/rel-shared.json\nkubernetes/production.yaml\nindex.json\n"
+    );
+    assert!(
+        stderr(&out).contains("built environment `production`"),
+        "{}",
+        stderr(&out)
+    );
+    for file in [
+        "cloudformation/rel-shared.json",
+        "kubernetes/production.yaml",
+        "index.json",
+    ] {
+        assert!(dir.join("out").join(file).is_file(), "{file} written");
+    }
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("out/index.json")).unwrap())
+            .unwrap();
+    assert_eq!(index["environment"]["name"], "production");
+
+    let out = rel(&["build", shop, "--env", "staging", "--out", "out"], &dir);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("E0404"), "{}", stderr(&out));
+
+    let out = rel(
+        &["graph", shop, "--env", "production", "--format", "dot"],
+        &dir,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("digraph \"production\" {"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(stdout(&out).contains("\"env:production/app.store/service.shoes/k8s.deployment\" -> \"env:production/app.store/database.db/resource.instance\""));
+}

@@ -1,0 +1,185 @@
+//! `rel build` end to end: every example's artifacts are deterministic,
+//! snapshotted, and accepted by the real validators (cfn-lint for
+//! CloudFormation, kubernetes-validate --strict for manifests). The
+//! validators are installed by scripts/test; without them this test fails.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use rel::compile::Options;
+use rel::emit::{BuildOptions, Target, TemplateFormat};
+use rel::source::SourceMap;
+
+/// The Kubernetes version manifests are validated against.
+const KUBERNETES_VERSION: &str = "1.31";
+
+/// Each example environment to build: folder, environment, settings.
+const BUILDS: &[(&str, &str, &[(&str, &str)])] = &[
+    ("shop", "production", &[("git.sha", "0123456789abcdef")]),
+    (
+        "shop",
+        "pr-feature-x",
+        &[("branch", "feature/x"), ("git.sha", "0123456789abcdef")],
+    ),
+];
+
+fn entries(example: &str) -> Vec<rel::resolve::Entry> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(example);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rel"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|path| rel::resolve::Entry {
+            display: path.file_name().unwrap().to_string_lossy().into(),
+            path,
+            root: dir.clone(),
+        })
+        .collect()
+}
+
+fn build(
+    example: &str,
+    env: &str,
+    sets: &[(&str, &str)],
+    format: TemplateFormat,
+) -> rel::emit::Build {
+    let options = Options {
+        env: env.into(),
+        sets: sets
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    };
+    let model = rel::compile_entries(&mut SourceMap::new(), &entries(example), &options)
+        .unwrap_or_else(|d| panic!("{example}/{env} does not compile: {d:#?}"));
+    rel::emit::build(
+        &model,
+        &BuildOptions {
+            target: Target::Aws,
+            template_format: format,
+        },
+    )
+    .unwrap_or_else(|d| panic!("{example}/{env} does not build: {d:#?}"))
+}
+
+/// A validator from the project's virtualenv, or from PATH.
+fn tool(name: &str) -> PathBuf {
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(".venv/bin")
+        .join(name);
+    if venv.exists() {
+        return venv;
+    }
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(name))
+            .find(|p| p.exists())
+    });
+    found.unwrap_or_else(|| {
+        panic!("`{name}` is not installed; scripts/test installs the pinned validators into .venv")
+    })
+}
+
+/// Every example's artifacts, in both template formats, written once under
+/// one folder for all tests (they run in parallel).
+fn write_all() -> &'static (PathBuf, Vec<PathBuf>, Vec<PathBuf>) {
+    static WRITTEN: std::sync::OnceLock<(PathBuf, Vec<PathBuf>, Vec<PathBuf>)> =
+        std::sync::OnceLock::new();
+    WRITTEN.get_or_init(write_artifacts)
+}
+
+fn write_artifacts() -> (PathBuf, Vec<PathBuf>, Vec<PathBuf>) {
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("build");
+    let _ = std::fs::remove_dir_all(&out);
+    let (mut templates, mut manifests) = (Vec::new(), Vec::new());
+    for (example, env, sets) in BUILDS {
+        for format in [TemplateFormat::Json, TemplateFormat::Yaml] {
+            let dir = out.join(format!("{example}-{env}-{format:?}"));
+            for artifact in build(example, env, sets, format).artifacts {
+                let path = dir.join(&artifact.path);
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(&path, &artifact.content).unwrap();
+                match artifact.kind {
+                    rel::emit::ArtifactKind::CloudformationTemplate => templates.push(path),
+                    rel::emit::ArtifactKind::KubernetesManifests
+                        if format == TemplateFormat::Json =>
+                    {
+                        manifests.push(path)
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    (out, templates, manifests)
+}
+
+#[test]
+fn builds_are_deterministic_and_snapshotted() {
+    for (example, env, sets) in BUILDS {
+        let first = build(example, env, sets, TemplateFormat::Json);
+        let second = build(example, env, sets, TemplateFormat::Json);
+        assert_eq!(
+            first.artifacts, second.artifacts,
+            "{example}/{env}: two builds differ"
+        );
+        for artifact in &first.artifacts {
+            let name = format!("{example}__{env}__{}", artifact.path.replace('/', "__"));
+            insta::assert_snapshot!(name, artifact.content);
+        }
+    }
+}
+
+#[test]
+fn cloudformation_templates_pass_cfn_lint() {
+    let (_, templates, _) = write_all();
+    assert!(
+        templates.len() >= 4,
+        "expected templates, found {templates:?}"
+    );
+    let output = Command::new(tool("cfn-lint"))
+        .args(["--format", "parseable", "--"])
+        .args(templates)
+        .output()
+        .expect("cfn-lint runs");
+    let report = String::from_utf8_lossy(&output.stdout);
+    // Exit status is a bit mask: 2 errors, 4 warnings, 8 informational.
+    let code = output.status.code().unwrap_or(1);
+    assert!(
+        code & 2 == 0 && code != 1,
+        "cfn-lint found errors (exit {code}):\n{report}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let warnings = report.lines().count();
+    assert_eq!(warnings, 0, "cfn-lint warnings:\n{report}");
+}
+
+#[test]
+fn manifests_pass_kubernetes_validate_strict() {
+    let (_, _, manifests) = write_all();
+    assert!(!manifests.is_empty());
+    let output = Command::new(tool("kubernetes-validate"))
+        .args(["--strict", "-k", KUBERNETES_VERSION])
+        .args(manifests)
+        .output()
+        .expect("kubernetes-validate runs");
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "kubernetes-validate failed:\n{report}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Unknown kinds only warn; every document must pass against a schema.
+    assert!(!report.contains("WARN"), "{report}");
+    let passed = report
+        .lines()
+        .filter(|l| l.starts_with("INFO") && l.contains("passed"))
+        .count();
+    assert!(passed >= 10, "too few documents validated:\n{report}");
+}
