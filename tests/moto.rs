@@ -1,0 +1,166 @@
+//! Every example's CloudFormation stacks are accepted by a real AWS API
+//! endpoint on loopback (moto): CreateStack reaches CREATE_COMPLETE, the
+//! shared stack first so that environments can import its exports.
+//! moto creates no EKS clusters or ACM certificates (it completes them as
+//! empty resources); cfn-lint checks those in `tests/build.rs`.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rel::compile::Options;
+use rel::emit::{ArtifactKind, BuildOptions, Target, TemplateFormat};
+use rel::source::SourceMap;
+
+/// Example environments whose stacks are created, in one moto account.
+const STACKS: &[(&str, &str, &[(&str, &str)])] = &[
+    ("shop", "production", &[]),
+    ("shop", "pr-feature-x", &[("branch", "feature/x")]),
+];
+
+fn venv(tool: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(".venv/bin")
+        .join(tool);
+    assert!(
+        path.exists(),
+        "`{tool}` is not installed; scripts/test installs the pinned tools into .venv"
+    );
+    path
+}
+
+/// A moto server on a free loopback port, stopped when dropped.
+struct Moto {
+    child: Child,
+    endpoint: String,
+}
+
+impl Moto {
+    fn start() -> Moto {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new(venv("moto_server"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server starts");
+        let moto = Moto {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "moto_server did not listen within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        moto
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn entries(example: &str) -> Vec<rel::resolve::Entry> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(example);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rel"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|path| rel::resolve::Entry {
+            display: path.display().to_string(),
+            path,
+            root: dir.clone(),
+        })
+        .collect()
+}
+
+#[test]
+fn example_stacks_reach_create_complete() {
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("moto");
+    let _ = std::fs::remove_dir_all(&out);
+    let moto = Moto::start();
+    for (example, env, sets) in STACKS {
+        let options = Options {
+            env: env.to_string(),
+            sets: sets
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        let model = rel::compile_entries(&mut SourceMap::new(), &entries(example), &options)
+            .expect("the example compiles");
+        let build = rel::emit::build(
+            &model,
+            &BuildOptions {
+                target: Target::Aws,
+                template_format: TemplateFormat::Json,
+            },
+        )
+        .expect("it builds");
+        // The shared stack first: environments import its exports. Each
+        // example environment gets its own account-wide shared stack name.
+        let mut pairs = Vec::new();
+        let mut templates: Vec<_> = build
+            .artifacts
+            .iter()
+            .filter(|a| a.kind == ArtifactKind::CloudformationTemplate)
+            .collect();
+        templates.sort_by_key(|a| !a.path.ends_with("rel-shared.json"));
+        for artifact in templates {
+            let path = out.join(format!("{example}-{env}")).join(&artifact.path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &artifact.content).unwrap();
+            let stack = Path::new(&artifact.path)
+                .file_stem()
+                .unwrap()
+                .to_string_lossy()
+                .to_string();
+            pairs.push(format!("{stack}={}", path.display()));
+        }
+        // A fresh account per environment: both define `rel-shared`.
+        let reset = Command::new(venv("python"))
+            .args(["-c", &format!("import urllib.request; urllib.request.urlopen(urllib.request.Request('{}/moto-api/reset', method='POST'))", moto.endpoint)])
+            .status()
+            .expect("reset runs");
+        assert!(reset.success());
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools/create_stacks.py");
+        let output = Command::new(venv("python"))
+            .arg(script)
+            .arg(&moto.endpoint)
+            .args(&pairs)
+            .output()
+            .expect("the stack script runs");
+        let report = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{example}/{env}:\n{report}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let statuses: Vec<serde_json::Value> = report
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("one JSON object per stack"))
+            .collect();
+        assert_eq!(statuses.len(), pairs.len(), "{report}");
+        assert!(
+            statuses.iter().all(|s| s["status"] == "CREATE_COMPLETE"),
+            "{report}"
+        );
+    }
+}
