@@ -8,6 +8,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[path = "support/generate.rs"]
+#[allow(dead_code)]
 mod generate;
 
 use std::time::{Duration, Instant};

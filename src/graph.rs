@@ -174,7 +174,15 @@ impl<K: Ord + Clone, E: Clone> DepGraph<K, E> {
     /// through the smallest key, starting there.
     pub fn shortest_cycle(&self) -> Option<Cycle<K, E>> {
         let mut best: Option<Vec<NodeIndex>> = None;
-        let mut starts: Vec<NodeIndex> = self.graph.node_indices().collect();
+        // Only nodes of a strongly connected component with a cycle can
+        // start one; searching from those alone keeps this near linear.
+        let mut starts: Vec<NodeIndex> = petgraph::algo::tarjan_scc(&self.graph)
+            .into_iter()
+            .filter(|scc| {
+                scc.len() > 1 || scc.iter().any(|n| self.graph.find_edge(*n, *n).is_some())
+            })
+            .flatten()
+            .collect();
         starts.sort_by(|a, b| self.graph[*a].cmp(&self.graph[*b]));
         for start in starts {
             if let Some(path) = self.shortest_path_back(start, best.as_ref().map(Vec::len)) {

@@ -82,3 +82,51 @@ app store {
     s.push_str("environment \"pr-${branch}\" from store {\n  tier      = \"preprod\"\n  ephemeral = true\n  svc0.replicas = 1\n}\n");
     s
 }
+
+/// An app of `services` services, each with an ECR repository and a Route53
+/// record besides its Deployment, Service and Ingress: the shape `rel build`
+/// is measured on.
+pub fn build_template(services: usize) -> String {
+    let mut s = String::with_capacity(services * 600 + 1024);
+    s.push_str(
+        r#"import "std/aws" as aws
+
+domain shop {
+  base = "example.com"
+}
+
+resource zone "AWS::Route53::HostedZone" {
+  Name = "example.com"
+}
+
+app store {
+  hostname = "${service}-${env}.${shop.base}"
+"#,
+    );
+    for i in 0..services {
+        write!(
+            s,
+            r#"
+  service svc{i} {{
+    image    = "registry.example.com/store/svc{i}:${{git.sha}}"
+    port     = 8080
+    replicas = 2
+    env      = {{ SERVICE_INDEX = "{i}" }}
+  }}
+  registry repo{i} = aws.repository {{
+    name = "store/svc{i}"
+  }}
+  resource dns{i} "AWS::Route53::RecordSet" {{
+    HostedZoneId    = zone.id
+    Name            = "svc{i}-${{env}}.example.com"
+    Type            = "CNAME"
+    TTL             = "300"
+    ResourceRecords = ["ingress.example.com"]
+  }}
+"#
+        )
+        .unwrap();
+    }
+    s.push_str("}\n\nenvironment \"production\" from store {\n  tier = \"prod\"\n}\n");
+    s
+}

@@ -285,8 +285,8 @@ impl<'p> Compiler<'p> {
         for (from, to, span) in self.edges.take() {
             // A reference to an instance or a service stands for all of its
             // resources, on either end.
-            let sources: Vec<&Address> = resources.keys().filter(|a| from.contains(a)).collect();
-            let targets: Vec<&Address> = resources.keys().filter(|a| to.contains(a)).collect();
+            let sources = under(&resources, &from);
+            let targets = under(&resources, &to);
             for source in &sources {
                 for target in &targets {
                     if source != target && !target.contains(source) {
@@ -305,7 +305,7 @@ impl<'p> Compiler<'p> {
                 graph.add_edge(address.clone(), namespace_address.clone(), resource.span);
             }
         }
-        if let Some(cycle) = graph.shortest_cycle() {
+        if let Err(cycle) = graph.levels() {
             let mut d = Diagnostic::error(
                 codes::DEPENDENCY_CYCLE,
                 format!(
@@ -1089,6 +1089,17 @@ impl SpanModule for Span {
             .find(|m| program.module(*m).file == self.file)
             .unwrap_or(program.prelude)
     }
+}
+
+/// The resources at or below an address: an instance or a service stands for
+/// all of its resources. Addresses below a prefix sort together, so this is
+/// a range scan, not a pass over every resource.
+fn under<'r>(resources: &'r BTreeMap<Address, Resource>, prefix: &Address) -> Vec<&'r Address> {
+    resources
+        .range(prefix.clone()..)
+        .map(|(a, _)| a)
+        .take_while(|a| prefix.contains(a))
+        .collect()
 }
 
 /// Sets `path` in a map, creating nested maps on the way.

@@ -1,0 +1,85 @@
+//! `rel build` on a generated 5,000-service app: each service a Deployment,
+//! a Service and an Ingress, plus an ECR repository and a Route53 record.
+//! Measures the whole pipeline in process (load, parse, check, compile,
+//! emit CloudFormation, manifests and the index) over repeated runs, and the
+//! process's peak memory. `cargo bench --bench build [-- SERVICES]`.
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[path = "support/generate.rs"]
+#[allow(dead_code)]
+mod generate;
+
+use std::time::{Duration, Instant};
+
+use rel::compile::Options;
+use rel::emit::BuildOptions;
+use rel::source::SourceMap;
+
+fn build_once(dir: &std::path::Path) -> (usize, usize) {
+    let entry = rel::resolve::Entry {
+        display: "app.rel".into(),
+        path: dir.join("app.rel"),
+        root: dir.to_path_buf(),
+    };
+    let options = Options {
+        env: "production".into(),
+        sets: [("git.sha".to_string(), "abc1234".to_string())].into(),
+    };
+    let model = rel::compile_entries(&mut SourceMap::new(), &[entry], &options)
+        .expect("the generated app compiles");
+    let build =
+        rel::emit::build(&model, &BuildOptions::default()).expect("the generated app builds");
+    let bytes = build.artifacts.iter().map(|a| a.content.len()).sum();
+    (model.resources.len(), bytes)
+}
+
+/// Peak resident memory of this process so far, in MB (Linux).
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn main() {
+    let services: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(5000);
+    let dir = std::env::temp_dir().join(format!("rel-build-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("app.rel"), generate::build_template(services)).unwrap();
+    let before = peak_rss_mb();
+
+    let start = Instant::now();
+    let (resources, bytes) = build_once(&dir);
+    let first = start.elapsed();
+    let peak = peak_rss_mb();
+
+    let mut times = vec![first];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while times.len() < 10 && Instant::now() < deadline {
+        let start = Instant::now();
+        build_once(&dir);
+        times.push(start.elapsed());
+    }
+    times.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    println!(
+        "build: {services} services -> {resources} resources, {:.1} MB of artifacts",
+        bytes as f64 / 1e6
+    );
+    println!(
+        "  wall   median {:.1} ms   best {:.1} ms   first {:.1} ms   runs {}",
+        ms(times[times.len() / 2]),
+        ms(times[0]),
+        ms(first),
+        times.len()
+    );
+    if let (Some(before), Some(peak)) = (before, peak) {
+        println!("  memory peak {peak:.1} MB after the first build ({before:.1} MB before it)");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
