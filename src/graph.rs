@@ -3,6 +3,9 @@
 //! the shortest cycle when there is one. Knows nothing of resources.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::hash::Hash;
+
+use rustc_hash::FxHashMap;
 
 use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -10,9 +13,9 @@ use petgraph::graph::{DiGraph, NodeIndex};
 /// A dependency graph whose nodes are keys `K` and whose edges carry `E`
 /// (for example the source span of the reference that made the edge).
 #[derive(Debug, Clone)]
-pub struct DepGraph<K: Ord + Clone, E: Clone> {
+pub struct DepGraph<K: Ord + Hash + Clone, E: Clone> {
     graph: DiGraph<K, E>,
-    index: BTreeMap<K, NodeIndex>,
+    index: FxHashMap<K, NodeIndex>,
 }
 
 /// A cycle: `nodes[i]` depends on `nodes[i + 1]` through `edges[i]`, and the
@@ -23,16 +26,16 @@ pub struct Cycle<K, E> {
     pub edges: Vec<E>,
 }
 
-impl<K: Ord + Clone, E: Clone> Default for DepGraph<K, E> {
+impl<K: Ord + Hash + Clone, E: Clone> Default for DepGraph<K, E> {
     fn default() -> Self {
         DepGraph {
             graph: DiGraph::new(),
-            index: BTreeMap::new(),
+            index: FxHashMap::default(),
         }
     }
 }
 
-impl<K: Ord + Clone, E: Clone> DepGraph<K, E> {
+impl<K: Ord + Hash + Clone, E: Clone> DepGraph<K, E> {
     pub fn new() -> Self {
         Self::default()
     }
@@ -75,7 +78,9 @@ impl<K: Ord + Clone, E: Clone> DepGraph<K, E> {
 
     /// Every node, in key order.
     pub fn nodes(&self) -> impl Iterator<Item = &K> {
-        self.index.keys()
+        let mut keys: Vec<&K> = self.index.keys().collect();
+        keys.sort();
+        keys.into_iter()
     }
 
     /// Every edge as (from, to, label), in key order of both ends.

@@ -88,10 +88,25 @@ pub fn compile(
     sources: &SourceMap,
     options: &Options,
 ) -> Result<Model, Vec<Diagnostic>> {
+    let folders = program
+        .ids()
+        .map(|id| {
+            let module = program.module(id);
+            let folders = match &sources.get(module.file).origin {
+                Origin::Disk(path) => (
+                    path.parent().map(std::path::Path::to_path_buf),
+                    module.root.clone(),
+                ),
+                _ => (None, None),
+            };
+            (module.file, folders)
+        })
+        .collect();
     let compiler = Compiler {
         program,
+        folders,
+        defaults: RefCell::new(FxHashMap::default()),
         refs: &checked.refs,
-        sources,
         sets: &options.sets,
         env: RefCell::new(None),
         params: RefCell::new(FxHashMap::default()),
@@ -131,8 +146,12 @@ struct EnvCtx {
 
 struct Compiler<'p> {
     program: &'p Program,
+    /// Per file: its folder and project root, where file(..) reads.
+    folders:
+        FxHashMap<crate::source::FileId, (Option<std::path::PathBuf>, Option<std::path::PathBuf>)>,
+    /// Evaluated defaults of prelude schemas (literals in the prelude).
+    defaults: RefCell<FxHashMap<String, BTreeMap<String, Value>>>,
     refs: &'p FxHashMap<Span, Def>,
-    sources: &'p SourceMap,
     sets: &'p BTreeMap<String, String>,
     env: RefCell<Option<EnvCtx>>,
     params: RefCell<FxHashMap<ItemRef, Value>>,
@@ -210,16 +229,11 @@ impl<'p> Compiler<'p> {
     }
 
     fn try_eval(&self, e: &Expr, ctx: &Ctx) -> Result<Value, Diagnostic> {
-        let module = self
-            .program
-            .module(ItemRef::top(e.span.file_module(self.program)).module);
-        let (dir, root) = match &self.sources.get(module.file).origin {
-            Origin::Disk(path) => (
-                path.parent().map(std::path::Path::to_path_buf),
-                module.root.clone(),
-            ),
-            _ => (None, None),
-        };
+        let (dir, root) = self
+            .folders
+            .get(&e.span.file)
+            .cloned()
+            .unwrap_or((None, None));
         let mut scope = Scope {
             compiler: self,
             ctx: ctx.clone(),
@@ -708,6 +722,8 @@ impl<'p> Compiler<'p> {
             component: component_ref,
             args,
         };
+        // Defaults see the parameters given explicitly.
+        let mut snapshot: Option<Ctx> = None;
         if let Some(cbody) = self.item(&component_ref).kind.body() {
             for entry in &cbody.entries {
                 if let Entry::Item(item) = entry
@@ -716,15 +732,15 @@ impl<'p> Compiler<'p> {
                 {
                     let value = match &field.default {
                         Some(d) => {
-                            let inner = Ctx {
+                            let given = snapshot.get_or_insert_with(|| Ctx {
                                 instance: Some(Rc::new(Instance {
                                     address: address.clone(),
                                     component: component_ref,
                                     args: instance.args.clone(),
                                 })),
                                 service: None,
-                            };
-                            self.eval(d, &inner)
+                            });
+                            self.eval(d, given)
                         }
                         None => Value::Null,
                     };
@@ -830,9 +846,7 @@ impl<'p> Compiler<'p> {
     }
 
     fn add_resource(&self, resource: Resource) {
-        self.secrets
-            .borrow_mut()
-            .extend(secret_names(&resource.properties));
+        secret_names(&resource.properties, &mut self.secrets.borrow_mut());
         self.resources
             .borrow_mut()
             .insert(resource.address.clone(), resource);
@@ -1060,6 +1074,18 @@ impl<'p> Compiler<'p> {
 
     /// The defaults of a prelude schema's fields, evaluated.
     fn schema_defaults(&self, schema: &str, ctx: &Ctx) -> BTreeMap<String, Value> {
+        if let Some(cached) = self.defaults.borrow().get(schema) {
+            return cached.clone();
+        }
+        let computed = self.compute_schema_defaults(schema, ctx);
+        self.defaults
+            .borrow_mut()
+            .insert(schema.to_string(), computed.clone());
+        computed
+    }
+
+    /// The prelude's defaults are literals, the same for every service.
+    fn compute_schema_defaults(&self, schema: &str, ctx: &Ctx) -> BTreeMap<String, Value> {
         let prelude = self.program.module(self.program.prelude);
         let mut out = BTreeMap::new();
         for item in &prelude.tree.items {
@@ -1074,20 +1100,6 @@ impl<'p> Compiler<'p> {
             }
         }
         out
-    }
-}
-
-/// Which module an expression is in: spans carry the file.
-trait SpanModule {
-    fn file_module(&self, program: &Program) -> crate::resolve::ModuleId;
-}
-
-impl SpanModule for Span {
-    fn file_module(&self, program: &Program) -> crate::resolve::ModuleId {
-        program
-            .ids()
-            .find(|m| program.module(*m).file == self.file)
-            .unwrap_or(program.prelude)
     }
 }
 
@@ -1123,12 +1135,15 @@ fn set_path(map: &mut BTreeMap<String, Value>, path: &[String], value: Value) {
     }
 }
 
-fn secret_names(v: &Value) -> Vec<String> {
+/// Adds the names of the secrets a value holds to `out`.
+fn secret_names(v: &Value, out: &mut BTreeSet<String>) {
     match v {
-        Value::Secret(name) => vec![name.clone()],
-        Value::List(items) => items.iter().flat_map(secret_names).collect(),
-        Value::Map(m) => m.values().flat_map(secret_names).collect(),
-        _ => Vec::new(),
+        Value::Secret(name) => {
+            out.insert(name.clone());
+        }
+        Value::List(items) => items.iter().for_each(|i| secret_names(i, out)),
+        Value::Map(m) => m.values().for_each(|i| secret_names(i, out)),
+        _ => {}
     }
 }
 
