@@ -66,6 +66,13 @@ pub fn run(
         }
         println!("{}", artifact.path);
     }
+    for m in &build.manual_validation {
+        eprintln!(
+            "note: certificate `{}` needs DNS validation records created by hand for {} (no managed public zone); index.json lists them, apply prints their values",
+            m.certificate,
+            m.domains.join(", ")
+        );
+    }
     eprintln!(
         "built environment `{}`: {} resources into {} files in {}",
         model.environment.name,

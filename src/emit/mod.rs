@@ -69,11 +69,66 @@ pub struct Placeholder {
     pub used_by: String,
 }
 
+/// A certificate whose DNS validation records a person must create: its
+/// zone is not a public zone rel manages (a private-only zone, GovCloud,
+/// DNS hosted elsewhere). The records' names and values exist only after
+/// the certificate is requested; apply reads them from the provider.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct ManualValidation {
+    pub certificate: String,
+    pub domains: Vec<String>,
+    pub record_type: &'static str,
+    pub records: &'static str,
+}
+
 /// Everything a build produced.
 #[derive(Debug, Default)]
 pub struct Build {
     pub artifacts: Vec<Artifact>,
     pub placeholders: Vec<Placeholder>,
+    pub manual_validation: Vec<ManualValidation>,
+}
+
+/// ACM certificates validated by DNS without a hosted zone to write the
+/// records into.
+fn manual_validation(model: &Model) -> Vec<ManualValidation> {
+    let mut out = Vec::new();
+    for r in model.resources.values() {
+        if r.provider != Provider::CloudFormation
+            || r.type_name != "AWS::CertificateManager::Certificate"
+        {
+            continue;
+        }
+        let Value::Map(props) = &r.properties else {
+            continue;
+        };
+        let dns = props
+            .get("ValidationMethod")
+            .and_then(Value::as_str)
+            .is_some_and(|m| m.eq_ignore_ascii_case("DNS"));
+        let zoned = matches!(props.get("DomainValidationOptions"), Some(Value::List(items)) if !items.is_empty());
+        if !dns || zoned {
+            continue;
+        }
+        let mut domains: Vec<String> = props
+            .get("DomainName")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .into_iter()
+            .collect();
+        if let Some(Value::List(sans)) = props.get("SubjectAlternativeNames") {
+            domains.extend(sans.iter().filter_map(|v| v.as_str().map(str::to_string)));
+        }
+        domains.sort();
+        domains.dedup();
+        out.push(ManualValidation {
+            certificate: r.address.to_string(),
+            domains,
+            record_type: "CNAME",
+            records: "known after the certificate is requested: apply reads them from ACM (DescribeCertificate) and lists them",
+        });
+    }
+    out
 }
 
 /// Emits every artifact of a model, plus `index.json`.
@@ -125,6 +180,7 @@ pub fn build(model: &Model, options: &BuildOptions) -> Result<Build, Vec<Diagnos
     }
     build.placeholders.sort();
     build.placeholders.dedup();
+    build.manual_validation = manual_validation(model);
     build.artifacts.sort_by(|a, b| a.path.cmp(&b.path));
     let index = index(model, &build);
     build.artifacts.push(Artifact {
@@ -155,6 +211,7 @@ fn index(model: &Model, build: &Build) -> String {
         "artifacts": artifacts,
         "resources": resources,
         "known_after_apply": build.placeholders,
+        "manual_dns_validation": build.manual_validation,
         "secrets": model.secrets,
     });
     let mut out = serde_json::to_string_pretty(&doc).unwrap_or_default();
