@@ -748,6 +748,19 @@ impl<'p> Compiler<'p> {
                 }
             }
         }
+        // Parameters typed by a schema get the schema's defaults for the
+        // fields not given (`nodes = { min = 3 }` keeps `max`'s default).
+        if let Some(cbody) = self.item(&component_ref).kind.body() {
+            for entry in &cbody.entries {
+                if let Entry::Item(item) = entry
+                    && let ItemKind::Param(field) = &item.kind
+                    && let Some(schema) = self.schema_of(&field.ty)
+                    && let Some(Value::Map(given)) = instance.args.get_mut(field.name.name.as_str())
+                {
+                    self.fill_defaults(given, &schema);
+                }
+            }
+        }
         let instance = Rc::new(instance);
         self.instances
             .borrow_mut()
@@ -1069,7 +1082,53 @@ impl<'p> Compiler<'p> {
         if let Some(labels) = app_settings.remove("labels") {
             settings.insert("labels".into(), labels);
         }
+        self.fill_prelude_defaults(&mut settings, schema);
         settings
+    }
+
+    /// The schema a type names, if it names one.
+    fn schema_of(&self, ty: &TypeExpr) -> Option<ItemRef> {
+        let TypeKind::Named(path) = &ty.kind else {
+            return None;
+        };
+        match self.refs.get(&path.segments.last()?.span)? {
+            Def::Item(r) if matches!(self.item(r).kind, ItemKind::Schema { .. }) => Some(*r),
+            _ => None,
+        }
+    }
+
+    /// Fills a schema value's missing fields with their defaults, through
+    /// nested schema-typed fields.
+    fn fill_defaults(&self, value: &mut BTreeMap<String, Value>, schema: &ItemRef) {
+        let ItemKind::Schema { fields, .. } = &self.item(schema).kind else {
+            return;
+        };
+        for field in fields {
+            let name = field.name.name.as_str();
+            if !value.contains_key(name)
+                && let Some(default) = &field.default
+            {
+                let v = self.eval(default, &Ctx::default());
+                value.insert(name.to_string(), v);
+            }
+            if let Some(inner) = self.schema_of(&field.ty)
+                && let Some(Value::Map(nested)) = value.get_mut(name)
+            {
+                self.fill_defaults(nested, &inner);
+            }
+        }
+    }
+
+    /// Fills the defaults of a prelude schema (`Service`, `Job`) into settings.
+    fn fill_prelude_defaults(&self, settings: &mut BTreeMap<String, Value>, schema: &str) {
+        let prelude = self.program.prelude;
+        let found =
+            self.program.module(prelude).tree.items.iter().position(
+                |i| matches!(&i.kind, ItemKind::Schema { name, .. } if name.name == schema),
+            );
+        if let Some(index) = found {
+            self.fill_defaults(settings, &ItemRef::top(prelude).child(index));
+        }
     }
 
     /// The defaults of a prelude schema's fields, evaluated.
