@@ -14,13 +14,48 @@ use rel::source::SourceMap;
 const KUBERNETES_VERSION: &str = "1.31";
 
 /// Each example environment to build: folder, environment, settings.
-const BUILDS: &[(&str, &str, &[(&str, &str)])] = &[
+/// An example, one of its environments, and its `--set` values.
+type ExampleBuild = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+const BUILDS: &[ExampleBuild] = &[
     ("shop", "production", &[("git.sha", "0123456789abcdef")]),
     (
         "shop",
         "pr-feature-x",
         &[("branch", "feature/x"), ("git.sha", "0123456789abcdef")],
     ),
+    ("branches", "staging", &[("git.sha", "0123456789abcdef")]),
+    ("branches", "production", &[("git.sha", "0123456789abcdef")]),
+    (
+        "branches",
+        "pr-feature-login",
+        &[("branch", "feature/login"), ("git.sha", "0123456789abcdef")],
+    ),
+    (
+        "branches",
+        "pr-fix-typo-42",
+        &[("branch", "fix/typo-42"), ("git.sha", "0123456789abcdef")],
+    ),
+    (
+        "branches",
+        "pr-dependabot-npm-lodash-4-17-21",
+        &[
+            ("branch", "dependabot/npm/lodash-4.17.21"),
+            ("git.sha", "0123456789abcdef"),
+        ],
+    ),
+    ("datastores", "staging", &[("git.sha", "0123456789abcdef")]),
+    (
+        "datastores",
+        "production",
+        &[("git.sha", "0123456789abcdef")],
+    ),
+    ("govcloud", "training", &[("git.sha", "0123456789abcdef")]),
+    ("govcloud", "production", &[("git.sha", "0123456789abcdef")]),
 ];
 
 fn entries(example: &str) -> Vec<rel::resolve::Entry> {

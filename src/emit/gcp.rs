@@ -75,7 +75,7 @@ impl Layers<'_> {
         let attribute = if symbol.attribute.is_empty() {
             "id".to_string()
         } else {
-            symbol.attribute.replace('.', "_")
+            terraform_attribute(&symbol.attribute)
         };
         let expression = format!(
             "{}.{}.{}",
@@ -143,6 +143,24 @@ impl Layers<'_> {
     }
 }
 
+/// A rel attribute path as a Terraform expression: nested blocks are lists
+/// in Terraform, so `a.b` reads the first block, `a[0].b`, unless an index
+/// was written.
+fn terraform_attribute(attribute: &str) -> String {
+    let parts: Vec<&str> = attribute.split('.').collect();
+    let mut out = String::new();
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        out.push_str(part);
+        if i + 1 < parts.len() && !part.ends_with(']') {
+            out.push_str("[0]");
+        }
+    }
+    out
+}
+
 fn secret_data_name(secret: &str) -> String {
     secret
         .chars()
@@ -169,9 +187,32 @@ pub fn emit(model: &Model) -> Result<Build, Vec<Diagnostic>> {
     for (layer, resources) in by_layer(model, Provider::Gcp) {
         let mut by_type: Map<String, J> = Map::new();
         for resource in resources {
-            let body = layers
+            let mut body = layers
                 .value(&resource.properties, resource)
                 .unwrap_or(J::Object(Map::new()));
+            // Dependencies not implied by references become `depends_on`.
+            let implied: std::collections::BTreeSet<String> = resource
+                .properties
+                .symbols()
+                .into_iter()
+                .map(|s| s.address)
+                .collect();
+            let depends_on: Vec<J> = model
+                .graph
+                .dependencies(&resource.address)
+                .into_iter()
+                .filter(|d| d.layer == resource.address.layer && !implied.contains(&d.to_string()))
+                .filter_map(|d| {
+                    model
+                        .resources
+                        .get(d)
+                        .filter(|t| t.provider == Provider::Gcp)
+                })
+                .map(|t| J::String(format!("{}.{}", t.type_name, terraform_name(&t.address))))
+                .collect();
+            if let (J::Object(m), false) = (&mut body, depends_on.is_empty()) {
+                m.insert("depends_on".into(), J::Array(depends_on));
+            }
             let entry = by_type
                 .entry(resource.type_name.clone())
                 .or_insert_with(|| J::Object(Map::new()));
@@ -200,7 +241,7 @@ pub fn emit(model: &Model) -> Result<Build, Vec<Diagnostic>> {
                 let attribute = if symbol.attribute.is_empty() {
                     "id".to_string()
                 } else {
-                    symbol.attribute.replace('.', "_")
+                    terraform_attribute(&symbol.attribute)
                 };
                 let name = format!("{}_{}", terraform_name(&target.address), attribute);
                 layers

@@ -413,6 +413,11 @@ fn member_of(base: Value, member: &str) -> Result<Value, EvalError> {
 
 fn index_of(base: Value, index: Value) -> Result<Value, EvalError> {
     match (base, index) {
+        // An element of an attribute known after apply: still an attribute.
+        (Value::Unknown(sym), Value::Int(i)) if i >= 0 => Ok(Value::Unknown(Symbol {
+            address: sym.address,
+            attribute: format!("{}[{i}]", sym.attribute),
+        })),
         (b, i) if !b.is_known() || !i.is_known() => Ok(derived(&[&b, &i])),
         (Value::List(items), Value::Int(i)) => {
             let len = items.len();
@@ -437,6 +442,12 @@ fn index_of(base: Value, index: Value) -> Result<Value, EvalError> {
 
 fn binary(op: BinaryOp, a: Value, b: Value) -> Result<Value, EvalError> {
     use BinaryOp::*;
+    // A value known only after apply exists, so it is never null.
+    if matches!(op, Eq | Ne)
+        && (matches!((&a, &b), (Value::Null, v) | (v, Value::Null) if !v.is_known()))
+    {
+        return Ok(Value::Bool(op == Ne));
+    }
     if !a.is_known() || !b.is_known() {
         return Ok(derived(&[&a, &b]));
     }
