@@ -145,7 +145,30 @@ fn container(name: &str, settings: &BTreeMap<String, Value>) -> Value {
     Value::Map(c)
 }
 
-/// Deployment, Service and (for a public service with a hostname) Ingress.
+/// The ServiceAccount a service's pods run as, if any.
+fn account_name(name: &str, settings: &BTreeMap<String, Value>) -> String {
+    match settings.get("service_account") {
+        Some(Value::Str(account)) => account.clone(),
+        _ => name.to_string(),
+    }
+}
+
+/// A pod spec with one container, and the ServiceAccount when there is one.
+fn pod_spec(name: &str, settings: &BTreeMap<String, Value>, container: Value) -> Value {
+    let mut spec = BTreeMap::from([("containers".to_string(), Value::List(vec![container]))]);
+    let annotated =
+        matches!(settings.get("service_account_annotations"), Some(Value::Map(m)) if !m.is_empty());
+    if annotated || matches!(settings.get("service_account"), Some(Value::Str(_))) {
+        spec.insert(
+            "serviceAccountName".into(),
+            s(&account_name(name, settings)),
+        );
+    }
+    Value::Map(spec)
+}
+
+/// Deployment, Service, a ServiceAccount when asked for, and (for a public
+/// service with a hostname) an Ingress.
 pub fn service_objects(
     name: &str,
     namespace: &str,
@@ -215,7 +238,7 @@ pub fn service_objects(
                     "template",
                     map([
                         ("metadata", map([("labels", labels(env, app, Some(name)))])),
-                        ("spec", map([("containers", Value::List(vec![container]))])),
+                        ("spec", pod_spec(name, settings, container)),
                     ]),
                 ),
             ]),
@@ -244,6 +267,26 @@ pub fn service_objects(
         ("deployment", "apps/v1/Deployment", deployment),
         ("service", "v1/Service", service),
     ];
+    // A ServiceAccount when the service asks for one with annotations.
+    if let Some(Value::Map(annotations)) = settings
+        .get("service_account_annotations")
+        .filter(|a| matches!(a, Value::Map(m) if !m.is_empty()))
+    {
+        let account = account_name(name, settings);
+        let mut metadata = metadata(&account, namespace, env, app, Some(name));
+        if let Value::Map(m) = &mut metadata {
+            m.insert("annotations".into(), Value::Map(annotations.clone()));
+        }
+        objects.push((
+            "serviceaccount",
+            "v1/ServiceAccount",
+            map([
+                ("apiVersion", s("v1")),
+                ("kind", s("ServiceAccount")),
+                ("metadata", metadata),
+            ]),
+        ));
+    }
     let public = !matches!(settings.get("public"), Some(Value::Bool(false)));
     if public
         && let Some(host) = settings
@@ -282,11 +325,22 @@ pub fn service_objects(
                 ])
             })
             .collect();
+        let mut ingress_metadata = metadata(name, namespace, env, app, Some(name));
+        if let (Value::Map(m), Some(Value::Map(annotations))) =
+            (&mut ingress_metadata, settings.get("ingress_annotations"))
+            && !annotations.is_empty()
+        {
+            m.insert("annotations".into(), Value::Map(annotations.clone()));
+        }
+        let mut spec = BTreeMap::from([("rules".to_string(), Value::List(rules))]);
+        if let Some(class @ Value::Str(_)) = settings.get("ingress_class") {
+            spec.insert("ingressClassName".into(), class.clone());
+        }
         let ingress = map([
             ("apiVersion", s("networking.k8s.io/v1")),
             ("kind", s("Ingress")),
-            ("metadata", metadata(name, namespace, env, app, Some(name))),
-            ("spec", map([("rules", Value::List(rules))])),
+            ("metadata", ingress_metadata),
+            ("spec", Value::Map(spec)),
         ]);
         objects.push(("ingress", "networking.k8s.io/v1/Ingress", ingress));
     }
