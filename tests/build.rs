@@ -6,9 +6,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use rel::compile::Options;
-use rel::emit::{BuildOptions, Target, TemplateFormat};
-use rel::source::SourceMap;
+use rel::emit::{Target, TemplateFormat};
+
+mod support;
+use support::{build_example, venv_tool};
 
 /// The Kubernetes version manifests are validated against.
 const KUBERNETES_VERSION: &str = "1.31";
@@ -58,69 +59,6 @@ const BUILDS: &[ExampleBuild] = &[
     ("govcloud", "production", &[("git.sha", "0123456789abcdef")]),
 ];
 
-fn entries(example: &str) -> Vec<rel::resolve::Entry> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("examples")
-        .join(example);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "rel"))
-        .collect();
-    files.sort();
-    files
-        .into_iter()
-        .map(|path| rel::resolve::Entry {
-            display: path.file_name().unwrap().to_string_lossy().into(),
-            path,
-            root: dir.clone(),
-        })
-        .collect()
-}
-
-fn build(
-    example: &str,
-    env: &str,
-    sets: &[(&str, &str)],
-    format: TemplateFormat,
-) -> rel::emit::Build {
-    let options = Options {
-        env: env.into(),
-        sets: sets
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    };
-    let model = rel::compile_entries(&mut SourceMap::new(), &entries(example), &options)
-        .unwrap_or_else(|d| panic!("{example}/{env} does not compile: {d:#?}"));
-    rel::emit::build(
-        &model,
-        &BuildOptions {
-            target: Target::Aws,
-            template_format: format,
-        },
-    )
-    .unwrap_or_else(|d| panic!("{example}/{env} does not build: {d:#?}"))
-}
-
-/// A validator from the project's virtualenv, or from PATH.
-fn tool(name: &str) -> PathBuf {
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(".venv/bin")
-        .join(name);
-    if venv.exists() {
-        return venv;
-    }
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join(name))
-            .find(|p| p.exists())
-    });
-    found.unwrap_or_else(|| {
-        panic!("`{name}` is not installed; scripts/test installs the pinned validators into .venv")
-    })
-}
-
 /// Every example's artifacts, in both template formats, written once under
 /// one folder for all tests (they run in parallel).
 fn write_all() -> &'static (PathBuf, Vec<PathBuf>, Vec<PathBuf>) {
@@ -136,7 +74,7 @@ fn write_artifacts() -> (PathBuf, Vec<PathBuf>, Vec<PathBuf>) {
     for (example, env, sets) in BUILDS {
         for format in [TemplateFormat::Json, TemplateFormat::Yaml] {
             let dir = out.join(format!("{example}-{env}-{format:?}"));
-            for artifact in build(example, env, sets, format).artifacts {
+            for artifact in build_example(example, env, sets, Target::Aws, format).artifacts {
                 let path = dir.join(&artifact.path);
                 std::fs::create_dir_all(path.parent().unwrap()).unwrap();
                 std::fs::write(&path, &artifact.content).unwrap();
@@ -158,8 +96,8 @@ fn write_artifacts() -> (PathBuf, Vec<PathBuf>, Vec<PathBuf>) {
 #[test]
 fn builds_are_deterministic_and_snapshotted() {
     for (example, env, sets) in BUILDS {
-        let first = build(example, env, sets, TemplateFormat::Json);
-        let second = build(example, env, sets, TemplateFormat::Json);
+        let first = build_example(example, env, sets, Target::Aws, TemplateFormat::Json);
+        let second = build_example(example, env, sets, Target::Aws, TemplateFormat::Json);
         assert_eq!(
             first.artifacts, second.artifacts,
             "{example}/{env}: two builds differ"
@@ -178,7 +116,7 @@ fn cloudformation_templates_pass_cfn_lint() {
         templates.len() >= 4,
         "expected templates, found {templates:?}"
     );
-    let output = Command::new(tool("cfn-lint"))
+    let output = Command::new(venv_tool("cfn-lint"))
         .args(["--format", "parseable", "--"])
         .args(templates)
         .output()
@@ -199,7 +137,7 @@ fn cloudformation_templates_pass_cfn_lint() {
 fn manifests_pass_kubernetes_validate_strict() {
     let (_, _, manifests) = write_all();
     assert!(!manifests.is_empty());
-    let output = Command::new(tool("kubernetes-validate"))
+    let output = Command::new(venv_tool("kubernetes-validate"))
         .args(["--strict", "-k", KUBERNETES_VERSION])
         .args(manifests)
         .output()

@@ -9,10 +9,11 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use rel::compile::Options;
-use rel::emit::{ArtifactKind, BuildOptions, Target, TemplateFormat};
-use rel::source::SourceMap;
+use rel::emit::{ArtifactKind, Target, TemplateFormat};
 use serde_json::Value as J;
+
+mod support;
+use support::build_example;
 
 /// The Kubernetes version manifests are validated against.
 const KUBERNETES_VERSION: &str = "1.31";
@@ -36,46 +37,6 @@ const TOP_LEVEL: &[&str] = &[
     "locals",
 ];
 
-fn entries() -> Vec<rel::resolve::Entry> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("examples")
-        .join(EXAMPLE);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "rel"))
-        .collect();
-    files.sort();
-    files
-        .into_iter()
-        .map(|path| rel::resolve::Entry {
-            display: path.file_name().unwrap().to_string_lossy().into(),
-            path,
-            root: dir.clone(),
-        })
-        .collect()
-}
-
-fn build(env: &str, sets: &[(&str, &str)]) -> rel::emit::Build {
-    let options = Options {
-        env: env.into(),
-        sets: sets
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    };
-    let model = rel::compile_entries(&mut SourceMap::new(), &entries(), &options)
-        .unwrap_or_else(|d| panic!("{EXAMPLE}/{env} does not compile: {d:#?}"));
-    rel::emit::build(
-        &model,
-        &BuildOptions {
-            target: Target::Gcp,
-            template_format: TemplateFormat::Json,
-        },
-    )
-    .unwrap_or_else(|d| panic!("{EXAMPLE}/{env} does not build for GCP: {d:#?}"))
-}
-
 /// Every environment's artifacts, written once under one folder for all
 /// tests (they run in parallel): the folder and the artifacts' paths.
 fn written() -> &'static (PathBuf, Vec<(PathBuf, ArtifactKind)>) {
@@ -87,7 +48,9 @@ fn written() -> &'static (PathBuf, Vec<(PathBuf, ArtifactKind)>) {
         let mut paths = Vec::new();
         for (env, sets) in ENVIRONMENTS {
             let dir = out.join(env);
-            for artifact in build(env, sets).artifacts {
+            for artifact in
+                build_example(EXAMPLE, env, sets, Target::Gcp, TemplateFormat::Json).artifacts
+            {
                 let path = dir.join(&artifact.path);
                 std::fs::create_dir_all(path.parent().unwrap()).unwrap();
                 std::fs::write(&path, &artifact.content).unwrap();
@@ -110,8 +73,8 @@ fn of_kind(kind: ArtifactKind) -> Vec<PathBuf> {
 #[test]
 fn gcp_builds_are_deterministic_and_snapshotted() {
     for (env, sets) in ENVIRONMENTS {
-        let first = build(env, sets);
-        let second = build(env, sets);
+        let first = build_example(EXAMPLE, env, sets, Target::Gcp, TemplateFormat::Json);
+        let second = build_example(EXAMPLE, env, sets, Target::Gcp, TemplateFormat::Json);
         assert_eq!(
             first.artifacts, second.artifacts,
             "{EXAMPLE}/{env}: two builds differ"

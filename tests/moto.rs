@@ -5,13 +5,14 @@
 //! empty resources); cfn-lint checks those in `tests/build.rs`.
 
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rel::compile::Options;
-use rel::emit::{ArtifactKind, BuildOptions, Target, TemplateFormat};
-use rel::source::SourceMap;
+use rel::emit::{ArtifactKind, Target, TemplateFormat};
+
+mod support;
+use support::{build_example, venv_tool};
 
 /// Example environments whose stacks are created, in one moto account.
 /// An example, one of its environments, and its `--set` values.
@@ -37,17 +38,6 @@ const STACKS: &[ExampleBuild] = &[
 // attribute of a resource type it does not implement. cfn-lint validates
 // them in tests/build.rs.
 
-fn venv(tool: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(".venv/bin")
-        .join(tool);
-    assert!(
-        path.exists(),
-        "`{tool}` is not installed; scripts/test installs the pinned tools into .venv"
-    );
-    path
-}
-
 /// A moto server on a free loopback port, stopped when dropped.
 struct Moto {
     child: Child,
@@ -60,7 +50,7 @@ impl Moto {
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let child = Command::new(venv("moto_server"))
+        let child = Command::new(venv_tool("moto_server"))
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -89,49 +79,13 @@ impl Drop for Moto {
     }
 }
 
-fn entries(example: &str) -> Vec<rel::resolve::Entry> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("examples")
-        .join(example);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "rel"))
-        .collect();
-    files.sort();
-    files
-        .into_iter()
-        .map(|path| rel::resolve::Entry {
-            display: path.display().to_string(),
-            path,
-            root: dir.clone(),
-        })
-        .collect()
-}
-
 #[test]
 fn example_stacks_reach_create_complete() {
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("moto");
     let _ = std::fs::remove_dir_all(&out);
     let moto = Moto::start();
     for (example, env, sets) in STACKS {
-        let options = Options {
-            env: env.to_string(),
-            sets: sets
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        };
-        let model = rel::compile_entries(&mut SourceMap::new(), &entries(example), &options)
-            .expect("the example compiles");
-        let build = rel::emit::build(
-            &model,
-            &BuildOptions {
-                target: Target::Aws,
-                template_format: TemplateFormat::Json,
-            },
-        )
-        .expect("it builds");
+        let build = build_example(example, env, sets, Target::Aws, TemplateFormat::Json);
         // The shared stack first: environments import its exports. Each
         // example environment gets its own account-wide shared stack name.
         let mut pairs = Vec::new();
@@ -153,13 +107,13 @@ fn example_stacks_reach_create_complete() {
             pairs.push(format!("{stack}={}", path.display()));
         }
         // A fresh account per environment: both define `rel-shared`.
-        let reset = Command::new(venv("python"))
+        let reset = Command::new(venv_tool("python"))
             .args(["-c", &format!("import urllib.request; urllib.request.urlopen(urllib.request.Request('{}/moto-api/reset', method='POST'))", moto.endpoint)])
             .status()
             .expect("reset runs");
         assert!(reset.success());
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools/create_stacks.py");
-        let output = Command::new(venv("python"))
+        let output = Command::new(venv_tool("python"))
             .arg(script)
             .arg(&moto.endpoint)
             .args(&pairs)

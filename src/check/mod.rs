@@ -158,7 +158,7 @@ impl<'p> Checker<'p> {
         let module = self.program.module(r.module);
         let mut item = &module.tree.items[r.path()[0] as usize];
         for &index in &r.path()[1..] {
-            let body = body_of(item).expect("item paths only go through bodies");
+            let body = item.kind.body().expect("item paths only go through bodies");
             match &body.entries[index as usize] {
                 Entry::Item(inner) => item = inner,
                 Entry::Attr(_) => unreachable!("item paths only name items"),
@@ -213,7 +213,7 @@ impl<'p> Checker<'p> {
             let ancestor = r.ancestor(depth);
             let item = self.item(&ancestor);
             self.scopes.extend(implicit_scope(&item.kind));
-            if let Some(body) = body_of(item) {
+            if let Some(body) = item.kind.body() {
                 self.scopes
                     .push(Scope::of_body(&ancestor, &body.entries, &mut ignored));
             }
@@ -474,7 +474,7 @@ impl<'p> Checker<'p> {
 
     /// Runs `f` with the item's body scope (and implicit names) pushed.
     fn in_body(&mut self, r: &ItemRef, item: &'p Item, f: impl FnOnce(&mut Self)) {
-        let Some(body) = body_of(item) else { return };
+        let Some(body) = item.kind.body() else { return };
         let mut errors = Vec::new();
         let scope = Scope::of_body(r, &body.entries, &mut errors);
         for e in errors {
@@ -684,18 +684,6 @@ fn def_word(checker: &Checker<'_>, def: &Def) -> &'static str {
         Def::Item(r) => item_word(&checker.item(r).kind),
         Def::Module(_) => "a module",
         Def::Local(_) | Def::Implicit(_) => "a value",
-    }
-}
-
-/// The body of an item, if it has one.
-pub(crate) fn body_of(item: &Item) -> Option<&Body> {
-    match &item.kind {
-        ItemKind::Component { body, .. }
-        | ItemKind::Resource { body, .. }
-        | ItemKind::Block { body, .. }
-        | ItemKind::Environment { body, .. }
-        | ItemKind::Instance { body, .. } => Some(body),
-        _ => None,
     }
 }
 

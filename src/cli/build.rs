@@ -2,9 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::graph::parse_sets;
-use super::{Format, TargetArg, TemplateFormatArg, files, print_diagnostics};
-use crate::compile::Options;
+use super::graph::compile_environment;
+use super::{Format, TargetArg, TemplateFormatArg, print_diagnostics};
 use crate::emit::{BuildOptions, Target, TemplateFormat};
 use crate::source::SourceMap;
 
@@ -18,28 +17,9 @@ pub fn run(
     color: bool,
 ) -> u8 {
     let mut sources = SourceMap::new();
-    let sets = match parse_sets(sets) {
-        Ok(s) => s,
-        Err(d) => {
-            print_diagnostics(&sources, &[d], Format::Human, color);
-            return 1;
-        }
-    };
-    let (entries, diags) = files::entries(paths);
-    if !diags.is_empty() {
-        print_diagnostics(&sources, &diags, Format::Human, color);
-        return 1;
-    }
-    let options = Options {
-        env: env.to_string(),
-        sets,
-    };
-    let model = match crate::compile_entries(&mut sources, &entries, &options) {
+    let model = match compile_environment(&mut sources, paths, env, sets, color) {
         Ok(m) => m,
-        Err(diags) => {
-            print_diagnostics(&sources, &diags, Format::Human, color);
-            return 1;
-        }
+        Err(code) => return code,
     };
     let build_options = BuildOptions {
         target: match target {

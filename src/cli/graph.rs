@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::{Format, GraphFormat, files, print_diagnostics};
-use crate::compile::{Options, render};
+use crate::compile::{Model, Options, render};
 use crate::diagnostic::{Diagnostic, codes};
 use crate::source::SourceMap;
 
@@ -24,37 +24,48 @@ pub fn parse_sets(sets: &[String]) -> Result<BTreeMap<String, String>, Diagnosti
     Ok(out)
 }
 
-pub fn run(paths: &[PathBuf], env: &str, sets: &[String], format: GraphFormat, color: bool) -> u8 {
-    let mut sources = SourceMap::new();
+/// Compiles one environment of the given files; on failure the diagnostics
+/// are printed and the exit code is returned.
+pub fn compile_environment(
+    sources: &mut SourceMap,
+    paths: &[PathBuf],
+    env: &str,
+    sets: &[String],
+    color: bool,
+) -> Result<Model, u8> {
     let sets = match parse_sets(sets) {
         Ok(s) => s,
         Err(d) => {
-            print_diagnostics(&sources, &[d], Format::Human, color);
-            return 1;
+            print_diagnostics(sources, &[d], Format::Human, color);
+            return Err(1);
         }
     };
     let (entries, diags) = files::entries(paths);
     if !diags.is_empty() {
-        print_diagnostics(&sources, &diags, Format::Human, color);
-        return 1;
+        print_diagnostics(sources, &diags, Format::Human, color);
+        return Err(1);
     }
     let options = Options {
         env: env.to_string(),
         sets,
     };
-    match crate::compile_entries(&mut sources, &entries, &options) {
-        Ok(model) => {
-            let text = match format {
-                GraphFormat::Dot => render::to_dot(&model),
-                GraphFormat::Mermaid => render::to_mermaid(&model),
-                GraphFormat::Json => render::to_json(&model),
-            };
-            print!("{text}");
-            0
-        }
-        Err(diags) => {
-            print_diagnostics(&sources, &diags, Format::Human, color);
-            1
-        }
-    }
+    crate::compile_entries(sources, &entries, &options).map_err(|diags| {
+        print_diagnostics(sources, &diags, Format::Human, color);
+        1
+    })
+}
+
+pub fn run(paths: &[PathBuf], env: &str, sets: &[String], format: GraphFormat, color: bool) -> u8 {
+    let mut sources = SourceMap::new();
+    let model = match compile_environment(&mut sources, paths, env, sets, color) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    let text = match format {
+        GraphFormat::Dot => render::to_dot(&model),
+        GraphFormat::Mermaid => render::to_mermaid(&model),
+        GraphFormat::Json => render::to_json(&model),
+    };
+    print!("{text}");
+    0
 }

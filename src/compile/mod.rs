@@ -917,7 +917,31 @@ impl<'p> Compiler<'p> {
     }
 
     fn expand_service(&self, r: &ItemRef, name: &str, namespace: &str) {
-        let settings = self.member_settings(r, name, "Service");
+        self.expand_member(r, name, "Service", |env, app, settings| {
+            kubernetes::service_objects(name, namespace, env, app, settings)
+        });
+    }
+
+    fn expand_job(&self, r: &ItemRef, name: &str, namespace: &str) {
+        self.expand_member(r, name, "Job", |env, app, settings| {
+            vec![kubernetes::job_object(name, namespace, env, app, settings)]
+        });
+    }
+
+    /// The Kubernetes objects of an app member (a service or a job), each
+    /// addressed under `env.app.<kind>.<name>.k8s`, with their edges.
+    fn expand_member(
+        &self,
+        r: &ItemRef,
+        name: &str,
+        schema: &str,
+        objects: impl FnOnce(
+            &str,
+            &str,
+            &BTreeMap<String, Value>,
+        ) -> Vec<(&'static str, &'static str, Value)>,
+    ) {
+        let settings = self.member_settings(r, name, schema);
         let (env, app) = {
             let env = self.env.borrow();
             let env = env.as_ref().expect("selected");
@@ -925,11 +949,9 @@ impl<'p> Compiler<'p> {
         };
         let base = Address::environment(&env)
             .child("app", &app)
-            .child("service", name);
+            .child(&schema.to_ascii_lowercase(), name);
         let span = self.item(r).span;
-        for (kind, type_name, properties) in
-            kubernetes::service_objects(name, namespace, &env, &app, &settings)
-        {
+        for (kind, type_name, properties) in objects(&env, &app, &settings) {
             let address = base.child("k8s", kind);
             self.note_edges(&address, &properties, span);
             self.add_resource(Resource {
@@ -940,31 +962,6 @@ impl<'p> Compiler<'p> {
                 span,
             });
         }
-        self.member_dependencies(r, &base);
-    }
-
-    fn expand_job(&self, r: &ItemRef, name: &str, namespace: &str) {
-        let settings = self.member_settings(r, name, "Job");
-        let (env, app) = {
-            let env = self.env.borrow();
-            let env = env.as_ref().expect("selected");
-            (env.name.clone(), env.app_name.clone())
-        };
-        let base = Address::environment(&env)
-            .child("app", &app)
-            .child("job", name);
-        let span = self.item(r).span;
-        let (kind, type_name, properties) =
-            kubernetes::job_object(name, namespace, &env, &app, &settings);
-        let address = base.child("k8s", kind);
-        self.note_edges(&address, &properties, span);
-        self.add_resource(Resource {
-            address,
-            provider: Provider::Kubernetes,
-            type_name: type_name.into(),
-            properties,
-            span,
-        });
         self.member_dependencies(r, &base);
     }
 

@@ -1,11 +1,76 @@
-//! Shared helpers for the integration tests: span invariants and rendering.
+//! Shared helpers for the integration tests: span invariants, rendering,
+//! the examples' builds and the pinned validators.
 
 #![allow(dead_code)]
 
+use std::path::{Path, PathBuf};
+
+use rel::compile::Options;
 use rel::diagnostic::Diagnostic;
 use rel::diagnostic::render::{HumanOptions, render_human};
+use rel::emit::{BuildOptions, Target, TemplateFormat};
 use rel::source::{SourceMap, Span};
 use rel::syntax::ast::*;
+
+/// The `.rel` files of `examples/<example>`, in name order.
+pub fn example_entries(example: &str) -> Vec<rel::resolve::Entry> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(example);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rel"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|path| rel::resolve::Entry {
+            display: path.file_name().unwrap().to_string_lossy().into(),
+            path,
+            root: dir.clone(),
+        })
+        .collect()
+}
+
+/// Builds one environment of an example; panics with the diagnostics if it fails.
+pub fn build_example(
+    example: &str,
+    env: &str,
+    sets: &[(&str, &str)],
+    target: Target,
+    template_format: TemplateFormat,
+) -> rel::emit::Build {
+    let options = Options {
+        env: env.into(),
+        sets: sets
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    };
+    let model = rel::compile_entries(&mut SourceMap::new(), &example_entries(example), &options)
+        .unwrap_or_else(|d| panic!("{example}/{env} does not compile: {d:#?}"));
+    rel::emit::build(
+        &model,
+        &BuildOptions {
+            target,
+            template_format,
+        },
+    )
+    .unwrap_or_else(|d| panic!("{example}/{env} does not build for {target:?}: {d:#?}"))
+}
+
+/// A pinned tool from the project's virtualenv (scripts/test installs them).
+pub fn venv_tool(name: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(".venv/bin")
+        .join(name);
+    assert!(
+        path.exists(),
+        "`{name}` is not installed; scripts/test installs the pinned tools into .venv"
+    );
+    path
+}
 
 /// Renders diagnostics without colour, at a fixed width, for snapshots.
 pub fn render(sources: &SourceMap, diags: &[Diagnostic]) -> String {
