@@ -260,6 +260,11 @@ codes! {
         why: "A build emits one cloud's stacks; a GCP resource cannot go into a CloudFormation template.",
         example: "`resource b \"gcp:google_storage_bucket\" {}` built with `--target aws`"
     }
+    EMIT_FAILED = "E0408" "emit-failed" {
+        what: "A resource's properties could not be written in the artifact's format.",
+        why: "An artifact is written whole or not at all; a document that cannot be serialised would leave the file incomplete.",
+        example: "None known: every value rel evaluates can be written; seeing this is a bug in rel, worth reporting with the input"
+    }
 }
 
 /// Looks a code up by id (`E0201`) or name (`unresolved-name`).

@@ -11,7 +11,7 @@ use serde_json::{Map, Value as J, json};
 
 use super::{Artifact, ArtifactKind, Build, Placeholder, by_layer, layer_name, placeholder};
 use crate::compile::{Layer, Model, Provider, Resource};
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, codes};
 use crate::eval::value::{Piece, Value};
 
 /// Order of kinds in a manifest: what others need comes first.
@@ -25,6 +25,17 @@ fn kind_rank(kind: &str) -> u8 {
         "Deployment" | "StatefulSet" | "DaemonSet" | "Job" | "CronJob" => 4,
         "Ingress" => 5,
         _ => 6,
+    }
+}
+
+/// The kind an object is written with: its own `kind` field, else its type's.
+fn kind_of(resource: &Resource) -> String {
+    match &resource.properties {
+        Value::Map(m) => match m.get("kind") {
+            Some(Value::Str(kind)) => kind.clone(),
+            _ => api_and_kind(&resource.type_name).1,
+        },
+        _ => api_and_kind(&resource.type_name).1,
     }
 }
 
@@ -118,23 +129,30 @@ pub fn emit(model: &Model) -> Result<Build, Vec<Diagnostic>> {
     let mut errors = Vec::new();
     let mut build = Build::default();
     for (layer, resources) in by_layer(model, Provider::Kubernetes) {
-        let mut objects: Vec<(u8, String, J)> = Vec::new();
-        for resource in resources {
-            let object = object(resource, model, &mut errors);
-            let kind = object
-                .get("kind")
-                .and_then(J::as_str)
-                .unwrap_or_default()
-                .to_string();
-            objects.push((kind_rank(&kind), resource.address.to_string(), object));
-        }
-        objects.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        // Ordered by kind, then address, and written one document at a time,
+        // so only one object's JSON form is alive at once.
+        let mut ordered: Vec<(u8, String, &Resource)> = resources
+            .into_iter()
+            .map(|r| (kind_rank(&kind_of(r)), r.address.to_string(), r))
+            .collect();
+        ordered.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
         let file = match &layer {
             Layer::Shared => "kubernetes/shared.yaml".to_string(),
             Layer::Environment(_) => format!("kubernetes/{}.yaml", model.environment.namespace),
         };
-        let documents: Vec<J> = objects.into_iter().map(|(_, _, o)| o).collect();
-        let content = serde_saphyr::to_string_multiple(&documents).unwrap_or_default();
+        let mut content = String::new();
+        for (i, (_, _, resource)) in ordered.into_iter().enumerate() {
+            if i > 0 {
+                content.push_str("---\n");
+            }
+            let document = object(resource, model, &mut errors);
+            if let Err(e) = serde_saphyr::to_fmt_writer(&mut content, &document) {
+                errors.push(Diagnostic::error(
+                    codes::EMIT_FAILED,
+                    format!("`{}` cannot be written as YAML: {e}", resource.address),
+                ));
+            }
+        }
         build.artifacts.push(Artifact {
             path: file.clone(),
             kind: ArtifactKind::KubernetesManifests,
