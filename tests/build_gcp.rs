@@ -298,15 +298,15 @@ fn the_checker_rejects_broken_blueprints() {
 }
 
 #[test]
+#[ignore = "needs a terraform binary, which the package registries here do not provide; run with --ignored where it is installed"]
 fn terraform_reads_the_blueprints() {
-    let Some(terraform) = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join("terraform"))
-            .find(|p| p.is_file())
-    }) else {
-        println!("skipped: `terraform` is not on PATH, so `terraform providers` was not run");
-        return;
-    };
+    let terraform = std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|p| p.join("terraform"))
+                .find(|p| p.is_file())
+        })
+        .expect("`terraform` is on PATH (this test is run with --ignored where it is installed)");
     let blueprints = of_kind(ArtifactKind::TerraformBlueprint);
     assert!(!blueprints.is_empty());
     for path in blueprints {
