@@ -117,6 +117,7 @@ pub fn compile(
         edges: RefCell::new(Vec::new()),
         secrets: RefCell::new(BTreeSet::new()),
         diags: RefCell::new(Vec::new()),
+        app_attrs: RefCell::new(None),
     };
     compiler.run(options)
 }
@@ -162,6 +163,9 @@ struct Compiler<'p> {
     edges: RefCell<Vec<(Address, Address, Span)>>,
     secrets: RefCell<BTreeSet<String>>,
     diags: RefCell<Vec<Diagnostic>>,
+    /// The app's own attributes (not its members), found once: every
+    /// service's settings start from them.
+    app_attrs: RefCell<Option<Rc<[&'p Attr]>>>,
 }
 
 /// The evaluator's view of names, in one context.
@@ -1007,21 +1011,32 @@ impl<'p> Compiler<'p> {
         };
         // App-wide settings every service inherits.
         let mut app_settings = self.schema_defaults("App", &ctx);
-        if let Some(body) = self.item(&app).kind.body() {
-            for entry in &body.entries {
-                if let Entry::Attr(a) = entry {
-                    let v = self.eval(&a.value, &ctx);
-                    set_path(
-                        &mut app_settings,
-                        &a.path
-                            .segments
-                            .iter()
-                            .map(|s| s.name.to_string())
-                            .collect::<Vec<_>>(),
-                        v,
-                    );
-                }
-            }
+        let app_attrs = self
+            .app_attrs
+            .borrow_mut()
+            .get_or_insert_with(|| {
+                let entries = self.item(&app).kind.body().map(|b| &b.entries[..]);
+                entries
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|e| match e {
+                        Entry::Attr(a) => Some(a),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .clone();
+        for a in app_attrs.iter() {
+            let v = self.eval(&a.value, &ctx);
+            set_path(
+                &mut app_settings,
+                &a.path
+                    .segments
+                    .iter()
+                    .map(|s| s.name.to_string())
+                    .collect::<Vec<_>>(),
+                v,
+            );
         }
         if let Some(body) = self.item(r).kind.body() {
             for entry in &body.entries {

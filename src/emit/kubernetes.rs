@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value as J, json};
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
 use super::{Artifact, ArtifactKind, Build, Placeholder, by_layer, layer_name, placeholder};
 use crate::compile::{Layer, Model, Provider, Resource};
@@ -47,81 +47,154 @@ fn api_and_kind(type_name: &str) -> (String, String) {
     }
 }
 
-fn value(v: &Value, resource: &Resource, errors: &mut Vec<Diagnostic>) -> Option<J> {
-    Some(match v {
-        Value::Null => return None,
-        Value::Bool(b) => J::Bool(*b),
-        Value::Int(n) => json!(n),
-        Value::Float(f) => json!(f),
-        Value::Str(s) => J::String(s.clone()),
-        Value::Secret(name) => J::String(format!("${{rel-secret:{name}}}")),
-        Value::List(items) => J::Array(
-            items
-                .iter()
-                .filter_map(|i| value(i, resource, errors))
-                .collect(),
-        ),
-        Value::Map(m) => J::Object(
-            m.iter()
-                .filter_map(|(k, v)| Some((k.clone(), value(v, resource, errors)?)))
-                .collect(),
-        ),
-        Value::Unknown(symbol) => J::String(placeholder(symbol)),
-        Value::Interpolated(pieces) => J::String(
-            pieces
-                .iter()
-                .map(|p| match p {
-                    Piece::Text(t) => t.clone(),
-                    Piece::Unknown(symbol) => placeholder(symbol),
-                })
-                .collect(),
-        ),
-        Value::Derived(_) => {
-            errors.push(super::inexpressible(
-                "a value computed from one known only after apply",
-                &resource.address,
-                resource.span,
-                "Manifests can carry a value known after apply as it is, or inside a string; not the result of a function over it.",
-            ));
-            return None;
+/// Reports every value computed from one known only after apply: a
+/// manifest can carry such a value, or a string around it, but not a
+/// function's result over it.
+fn report_derived(v: &Value, resource: &Resource, errors: &mut Vec<Diagnostic>) {
+    match v {
+        Value::List(items) => items
+            .iter()
+            .for_each(|i| report_derived(i, resource, errors)),
+        Value::Map(m) => m
+            .values()
+            .for_each(|v| report_derived(v, resource, errors)),
+        Value::Derived(_) => errors.push(super::inexpressible(
+            "a value computed from one known only after apply",
+            &resource.address,
+            resource.span,
+            "Manifests can carry a value known after apply as it is, or inside a string; not the result of a function over it.",
+        )),
+        _ => {}
+    }
+}
+
+/// Whether a value is written: nulls are left out, and so are derived
+/// values (reported by `report_derived`).
+fn written(v: &Value) -> bool {
+    !matches!(v, Value::Null | Value::Derived(_))
+}
+
+/// A rel value written as YAML as it is, without an intermediate tree:
+/// secrets and values known after apply become placeholders.
+struct Yaml<'a>(&'a Value);
+
+impl Serialize for Yaml<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Null | Value::Derived(_) => s.serialize_unit(),
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::Int(n) => s.serialize_i64(*n),
+            Value::Float(f) if f.is_finite() => s.serialize_f64(*f),
+            Value::Float(_) => s.serialize_unit(),
+            Value::Str(text) => s.serialize_str(text),
+            Value::Secret(name) => s.serialize_str(&format!("${{rel-secret:{name}}}")),
+            Value::Unknown(symbol) => s.serialize_str(&placeholder(symbol)),
+            Value::Interpolated(pieces) => {
+                let mut text = String::new();
+                for p in pieces {
+                    match p {
+                        Piece::Text(t) => text.push_str(t),
+                        Piece::Unknown(symbol) => text.push_str(&placeholder(symbol)),
+                    }
+                }
+                s.serialize_str(&text)
+            }
+            Value::List(items) => {
+                let mut seq = s.serialize_seq(Some(items.iter().filter(|i| written(i)).count()))?;
+                for item in items.iter().filter(|i| written(i)) {
+                    seq.serialize_element(&Yaml(item))?;
+                }
+                seq.end()
+            }
+            Value::Map(m) => {
+                let mut map = s.serialize_map(Some(m.values().filter(|v| written(v)).count()))?;
+                for (k, v) in m.iter().filter(|(_, v)| written(v)) {
+                    map.serialize_entry(k, &Yaml(v))?;
+                }
+                map.end()
+            }
         }
-    })
+    }
+}
+
+/// A document: the resource's own values, with what rel adds merged in.
+enum Node<'a> {
+    Value(&'a Value),
+    Text(String),
+    Map(BTreeMap<&'a str, Node<'a>>),
+}
+
+impl Serialize for Node<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Node::Value(v) => Yaml(v).serialize(s),
+            Node::Text(t) => s.serialize_str(t),
+            Node::Map(m) => {
+                let mut map = s.serialize_map(Some(m.len()))?;
+                for (k, v) in m {
+                    map.serialize_entry(k, v)?;
+                }
+                map.end()
+            }
+        }
+    }
+}
+
+/// The written entries of a map value, as nodes.
+fn entries(v: Option<&Value>) -> BTreeMap<&str, Node<'_>> {
+    match v {
+        Some(Value::Map(m)) => m
+            .iter()
+            .filter(|(_, v)| written(v))
+            .map(|(k, v)| (k.as_str(), Node::Value(v)))
+            .collect(),
+        _ => BTreeMap::new(),
+    }
+}
+
+/// Opens the map under `key` for merging: an absent entry becomes an empty
+/// map, and a value that is not a map stays as it is (`None`).
+fn open<'a, 'm>(
+    map: &'m mut BTreeMap<&'a str, Node<'a>>,
+    key: &'a str,
+) -> Option<&'m mut BTreeMap<&'a str, Node<'a>>> {
+    let node = map.entry(key).or_insert_with(|| Node::Map(BTreeMap::new()));
+    if let Node::Value(v @ Value::Map(_)) = node {
+        *node = Node::Map(entries(Some(v)));
+    }
+    match node {
+        Node::Map(m) => Some(m),
+        _ => None,
+    }
 }
 
 /// One object: the resource's properties with apiVersion, kind, name,
 /// namespace and ownership labels filled in.
-fn object(resource: &Resource, model: &Model, errors: &mut Vec<Diagnostic>) -> J {
-    let mut object = match value(&resource.properties, resource, errors) {
-        Some(J::Object(m)) => m,
-        _ => Map::new(),
-    };
+fn object<'a>(resource: &'a Resource, model: &Model) -> Node<'a> {
+    let mut object = entries(Some(&resource.properties));
     let (api, kind) = api_and_kind(&resource.type_name);
-    object.entry("apiVersion").or_insert(J::String(api));
-    object.entry("kind").or_insert(J::String(kind.clone()));
-    let metadata = object
-        .entry("metadata")
-        .or_insert_with(|| J::Object(Map::new()));
-    if let J::Object(meta) = metadata {
-        meta.entry("name")
-            .or_insert_with(|| J::String(crate::compile::kubernetes_name(resource.address.name())));
-        if kind != "Namespace" && resource.address.layer != Layer::Shared {
+    let namespaced = kind != "Namespace" && resource.address.layer != Layer::Shared;
+    object.entry("apiVersion").or_insert(Node::Text(api));
+    object.entry("kind").or_insert(Node::Text(kind));
+    if let Some(meta) = open(&mut object, "metadata") {
+        meta.entry("name").or_insert_with(|| {
+            Node::Text(crate::compile::kubernetes_name(resource.address.name()))
+        });
+        if namespaced {
             meta.entry("namespace")
-                .or_insert_with(|| J::String(model.environment.namespace.clone()));
+                .or_insert_with(|| Node::Text(model.environment.namespace.clone()));
         }
-        let labels = meta
-            .entry("labels")
-            .or_insert_with(|| J::Object(Map::new()));
-        if let J::Object(labels) = labels {
-            labels.insert(crate::compile::MANAGED_BY.into(), J::String("rel".into()));
+        if let Some(labels) = open(meta, "labels") {
+            labels.insert(crate::compile::MANAGED_BY, Node::Text("rel".into()));
             if let Layer::Environment(env) = &resource.address.layer {
                 labels.insert(
-                    crate::compile::ENVIRONMENT_LABEL.into(),
-                    J::String(crate::compile::kubernetes_name(env)),
+                    crate::compile::ENVIRONMENT_LABEL,
+                    Node::Text(crate::compile::kubernetes_name(env)),
                 );
             }
         }
     }
-    J::Object(object)
+    Node::Map(object)
 }
 
 /// Emits the manifests of a model.
@@ -145,7 +218,8 @@ pub fn emit(model: &Model) -> Result<Build, Vec<Diagnostic>> {
             if i > 0 {
                 content.push_str("---\n");
             }
-            let document = object(resource, model, &mut errors);
+            report_derived(&resource.properties, resource, &mut errors);
+            let document = object(resource, model);
             if let Err(e) = serde_saphyr::to_fmt_writer(&mut content, &document) {
                 errors.push(Diagnostic::error(
                     codes::EMIT_FAILED,
