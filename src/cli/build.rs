@@ -60,6 +60,11 @@ pub fn run(
         build.artifacts.len(),
         out.display()
     );
+    // The process ends here: leave the model's many small allocations to
+    // the operating system instead of freeing them one by one (a tenth of
+    // the time of a large build).
+    std::mem::forget(build);
+    std::mem::forget(model);
     0
 }
 
