@@ -68,7 +68,7 @@ fn at<'v>(v: &'v Value, path: &[&str]) -> &'v Value {
     path.iter()
         .fold(v, |v, key| match (v, key.parse::<usize>()) {
             (Value::List(items), Ok(i)) => &items[i],
-            (Value::Map(m), _) => m.get(*key).unwrap_or_else(|| panic!("no `{key}` in {v}")),
+            (Value::Map(m), _) => m.get(key).unwrap_or_else(|| panic!("no `{key}` in {v}")),
             _ => panic!("cannot take `{key}` of {v}"),
         })
 }

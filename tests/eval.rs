@@ -1,9 +1,7 @@
 //! The evaluator on real expressions: values, symbolic values known only
 //! after apply, secrets, builtins, and errors that point at the expression.
 
-use std::collections::BTreeMap;
-
-use rel::eval::value::{Piece, Symbol, Value};
+use rel::eval::value::{Fields, Piece, Symbol, Value};
 use rel::eval::{EvalError, Files, Names, eval};
 use rel::source::FileId;
 use rel::syntax::ast::{Ident, ItemKind};
@@ -24,7 +22,7 @@ impl Names for TestNames {
                 Value::Str("us-east-1".into()),
                 Value::Str("eu-west-1".into()),
             ]),
-            "tags" => Value::Map(BTreeMap::from([(
+            "tags" => Value::Map(Fields::from([(
                 "team".to_string(),
                 Value::Str("shop".into()),
             )])),
@@ -110,7 +108,7 @@ fn comprehensions() {
     );
     assert_eq!(
         ok("{for k, v in tags: upper(k) => v}"),
-        Value::Map(BTreeMap::from([("TEAM".to_string(), s("shop"))]))
+        Value::Map(Fields::from([("TEAM".to_string(), s("shop"))]))
     );
 }
 

@@ -1,9 +1,7 @@
 //! Services and jobs as Kubernetes objects, with rel's ownership labels so a
 //! later apply can find and prune what it owns.
 
-use std::collections::BTreeMap;
-
-use crate::eval::value::Value;
+use crate::eval::value::{Fields, Value};
 
 /// Labels on every object rel creates.
 pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
@@ -46,7 +44,7 @@ pub fn namespace_name(env: &str) -> String {
 }
 
 fn labels(env: &str, app: &str, component: Option<&str>) -> Value {
-    let mut l = BTreeMap::from([
+    let mut l = Fields::from([
         (MANAGED_BY.to_string(), s("rel")),
         (ENVIRONMENT_LABEL.to_string(), s(&namespace_name(env))),
         (APP_LABEL.to_string(), s(app)),
@@ -121,8 +119,8 @@ pub fn secret_key(name: &str) -> String {
         .collect()
 }
 
-fn container(name: &str, settings: &BTreeMap<String, Value>) -> Value {
-    let mut c = BTreeMap::from([
+fn container(name: &str, settings: &Fields) -> Value {
+    let mut c = Fields::from([
         ("name".to_string(), s(name)),
         (
             "image".to_string(),
@@ -146,7 +144,7 @@ fn container(name: &str, settings: &BTreeMap<String, Value>) -> Value {
 }
 
 /// The ServiceAccount a service's pods run as, if any.
-fn account_name(name: &str, settings: &BTreeMap<String, Value>) -> String {
+fn account_name(name: &str, settings: &Fields) -> String {
     match settings.get("service_account") {
         Some(Value::Str(account)) => account.clone(),
         _ => name.to_string(),
@@ -154,8 +152,8 @@ fn account_name(name: &str, settings: &BTreeMap<String, Value>) -> String {
 }
 
 /// A pod spec with one container, and the ServiceAccount when there is one.
-fn pod_spec(name: &str, settings: &BTreeMap<String, Value>, container: Value) -> Value {
-    let mut spec = BTreeMap::from([("containers".to_string(), Value::List(vec![container]))]);
+fn pod_spec(name: &str, settings: &Fields, container: Value) -> Value {
+    let mut spec = Fields::from([("containers".to_string(), Value::List(vec![container]))]);
     let annotated =
         matches!(settings.get("service_account_annotations"), Some(Value::Map(m)) if !m.is_empty());
     if annotated || matches!(settings.get("service_account"), Some(Value::Str(_))) {
@@ -174,7 +172,7 @@ pub fn service_objects(
     namespace: &str,
     env: &str,
     app: &str,
-    settings: &BTreeMap<String, Value>,
+    settings: &Fields,
 ) -> Vec<(&'static str, &'static str, Value)> {
     let port = settings.get("port").cloned().unwrap_or(Value::Int(8080));
     let selector = map([("app.kubernetes.io/name", s(name))]);
@@ -332,7 +330,7 @@ pub fn service_objects(
         {
             m.insert("annotations".into(), Value::Map(annotations.clone()));
         }
-        let mut spec = BTreeMap::from([("rules".to_string(), Value::List(rules))]);
+        let mut spec = Fields::from([("rules".to_string(), Value::List(rules))]);
         if let Some(class @ Value::Str(_)) = settings.get("ingress_class") {
             spec.insert("ingressClassName".into(), class.clone());
         }
@@ -353,7 +351,7 @@ pub fn job_object(
     namespace: &str,
     env: &str,
     app: &str,
-    settings: &BTreeMap<String, Value>,
+    settings: &Fields,
 ) -> (&'static str, &'static str, Value) {
     let pod = map([
         ("metadata", map([("labels", labels(env, app, Some(name)))])),

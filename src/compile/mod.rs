@@ -20,7 +20,7 @@ pub use kubernetes::{APP_LABEL, ENVIRONMENT_LABEL, MANAGED_BY, namespace_name as
 
 use crate::check::Checked;
 use crate::diagnostic::{Diagnostic, codes};
-use crate::eval::value::{Symbol, Value};
+use crate::eval::value::{Fields, Symbol, Value};
 use crate::eval::{self, EvalError, Files, Names};
 use crate::graph::DepGraph;
 use crate::resolve::{Def, ItemRef, Program};
@@ -127,7 +127,7 @@ pub fn compile(
 struct Instance {
     address: Address,
     component: ItemRef,
-    args: BTreeMap<String, Value>,
+    args: Fields,
 }
 
 /// Where an expression is evaluated: inside which instance, for which service.
@@ -151,7 +151,7 @@ struct Compiler<'p> {
     folders:
         FxHashMap<crate::source::FileId, (Option<std::path::PathBuf>, Option<std::path::PathBuf>)>,
     /// Evaluated defaults of prelude schemas (literals in the prelude).
-    defaults: RefCell<FxHashMap<String, BTreeMap<String, Value>>>,
+    defaults: RefCell<FxHashMap<String, Fields>>,
     refs: &'p FxHashMap<Span, Def>,
     sets: &'p BTreeMap<String, String>,
     env: RefCell<Option<EnvCtx>>,
@@ -490,7 +490,7 @@ impl<'p> Compiler<'p> {
                     .cloned()
                     .unwrap_or_else(|| "unknown".into());
                 let short: String = sha.chars().take(7).collect();
-                Value::Map(BTreeMap::from([
+                Value::Map(Fields::from([
                     ("sha".to_string(), Value::Str(sha)),
                     ("branch".to_string(), Value::Str(branch)),
                     ("short_sha".to_string(), Value::Str(short)),
@@ -652,7 +652,7 @@ impl<'p> Compiler<'p> {
 
     /// The attributes of a body as a map (dotted paths nest).
     fn attrs(&self, body: &Body, ctx: &Ctx) -> Value {
-        let mut map = BTreeMap::new();
+        let mut map = Fields::new();
         for entry in &body.entries {
             if let Entry::Attr(a) = entry {
                 if a.path.dotted() == "depends_on" {
@@ -703,7 +703,7 @@ impl<'p> Compiler<'p> {
                 });
             }
         };
-        let mut args = BTreeMap::new();
+        let mut args = Fields::new();
         for entry in &body.entries {
             if let Entry::Attr(a) = entry {
                 if a.path.dotted() != "depends_on" {
@@ -841,7 +841,7 @@ impl<'p> Compiler<'p> {
         } else {
             (Provider::CloudFormation, type_text)
         };
-        let mut properties = BTreeMap::new();
+        let mut properties = Fields::new();
         for entry in &body.entries {
             let Entry::Attr(a) = entry else { continue };
             if a.path.dotted() == "depends_on" {
@@ -939,11 +939,7 @@ impl<'p> Compiler<'p> {
         r: &ItemRef,
         name: &str,
         schema: &str,
-        objects: impl FnOnce(
-            &str,
-            &str,
-            &BTreeMap<String, Value>,
-        ) -> Vec<(&'static str, &'static str, Value)>,
+        objects: impl FnOnce(&str, &str, &Fields) -> Vec<(&'static str, &'static str, Value)>,
     ) {
         let settings = self.member_settings(r, name, schema);
         let (env, app) = {
@@ -998,7 +994,7 @@ impl<'p> Compiler<'p> {
 
     /// A service's or job's effective settings: schema defaults, the app's
     /// settings, its own attributes, then the environment's overrides.
-    fn member_settings(&self, r: &ItemRef, name: &str, schema: &str) -> BTreeMap<String, Value> {
+    fn member_settings(&self, r: &ItemRef, name: &str, schema: &str) -> Fields {
         let ctx = Ctx {
             instance: None,
             service: Some(name.into()),
@@ -1080,7 +1076,7 @@ impl<'p> Compiler<'p> {
         // service, else from the app's template.
         let mut env = match app_settings.remove("env") {
             Some(Value::Map(m)) => m,
-            _ => BTreeMap::new(),
+            _ => Fields::new(),
         };
         if let Some(Value::Map(own)) = settings.remove("env") {
             env.extend(own);
@@ -1111,7 +1107,7 @@ impl<'p> Compiler<'p> {
 
     /// Fills a schema value's missing fields with their defaults, through
     /// nested schema-typed fields.
-    fn fill_defaults(&self, value: &mut BTreeMap<String, Value>, schema: &ItemRef) {
+    fn fill_defaults(&self, value: &mut Fields, schema: &ItemRef) {
         let ItemKind::Schema { fields, .. } = &self.item(schema).kind else {
             return;
         };
@@ -1132,7 +1128,7 @@ impl<'p> Compiler<'p> {
     }
 
     /// Fills the defaults of a prelude schema (`Service`, `Job`) into settings.
-    fn fill_prelude_defaults(&self, settings: &mut BTreeMap<String, Value>, schema: &str) {
+    fn fill_prelude_defaults(&self, settings: &mut Fields, schema: &str) {
         let prelude = self.program.prelude;
         let found =
             self.program.module(prelude).tree.items.iter().position(
@@ -1144,7 +1140,7 @@ impl<'p> Compiler<'p> {
     }
 
     /// The defaults of a prelude schema's fields, evaluated.
-    fn schema_defaults(&self, schema: &str, ctx: &Ctx) -> BTreeMap<String, Value> {
+    fn schema_defaults(&self, schema: &str, ctx: &Ctx) -> Fields {
         if let Some(cached) = self.defaults.borrow().get(schema) {
             return cached.clone();
         }
@@ -1156,9 +1152,9 @@ impl<'p> Compiler<'p> {
     }
 
     /// The prelude's defaults are literals, the same for every service.
-    fn compute_schema_defaults(&self, schema: &str, ctx: &Ctx) -> BTreeMap<String, Value> {
+    fn compute_schema_defaults(&self, schema: &str, ctx: &Ctx) -> Fields {
         let prelude = self.program.module(self.program.prelude);
-        let mut out = BTreeMap::new();
+        let mut out = Fields::new();
         for item in &prelude.tree.items {
             if let ItemKind::Schema { name, fields, .. } = &item.kind
                 && name.name == schema
@@ -1186,18 +1182,16 @@ fn under<'r>(resources: &'r BTreeMap<Address, Resource>, prefix: &Address) -> Ve
 }
 
 /// Sets `path` in a map, creating nested maps on the way.
-fn set_path(map: &mut BTreeMap<String, Value>, path: &[String], value: Value) {
+fn set_path(map: &mut Fields, path: &[String], value: Value) {
     match path {
         [] => {}
         [last] => {
             map.insert(last.clone(), value);
         }
         [first, rest @ ..] => {
-            let entry = map
-                .entry(first.clone())
-                .or_insert_with(|| Value::Map(BTreeMap::new()));
+            let entry = map.get_or_insert_with(first, || Value::Map(Fields::new()));
             if !matches!(entry, Value::Map(_)) {
-                *entry = Value::Map(BTreeMap::new());
+                *entry = Value::Map(Fields::new());
             }
             if let Value::Map(inner) = entry {
                 set_path(inner, rest, value);

@@ -3,12 +3,11 @@
 //! A call with an argument known only after apply is itself known only
 //! after apply.
 
-use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::Path;
 
 use super::EvalError;
-use super::value::{Piece, Value, format_float};
+use super::value::{Fields, Piece, Value, format_float};
 
 /// Where `file(..)` and `template(..)` read from.
 pub struct Files<'a> {
@@ -55,7 +54,7 @@ fn list<'v>(function: &str, v: &'v Value) -> Result<&'v [Value]> {
     }
 }
 
-fn map<'v>(function: &str, v: &'v Value) -> Result<&'v BTreeMap<String, Value>> {
+fn map<'v>(function: &str, v: &'v Value) -> Result<&'v Fields> {
     match v {
         Value::Map(m) => Ok(m),
         other => Err(bad(
@@ -165,7 +164,7 @@ pub fn call(name: &str, args: &[Value], files: &Files<'_>) -> Result<Value> {
         ),
         "values" => Value::List(map(name, a(0))?.values().cloned().collect()),
         "merge" => {
-            let mut out = BTreeMap::new();
+            let mut out = Fields::new();
             for m in args {
                 out.extend(map(name, m)?.iter().map(|(k, v)| (k.clone(), v.clone())));
             }

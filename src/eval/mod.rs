@@ -7,9 +7,10 @@
 //! resources builds on it.
 
 pub mod builtins;
+pub mod fields;
 pub mod value;
 
-use std::collections::BTreeMap;
+use value::Fields;
 
 pub use builtins::Files;
 use value::{Piece, Symbol, Value};
@@ -144,7 +145,7 @@ impl Evaluator<'_> {
                     .collect::<Result<_, _>>()?,
             ),
             ExprKind::Map(entries) => {
-                let mut m = BTreeMap::new();
+                let mut m = Fields::new();
                 for entry in entries {
                     let key = match &entry.key {
                         MapKey::Ident(i) => i.name.to_string(),
@@ -249,7 +250,7 @@ impl Evaluator<'_> {
                 Value::List(out)
             }
             ExprKind::MapFor(c, value) => {
-                let mut out = BTreeMap::new();
+                let mut out = Fields::new();
                 self.comprehension(c, &mut |this, _| {
                     let key = match this.expr(&c.body)? {
                         Value::Str(k) => k,

@@ -1,7 +1,7 @@
 //! Values: what expressions evaluate to, including secrets (never printed)
 //! and values known only after apply (kept symbolic).
 
-use std::collections::BTreeMap;
+pub use super::fields::Fields;
 use std::fmt;
 
 /// A value known only after apply: an attribute of a resource, by address
@@ -33,7 +33,7 @@ pub enum Value {
     Float(f64),
     Str(String),
     List(Vec<Value>),
-    Map(BTreeMap<String, Value>),
+    Map(Fields),
     /// A reference to a secret in the secret store, by name. The value itself
     /// never passes through rel; its name is shown, masked, where needed.
     Secret(String),
