@@ -47,17 +47,24 @@ fn api_and_kind(type_name: &str) -> (String, String) {
     }
 }
 
-/// Reports every value computed from one known only after apply: a
-/// manifest can carry such a value, or a string around it, but not a
-/// function's result over it.
-fn report_derived(v: &Value, resource: &Resource, errors: &mut Vec<Diagnostic>) {
+/// Walks a resource's values once: reports every value computed from one
+/// known only after apply (a manifest can carry such a value, or a string
+/// around it, but not a function's result over it) and collects the names
+/// of the secrets it refers to.
+fn scan<'v>(
+    v: &'v Value,
+    resource: &Resource,
+    errors: &mut Vec<Diagnostic>,
+    secrets: &mut Vec<&'v str>,
+) {
     match v {
         Value::List(items) => items
             .iter()
-            .for_each(|i| report_derived(i, resource, errors)),
+            .for_each(|i| scan(i, resource, errors, secrets)),
         Value::Map(m) => m
             .values()
-            .for_each(|v| report_derived(v, resource, errors)),
+            .for_each(|v| scan(v, resource, errors, secrets)),
+        Value::Secret(name) => secrets.push(name),
         Value::Derived(_) => errors.push(super::inexpressible(
             "a value computed from one known only after apply",
             &resource.address,
@@ -69,7 +76,7 @@ fn report_derived(v: &Value, resource: &Resource, errors: &mut Vec<Diagnostic>) 
 }
 
 /// Whether a value is written: nulls are left out, and so are derived
-/// values (reported by `report_derived`).
+/// values (reported by `scan`).
 fn written(v: &Value) -> bool {
     !matches!(v, Value::Null | Value::Derived(_))
 }
@@ -218,7 +225,18 @@ pub fn emit(model: &Model) -> Result<Build, Vec<Diagnostic>> {
             if i > 0 {
                 content.push_str("---\n");
             }
-            report_derived(&resource.properties, resource, &mut errors);
+            let mut secrets = Vec::new();
+            scan(&resource.properties, resource, &mut errors, &mut secrets);
+            secrets.sort_unstable();
+            secrets.dedup();
+            for secret in secrets {
+                build.placeholders.push(Placeholder {
+                    token: format!("${{rel-secret:{secret}}}"),
+                    source: format!("secret-store:{secret}"),
+                    used_in: file.clone(),
+                    used_by: resource.address.to_string(),
+                });
+            }
             let document = object(resource, model);
             if let Err(e) = serde_saphyr::to_fmt_writer(&mut content, &document) {
                 errors.push(Diagnostic::error(
@@ -228,45 +246,14 @@ pub fn emit(model: &Model) -> Result<Build, Vec<Diagnostic>> {
             }
         }
         build.artifacts.push(Artifact {
-            path: file.clone(),
+            path: file,
             kind: ArtifactKind::KubernetesManifests,
             content,
         });
-        for resource in model
-            .resources
-            .values()
-            .filter(|r| r.provider == Provider::Kubernetes && r.address.layer == layer)
-        {
-            for secret in secret_names(&resource.properties) {
-                build.placeholders.push(Placeholder {
-                    token: format!("${{rel-secret:{secret}}}"),
-                    source: format!("secret-store:{secret}"),
-                    used_in: file.clone(),
-                    used_by: resource.address.to_string(),
-                });
-            }
-        }
         let _ = layer_name(&layer);
     }
     if !errors.is_empty() {
         return Err(errors);
     }
     Ok(build)
-}
-
-fn secret_names(v: &Value) -> Vec<String> {
-    let mut out = BTreeMap::new();
-    collect(v, &mut out);
-    out.into_keys().collect()
-}
-
-fn collect(v: &Value, out: &mut BTreeMap<String, ()>) {
-    match v {
-        Value::Secret(name) => {
-            out.insert(name.clone(), ());
-        }
-        Value::List(items) => items.iter().for_each(|i| collect(i, out)),
-        Value::Map(m) => m.values().for_each(|i| collect(i, out)),
-        _ => {}
-    }
 }
