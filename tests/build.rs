@@ -9,10 +9,7 @@ use std::process::Command;
 use rel::emit::{Target, TemplateFormat};
 
 mod support;
-use support::{build_example, venv_tool};
-
-/// The Kubernetes version manifests are validated against.
-const KUBERNETES_VERSION: &str = "1.31";
+use support::{assert_kubernetes_valid, build_example, venv_tool};
 
 /// Each example environment to build: folder, environment, settings.
 /// An example, one of its environments, and its `--set` values.
@@ -136,23 +133,5 @@ fn cloudformation_templates_pass_cfn_lint() {
 #[test]
 fn manifests_pass_kubernetes_validate_strict() {
     let (_, _, manifests) = write_all();
-    assert!(!manifests.is_empty());
-    let output = Command::new(venv_tool("kubernetes-validate"))
-        .args(["--strict", "-k", KUBERNETES_VERSION])
-        .args(manifests)
-        .output()
-        .expect("kubernetes-validate runs");
-    let report = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "kubernetes-validate failed:\n{report}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    // Unknown kinds only warn; every document must pass against a schema.
-    assert!(!report.contains("WARN"), "{report}");
-    let passed = report
-        .lines()
-        .filter(|l| l.starts_with("INFO") && l.contains("passed"))
-        .count();
-    assert!(passed >= 10, "too few documents validated:\n{report}");
+    assert_kubernetes_valid(manifests, 10);
 }

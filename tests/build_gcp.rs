@@ -13,10 +13,7 @@ use rel::emit::{ArtifactKind, Target, TemplateFormat};
 use serde_json::Value as J;
 
 mod support;
-use support::build_example;
-
-/// The Kubernetes version manifests are validated against.
-const KUBERNETES_VERSION: &str = "1.31";
+use support::{assert_kubernetes_valid, build_example};
 
 const EXAMPLE: &str = "gcp";
 
@@ -336,34 +333,11 @@ fn terraform_reads_the_blueprints() {
 
 #[test]
 fn gcp_manifests_pass_kubernetes_validate_strict() {
-    let tool = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/kubernetes-validate");
-    assert!(
-        tool.exists(),
-        "`{}` is not installed; scripts/test installs the pinned validators into .venv",
-        tool.display()
-    );
     let manifests = of_kind(ArtifactKind::KubernetesManifests);
     assert_eq!(
         manifests.len(),
         ENVIRONMENTS.len(),
         "one manifest file per environment: {manifests:?}"
     );
-    let output = Command::new(&tool)
-        .args(["--strict", "-k", KUBERNETES_VERSION])
-        .args(&manifests)
-        .output()
-        .expect("kubernetes-validate runs");
-    let report = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "kubernetes-validate failed:\n{report}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    // Unknown kinds only warn; every document must pass against a schema.
-    assert!(!report.contains("WARN"), "{report}");
-    let passed = report
-        .lines()
-        .filter(|l| l.starts_with("INFO") && l.contains("passed"))
-        .count();
-    assert!(passed >= 14, "too few documents validated:\n{report}");
+    assert_kubernetes_valid(&manifests, 14);
 }

@@ -1,23 +1,21 @@
 //! `rel build`: compile one environment and write its artifacts.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::graph::compile_environment;
-use super::{Format, TargetArg, TemplateFormatArg, print_diagnostics};
+use super::{EnvironmentArgs, Format, TargetArg, TemplateFormatArg, print_diagnostics};
 use crate::emit::{BuildOptions, Target, TemplateFormat};
 use crate::source::SourceMap;
 
 pub fn run(
-    paths: &[PathBuf],
-    env: &str,
-    sets: &[String],
+    args: &EnvironmentArgs,
     target: TargetArg,
     cfn_format: TemplateFormatArg,
     out: &Path,
     color: bool,
 ) -> u8 {
     let mut sources = SourceMap::new();
-    let model = match compile_environment(&mut sources, paths, env, sets, color) {
+    let model = match compile_environment(&mut sources, args, color) {
         Ok(m) => m,
         Err(code) => return code,
     };

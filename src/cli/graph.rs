@@ -1,9 +1,8 @@
 //! `rel graph`: one environment's resources and dependencies as dot, Mermaid or JSON.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
-use super::{Format, GraphFormat, files, print_diagnostics};
+use super::{EnvironmentArgs, Format, GraphFormat, files, print_diagnostics};
 use crate::compile::{Model, Options, render};
 use crate::diagnostic::{Diagnostic, codes};
 use crate::source::SourceMap;
@@ -28,25 +27,23 @@ pub fn parse_sets(sets: &[String]) -> Result<BTreeMap<String, String>, Diagnosti
 /// are printed and the exit code is returned.
 pub fn compile_environment(
     sources: &mut SourceMap,
-    paths: &[PathBuf],
-    env: &str,
-    sets: &[String],
+    args: &EnvironmentArgs,
     color: bool,
 ) -> Result<Model, u8> {
-    let sets = match parse_sets(sets) {
+    let sets = match parse_sets(&args.sets) {
         Ok(s) => s,
         Err(d) => {
             print_diagnostics(sources, &[d], Format::Human, color);
             return Err(1);
         }
     };
-    let (entries, diags) = files::entries(paths);
+    let (entries, diags) = files::entries(&args.paths);
     if !diags.is_empty() {
         print_diagnostics(sources, &diags, Format::Human, color);
         return Err(1);
     }
     let options = Options {
-        env: env.to_string(),
+        env: args.env.clone(),
         sets,
     };
     crate::compile_entries(sources, &entries, &options).map_err(|diags| {
@@ -55,9 +52,9 @@ pub fn compile_environment(
     })
 }
 
-pub fn run(paths: &[PathBuf], env: &str, sets: &[String], format: GraphFormat, color: bool) -> u8 {
+pub fn run(args: &EnvironmentArgs, format: GraphFormat, color: bool) -> u8 {
     let mut sources = SourceMap::new();
-    let model = match compile_environment(&mut sources, paths, env, sets, color) {
+    let model = match compile_environment(&mut sources, args, color) {
         Ok(m) => m,
         Err(code) => return code,
     };

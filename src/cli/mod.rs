@@ -49,15 +49,8 @@ pub enum Command {
     },
     /// Compile one environment into CloudFormation or GCP blueprints and Kubernetes manifests.
     Build {
-        /// Files or folders (searched for .rel files). A folder is a project root.
-        #[arg(required = true)]
-        paths: Vec<std::path::PathBuf>,
-        /// The environment, by the name its `environment` item gives it.
-        #[arg(long)]
-        env: String,
-        /// Set a top-level parameter (or `git.sha`, `git.branch`): NAME=VALUE; repeatable.
-        #[arg(long = "set", value_name = "NAME=VALUE")]
-        sets: Vec<String>,
+        #[command(flatten)]
+        environment: EnvironmentArgs,
         /// The cloud the stacks go to.
         #[arg(long, value_enum, default_value_t = TargetArg::Aws)]
         target: TargetArg,
@@ -70,15 +63,8 @@ pub enum Command {
     },
     /// Print the resource graph of one environment.
     Graph {
-        /// Files or folders (searched for .rel files). A folder is a project root.
-        #[arg(required = true)]
-        paths: Vec<std::path::PathBuf>,
-        /// The environment, by the name its `environment` item gives it.
-        #[arg(long)]
-        env: String,
-        /// Set a top-level parameter (or `git.sha`, `git.branch`): NAME=VALUE; repeatable.
-        #[arg(long = "set", value_name = "NAME=VALUE")]
-        sets: Vec<String>,
+        #[command(flatten)]
+        environment: EnvironmentArgs,
         /// Output format.
         #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
         format: GraphFormat,
@@ -93,6 +79,20 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+/// What names one environment to compile: `rel build` and `rel graph`.
+#[derive(clap::Args, Debug)]
+pub struct EnvironmentArgs {
+    /// Files or folders (searched for .rel files). A folder is a project root.
+    #[arg(required = true)]
+    pub paths: Vec<std::path::PathBuf>,
+    /// The environment, by the name its `environment` item gives it.
+    #[arg(long)]
+    pub env: String,
+    /// Set a top-level parameter (or `git.sha`, `git.branch`): NAME=VALUE; repeatable.
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub sets: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -149,19 +149,15 @@ pub fn main() -> ExitCode {
         Command::Check { paths, format } => check::run(&paths, format, color),
         Command::Fmt { paths, check } => fmt::run(&paths, check, color),
         Command::Build {
-            paths,
-            env,
-            sets,
+            environment,
             target,
             cfn_format,
             out,
-        } => build::run(&paths, &env, &sets, target, cfn_format, &out, color),
+        } => build::run(&environment, target, cfn_format, &out, color),
         Command::Graph {
-            paths,
-            env,
-            sets,
+            environment,
             format,
-        } => graph::run(&paths, &env, &sets, format, color),
+        } => graph::run(&environment, format, color),
         Command::Explain { code } => explain(code.as_deref()),
         Command::Completions { shell } => {
             use clap::CommandFactory;

@@ -4,7 +4,7 @@
 //! when Kubernetes manifests need them. Secrets become dynamic references
 //! to Secrets Manager; their values never pass through rel.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde_json::{Map, Value as J, json};
 
@@ -222,25 +222,11 @@ pub fn emit(model: &Model, format: TemplateFormat) -> Result<Build, Vec<Diagnost
                 .unwrap_or(J::Object(Map::new()));
             // References give CloudFormation the order; other dependencies
             // within the stack become DependsOn.
-            let implied: BTreeSet<String> = resource
-                .properties
-                .symbols()
-                .into_iter()
-                .map(|s| s.address)
-                .collect();
-            let depends_on: Vec<String> = model
-                .graph
-                .dependencies(&resource.address)
-                .into_iter()
-                .filter(|d| d.layer == *layer && !implied.contains(&d.to_string()))
-                .filter(|d| {
-                    model
-                        .resources
-                        .get(d)
-                        .is_some_and(|r| r.provider == Provider::CloudFormation)
-                })
-                .map(logical_id)
-                .collect();
+            let depends_on: Vec<String> =
+                super::explicit_dependencies(model, resource, Provider::CloudFormation)
+                    .into_iter()
+                    .map(|r| logical_id(&r.address))
+                    .collect();
             let mut entry = Map::new();
             entry.insert("Type".into(), J::String(resource.type_name.clone()));
             if properties.as_object().is_some_and(|p| !p.is_empty()) {

@@ -191,23 +191,8 @@ pub fn emit(model: &Model) -> Result<Build, Vec<Diagnostic>> {
                 .value(&resource.properties, resource)
                 .unwrap_or(J::Object(Map::new()));
             // Dependencies not implied by references become `depends_on`.
-            let implied: std::collections::BTreeSet<String> = resource
-                .properties
-                .symbols()
+            let depends_on: Vec<J> = super::explicit_dependencies(model, resource, Provider::Gcp)
                 .into_iter()
-                .map(|s| s.address)
-                .collect();
-            let depends_on: Vec<J> = model
-                .graph
-                .dependencies(&resource.address)
-                .into_iter()
-                .filter(|d| d.layer == resource.address.layer && !implied.contains(&d.to_string()))
-                .filter_map(|d| {
-                    model
-                        .resources
-                        .get(d)
-                        .filter(|t| t.provider == Provider::Gcp)
-                })
                 .map(|t| J::String(format!("{}.{}", t.type_name, terraform_name(&t.address))))
                 .collect();
             if let (J::Object(m), false) = (&mut body, depends_on.is_empty()) {

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::compile::{Address, Layer, Model, Provider};
+use crate::compile::{Address, Layer, Model, Provider, Resource};
 use crate::diagnostic::{Diagnostic, codes};
 use crate::eval::value::{Piece, Symbol, Value};
 use crate::source::Span;
@@ -272,6 +272,30 @@ pub fn pieces(value: &Value) -> Option<&[Piece]> {
         Value::Interpolated(pieces) => Some(pieces),
         _ => None,
     }
+}
+
+/// The dependencies of a resource that its references do not already imply
+/// (from `depends_on`): resources of the same provider in the same layer,
+/// in address order. Targets write them as `DependsOn` or `depends_on`.
+pub fn explicit_dependencies<'m>(
+    model: &'m Model,
+    resource: &Resource,
+    provider: Provider,
+) -> Vec<&'m Resource> {
+    let implied: std::collections::BTreeSet<String> = resource
+        .properties
+        .symbols()
+        .into_iter()
+        .map(|s| s.address)
+        .collect();
+    model
+        .graph
+        .dependencies(&resource.address)
+        .into_iter()
+        .filter(|d| d.layer == resource.address.layer && !implied.contains(&d.to_string()))
+        .filter_map(|d| model.resources.get(d))
+        .filter(|r| r.provider == provider)
+        .collect()
 }
 
 /// Resources of the model, grouped by layer, in address order.

@@ -60,6 +60,36 @@ pub fn build_example(
     .unwrap_or_else(|d| panic!("{example}/{env} does not build for {target:?}: {d:#?}"))
 }
 
+/// The Kubernetes version manifests are validated against.
+pub const KUBERNETES_VERSION: &str = "1.31";
+
+/// Runs `kubernetes-validate --strict` on manifest files and asserts that
+/// every document passes against a schema (unknown kinds only warn, so a
+/// warning fails too) and that at least `min_documents` were validated.
+pub fn assert_kubernetes_valid(manifests: &[PathBuf], min_documents: usize) {
+    assert!(!manifests.is_empty(), "no manifests to validate");
+    let output = std::process::Command::new(venv_tool("kubernetes-validate"))
+        .args(["--strict", "-k", KUBERNETES_VERSION])
+        .args(manifests)
+        .output()
+        .expect("kubernetes-validate runs");
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "kubernetes-validate failed:\n{report}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!report.contains("WARN"), "{report}");
+    let passed = report
+        .lines()
+        .filter(|l| l.starts_with("INFO") && l.contains("passed"))
+        .count();
+    assert!(
+        passed >= min_documents,
+        "too few documents validated ({passed} < {min_documents}):\n{report}"
+    );
+}
+
 /// A pinned tool from the project's virtualenv (scripts/test installs them).
 pub fn venv_tool(name: &str) -> PathBuf {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
