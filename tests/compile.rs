@@ -3,9 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use rel::compile::{Address, Model, Options, render};
+use rel::compile::{Address, Model, render};
 use rel::eval::value::Value;
 use rel::source::SourceMap;
+
+mod support;
 
 fn shop() -> Vec<rel::resolve::Entry> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/shop");
@@ -21,14 +23,7 @@ fn compile(
     env: &str,
     sets: &[(&str, &str)],
 ) -> Result<Model, Vec<rel::diagnostic::Diagnostic>> {
-    let options = Options {
-        env: env.into(),
-        sets: sets
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    };
-    rel::compile_entries(&mut SourceMap::new(), entries, &options)
+    rel::compile_entries(&mut SourceMap::new(), entries, &support::options(env, sets))
 }
 
 fn project(name: &str, text: &str) -> Vec<rel::resolve::Entry> {

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
-use super::{Artifact, ArtifactKind, Build, Placeholder, by_layer, layer_name, placeholder};
+use super::{Artifact, ArtifactKind, Build, Placeholder, by_layer, placeholder};
 use crate::compile::{Layer, Model, Provider, Resource};
 use crate::diagnostic::{Diagnostic, codes};
 use crate::eval::value::{Piece, Value};
@@ -239,10 +239,13 @@ pub fn emit(model: &Model) -> Result<Build, Vec<Diagnostic>> {
             }
             let document = object(resource, model);
             if let Err(e) = serde_saphyr::to_fmt_writer(&mut content, &document) {
-                errors.push(Diagnostic::error(
-                    codes::EMIT_FAILED,
-                    format!("`{}` cannot be written as YAML: {e}", resource.address),
-                ));
+                errors.push(
+                    Diagnostic::error(
+                        codes::EMIT_FAILED,
+                        format!("`{}` cannot be written as YAML: {e}", resource.address),
+                    )
+                    .with_label(resource.span, "this resource"),
+                );
             }
         }
         build.artifacts.push(Artifact {
@@ -250,7 +253,6 @@ pub fn emit(model: &Model) -> Result<Build, Vec<Diagnostic>> {
             kind: ArtifactKind::KubernetesManifests,
             content,
         });
-        let _ = layer_name(&layer);
     }
     if !errors.is_empty() {
         return Err(errors);

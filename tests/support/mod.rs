@@ -33,6 +33,17 @@ pub fn example_entries(example: &str) -> Vec<rel::resolve::Entry> {
         .collect()
 }
 
+/// Compile options for one environment with `--set` values.
+pub fn options(env: &str, sets: &[(&str, &str)]) -> Options {
+    Options {
+        env: env.into(),
+        sets: sets
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    }
+}
+
 /// Builds one environment of an example; panics with the diagnostics if it fails.
 pub fn build_example(
     example: &str,
@@ -41,15 +52,12 @@ pub fn build_example(
     target: Target,
     template_format: TemplateFormat,
 ) -> rel::emit::Build {
-    let options = Options {
-        env: env.into(),
-        sets: sets
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    };
-    let model = rel::compile_entries(&mut SourceMap::new(), &example_entries(example), &options)
-        .unwrap_or_else(|d| panic!("{example}/{env} does not compile: {d:#?}"));
+    let model = rel::compile_entries(
+        &mut SourceMap::new(),
+        &example_entries(example),
+        &options(env, sets),
+    )
+    .unwrap_or_else(|d| panic!("{example}/{env} does not compile: {d:#?}"));
     rel::emit::build(
         &model,
         &BuildOptions {
