@@ -5,16 +5,8 @@ use std::path::{Path, PathBuf};
 
 use rel::source::SourceMap;
 
-fn rel_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("readable folder") {
-        let path = entry.expect("readable entry").path();
-        if path.is_dir() {
-            rel_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rel") {
-            out.push(path);
-        }
-    }
-}
+mod support;
+use support::rel_files;
 
 /// The example projects: each folder directly under `examples/` that holds .rel files.
 fn projects() -> Vec<PathBuf> {
@@ -22,13 +14,7 @@ fn projects() -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
         .expect("examples folder")
         .map(|e| e.expect("readable entry").path())
-        .filter(|p| {
-            let mut files = Vec::new();
-            p.is_dir() && {
-                rel_files(p, &mut files);
-                !files.is_empty()
-            }
-        })
+        .filter(|p| p.is_dir() && !rel_files(p).is_empty())
         .collect();
     dirs.sort();
     dirs
@@ -39,9 +25,7 @@ fn examples_check_clean() {
     let projects = projects();
     assert!(!projects.is_empty(), "no example projects found");
     for dir in projects {
-        let mut files = Vec::new();
-        rel_files(&dir, &mut files);
-        files.sort();
+        let files = rel_files(&dir);
         let entries: Vec<rel::resolve::Entry> = files
             .iter()
             .map(|f| rel::resolve::Entry {
@@ -64,9 +48,8 @@ fn examples_check_clean() {
 #[test]
 fn examples_and_stdlib_are_formatted() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut files = Vec::new();
-    rel_files(&root.join("examples"), &mut files);
-    rel_files(&root.join("stdlib"), &mut files);
+    let mut files = rel_files(&root.join("examples"));
+    files.extend(rel_files(&root.join("stdlib")));
     assert!(
         files.len() >= 6,
         "expected the stdlib and at least one example"

@@ -1,10 +1,13 @@
 //! Tests of the source formatter: it is idempotent, keeps the meaning of the
 //! file and every comment, and prints a handful of messy inputs as expected.
 
+#[path = "support/mod.rs"]
+mod common;
 #[path = "format/samples.rs"]
 mod samples;
 #[path = "format/support.rs"]
 mod support;
+use common::rel_files;
 
 use std::path::Path;
 

@@ -17,7 +17,7 @@
 mod invariants;
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::LazyLock;
 use std::time::Duration;
 
@@ -178,24 +178,6 @@ fn apply(text: &mut String, mutation: &Mutation) {
     }
 }
 
-/// Every `.rel` file under `dir`, sorted, or none if it does not exist.
-fn rel_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(rel_files(&path));
-        } else if path.extension().is_some_and(|e| e == "rel") {
-            out.push(path);
-        }
-    }
-    out.sort();
-    out
-}
-
 /// The seed texts, with their paths relative to the repository.
 static SEEDS: LazyLock<Vec<(String, String)>> = LazyLock::new(|| {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -203,7 +185,7 @@ static SEEDS: LazyLock<Vec<(String, String)>> = LazyLock::new(|| {
     for dir in ["tests/corpus", "stdlib", "examples"] {
         // Pending inputs break an invariant until the compiler is fixed.
         let pending = root.join("tests/corpus/fuzz-pending");
-        for path in rel_files(&root.join(dir))
+        for path in support::rel_files(&root.join(dir))
             .into_iter()
             .filter(|p| !p.starts_with(&pending))
         {

@@ -194,24 +194,6 @@ pub fn string_spans(tree: &SourceTree) -> Vec<Span> {
     out
 }
 
-/// Every `.rel` file under `dir` (recursively); none if it does not exist.
-pub fn rel_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return files;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(rel_files(&path));
-        } else if path.extension().is_some_and(|e| e == "rel") {
-            files.push(path);
-        }
-    }
-    files.sort();
-    files
-}
-
 /// Every `ok` folder under `tests/corpus`, at any depth.
 pub fn corpus_ok_dirs(dir: &Path) -> Vec<PathBuf> {
     let mut dirs = Vec::new();

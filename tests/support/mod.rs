@@ -12,6 +12,24 @@ use rel::emit::{BuildOptions, Target, TemplateFormat};
 use rel::source::{SourceMap, Span};
 use rel::syntax::ast::*;
 
+/// Every `.rel` file under `dir` (recursively), sorted; none if it does not exist.
+pub fn rel_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return files;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(rel_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rel") {
+            files.push(path);
+        }
+    }
+    files.sort();
+    files
+}
+
 /// The `.rel` files of `examples/<example>`, in name order.
 pub fn example_entries(example: &str) -> Vec<rel::resolve::Entry> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
