@@ -102,6 +102,16 @@ impl<K: Ord + Hash + Clone, E: Clone> DepGraph<K, E> {
         self.neighbours(key, Direction::Outgoing)
     }
 
+    /// Whether `key` depends directly on a node that satisfies `test`
+    /// (without collecting or sorting its dependencies).
+    pub fn any_dependency(&self, key: &K, mut test: impl FnMut(&K) -> bool) -> bool {
+        self.index.get(key).is_some_and(|&i| {
+            self.graph
+                .neighbors_directed(i, Direction::Outgoing)
+                .any(|n| test(&self.graph[n]))
+        })
+    }
+
     /// What depends on `key`, in key order.
     pub fn dependents(&self, key: &K) -> Vec<&K> {
         self.neighbours(key, Direction::Incoming)

@@ -6,11 +6,10 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value as J, json};
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+use serde_json::{Value as J, json};
 
-use super::{
-    Artifact, ArtifactKind, Build, Placeholder, TemplateFormat, by_layer, json_text, layer_name,
-};
+use super::{Artifact, ArtifactKind, Build, Placeholder, TemplateFormat, by_layer, layer_name};
 use crate::compile::{Address, Layer, Model, Provider, Resource, parse_address};
 use crate::diagnostic::Diagnostic;
 use crate::eval::value::{Piece, Symbol, Value};
@@ -64,6 +63,45 @@ fn is_ref(attribute: &str) -> bool {
     attribute.is_empty() || attribute == "id"
 }
 
+/// The intrinsic that reads a symbol from a resource in its own stack.
+fn local_ref(target: &Resource, symbol: &Symbol) -> J {
+    let id = logical_id(&target.address);
+    if is_ref(&symbol.attribute) {
+        json!({ "Ref": id })
+    } else {
+        json!({ "Fn::GetAtt": [id, symbol.attribute] })
+    }
+}
+
+/// The name of the output of the target's stack that carries a symbol.
+fn output_name(target: &Resource, symbol: &Symbol) -> String {
+    format!(
+        "{}{}",
+        logical_id(&target.address),
+        if is_ref(&symbol.attribute) {
+            "Id".into()
+        } else {
+            camel(&symbol.attribute)
+        }
+    )
+}
+
+/// The export an output is published under.
+fn export_name(target: &Resource, output: &str) -> String {
+    format!("{}-{output}", layer_name(&target.address.layer))
+}
+
+/// How a resource reads a symbol.
+enum Reference<'m> {
+    /// `Ref` / `Fn::GetAtt` in the same stack.
+    Local(&'m Resource),
+    /// `Fn::ImportValue` of the shared stack's export.
+    Import(&'m Resource),
+}
+
+/// The templates being written: checked first (references resolved,
+/// outputs and exports registered, errors collected), then serialised
+/// straight from the model's values, without an intermediate JSON tree.
 struct Stacks<'m> {
     model: &'m Model,
     /// Outputs per layer: output name → (value, export name if exported).
@@ -78,46 +116,29 @@ impl<'m> Stacks<'m> {
         self.model.resources.get(&address)
     }
 
-    /// The intrinsic that reads a symbol from a resource in this layer.
-    fn local_ref(target: &Resource, symbol: &Symbol) -> J {
-        let id = logical_id(&target.address);
-        if is_ref(&symbol.attribute) {
-            json!({ "Ref": id })
-        } else {
-            json!({ "Fn::GetAtt": [id, symbol.attribute] })
-        }
-    }
-
     /// An output of the target's stack carrying the symbol; exported when asked.
     fn output(&mut self, target: &Resource, symbol: &Symbol, export: bool) -> String {
-        let name = format!(
-            "{}{}",
-            logical_id(&target.address),
-            if is_ref(&symbol.attribute) {
-                "Id".into()
-            } else {
-                camel(&symbol.attribute)
-            }
-        );
-        let export_name = export.then(|| format!("{}-{}", layer_name(&target.address.layer), name));
+        let name = output_name(target, symbol);
+        let export_name = export.then(|| export_name(target, &name));
         let entry = self
             .outputs
             .entry(target.address.layer.clone())
             .or_default()
             .entry(name.clone())
-            .or_insert((Self::local_ref(target, symbol), None));
+            .or_insert_with(|| (local_ref(target, symbol), None));
         if export_name.is_some() {
             entry.1 = export_name.clone();
         }
         export_name.unwrap_or(name)
     }
 
-    fn reference(&mut self, symbol: &Symbol, from: &Resource) -> Option<J> {
+    /// How `from` reads `symbol`, if CloudFormation can express it.
+    fn resolve(&self, symbol: &Symbol, from: &Resource) -> Result<Reference<'m>, Diagnostic> {
         let Some(target) = self
             .target(symbol)
             .filter(|t| t.provider == Provider::CloudFormation)
         else {
-            self.errors.push(super::inexpressible(
+            return Err(super::inexpressible(
                 &format!(
                     "a reference to `{}`, which is not a CloudFormation resource,",
                     symbol.address
@@ -126,62 +147,207 @@ impl<'m> Stacks<'m> {
                 from.span,
                 "CloudFormation resources can refer only to other CloudFormation resources.",
             ));
-            return None;
         };
         if target.address.layer == from.address.layer {
-            return Some(Self::local_ref(target, symbol));
+            Ok(Reference::Local(target))
+        } else if target.address.layer == Layer::Shared {
+            Ok(Reference::Import(target))
+        } else {
+            Err(super::inexpressible(
+                "a reference from the shared stack to an environment",
+                &from.address,
+                from.span,
+                "Shared resources cannot depend on one environment; move the resource into the app.",
+            ))
         }
-        if target.address.layer == Layer::Shared {
-            let export = self.output(target, symbol, true);
-            return Some(json!({ "Fn::ImportValue": export }));
-        }
-        self.errors.push(super::inexpressible(
-            "a reference from the shared stack to an environment",
-            &from.address,
-            from.span,
-            "Shared resources cannot depend on one environment; move the resource into the app.",
-        ));
-        None
     }
 
-    /// A property value as CloudFormation JSON; `None` leaves it out.
-    fn value(&mut self, v: &Value, from: &Resource) -> Option<J> {
-        Some(match v {
-            Value::Null => return None,
-            Value::Bool(b) => J::Bool(*b),
-            Value::Int(n) => json!(n),
-            Value::Float(f) => json!(f),
-            Value::Str(s) => J::String(s.clone()),
-            Value::Secret(name) => J::String(format!("{{{{resolve:secretsmanager:{name}}}}}")),
-            Value::List(items) => {
-                J::Array(items.iter().filter_map(|i| self.value(i, from)).collect())
+    /// Checks a reference and registers the export it needs.
+    fn check_reference(&mut self, symbol: &Symbol, from: &Resource) {
+        match self.resolve(symbol, from) {
+            Ok(Reference::Local(_)) => {}
+            Ok(Reference::Import(target)) => {
+                self.output(target, symbol, true);
             }
-            Value::Map(m) => J::Object(
-                m.iter()
-                    .filter_map(|(k, v)| Some((k.clone(), self.value(v, from)?)))
-                    .collect(),
-            ),
-            Value::Unknown(symbol) => self.reference(symbol, from)?,
+            Err(d) => self.errors.push(d),
+        }
+    }
+
+    /// Walks a property value before it is written: references, exports,
+    /// and values CloudFormation cannot express.
+    fn check(&mut self, v: &Value, from: &Resource) {
+        match v {
+            Value::List(items) => items.iter().for_each(|i| self.check(i, from)),
+            Value::Map(m) => m.values().for_each(|v| self.check(v, from)),
+            Value::Unknown(symbol) => self.check_reference(symbol, from),
+            Value::Interpolated(pieces) => {
+                for p in pieces {
+                    if let Piece::Unknown(symbol) = p {
+                        self.check_reference(symbol, from);
+                    }
+                }
+            }
+            Value::Derived(_) => self.errors.push(super::inexpressible(
+                "a value computed from one known only after apply",
+                &from.address,
+                from.span,
+                "CloudFormation cannot run rel's builtins; interpolate the value into a string instead of passing it to a function.",
+            )),
+            _ => {}
+        }
+    }
+
+    /// The intrinsic for a checked reference.
+    fn reference(&self, symbol: &Symbol, from: &Resource) -> J {
+        match self.resolve(symbol, from) {
+            Ok(Reference::Local(target)) => local_ref(target, symbol),
+            Ok(Reference::Import(target)) => {
+                json!({ "Fn::ImportValue": export_name(target, &output_name(target, symbol)) })
+            }
+            Err(_) => J::Null,
+        }
+    }
+}
+
+/// Whether a property value is written: nulls are left out, and so are
+/// derived values (reported by `Stacks::check`).
+fn written(v: &Value) -> bool {
+    !matches!(v, Value::Null | Value::Derived(_))
+}
+
+/// A property value written as CloudFormation, straight from the model.
+struct Property<'a, 'm> {
+    value: &'a Value,
+    from: &'a Resource,
+    stacks: &'a Stacks<'m>,
+}
+
+impl Property<'_, '_> {
+    fn of<'b>(&'b self, value: &'b Value) -> Property<'b, 'b> {
+        Property {
+            value,
+            from: self.from,
+            stacks: self.stacks,
+        }
+    }
+}
+
+impl Serialize for Property<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.value {
+            Value::Null | Value::Derived(_) => s.serialize_unit(),
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::Int(n) => s.serialize_i64(*n),
+            Value::Float(f) if f.is_finite() => s.serialize_f64(*f),
+            Value::Float(_) => s.serialize_unit(),
+            Value::Str(text) => s.serialize_str(text),
+            Value::Secret(name) => {
+                s.collect_str(&format_args!("{{{{resolve:secretsmanager:{name}}}}}"))
+            }
+            Value::List(items) => {
+                let mut seq = s.serialize_seq(Some(items.iter().filter(|i| written(i)).count()))?;
+                for item in items.iter().filter(|i| written(i)) {
+                    seq.serialize_element(&self.of(item))?;
+                }
+                seq.end()
+            }
+            Value::Map(m) => {
+                let mut map = s.serialize_map(Some(m.values().filter(|v| written(v)).count()))?;
+                for (k, v) in m.iter().filter(|(_, v)| written(v)) {
+                    map.serialize_entry(k, &self.of(v))?;
+                }
+                map.end()
+            }
+            Value::Unknown(symbol) => self.stacks.reference(symbol, self.from).serialize(s),
             Value::Interpolated(pieces) => {
                 let parts: Vec<J> = pieces
                     .iter()
-                    .filter_map(|p| match p {
-                        Piece::Text(t) => Some(J::String(t.clone())),
-                        Piece::Unknown(symbol) => self.reference(symbol, from),
+                    .map(|p| match p {
+                        Piece::Text(t) => J::String(t.clone()),
+                        Piece::Unknown(symbol) => self.stacks.reference(symbol, self.from),
                     })
                     .collect();
-                json!({ "Fn::Join": ["", parts] })
+                json!({ "Fn::Join": ["", parts] }).serialize(s)
             }
-            Value::Derived(_) => {
-                self.errors.push(super::inexpressible(
-                    "a value computed from one known only after apply",
-                    &from.address,
-                    from.span,
-                    "CloudFormation cannot run rel's builtins; interpolate the value into a string instead of passing it to a function.",
-                ));
-                return None;
+        }
+    }
+}
+
+/// One resource of a template, keys in order.
+struct Entry<'a, 'm> {
+    resource: &'a Resource,
+    depends_on: Vec<String>,
+    stacks: &'a Stacks<'m>,
+}
+
+impl Serialize for Entry<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let properties = match &self.resource.properties {
+            Value::Map(m) if m.values().any(written) => Some(&self.resource.properties),
+            _ => None,
+        };
+        let mut map = s.serialize_map(None)?;
+        if !self.depends_on.is_empty() {
+            map.serialize_entry("DependsOn", &self.depends_on)?;
+        }
+        if let Some(value) = properties {
+            map.serialize_entry(
+                "Properties",
+                &Property {
+                    value,
+                    from: self.resource,
+                    stacks: self.stacks,
+                },
+            )?;
+        }
+        map.serialize_entry("Type", &self.resource.type_name)?;
+        map.end()
+    }
+}
+
+/// One stack's template, keys in order.
+struct Template<'a, 'm> {
+    description: String,
+    outputs: Option<&'a BTreeMap<String, (J, Option<String>)>>,
+    /// By logical ID.
+    resources: Vec<(String, Entry<'a, 'm>)>,
+}
+
+impl Serialize for Template<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        struct Output<'a>(&'a J, &'a Option<String>);
+        impl Serialize for Output<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut map = s.serialize_map(None)?;
+                if let Some(export) = self.1 {
+                    map.serialize_entry("Export", &json!({ "Name": export }))?;
+                }
+                map.serialize_entry("Value", self.0)?;
+                map.end()
             }
-        })
+        }
+        struct Resources<'b, 'a, 'm>(&'b [(String, Entry<'a, 'm>)]);
+        impl Serialize for Resources<'_, '_, '_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut map = s.serialize_map(Some(self.0.len()))?;
+                for (id, entry) in self.0 {
+                    map.serialize_entry(id, entry)?;
+                }
+                map.end()
+            }
+        }
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("AWSTemplateFormatVersion", "2010-09-09")?;
+        map.serialize_entry("Description", &self.description)?;
+        if let Some(outputs) = self.outputs {
+            let outputs: BTreeMap<&str, Output> = outputs
+                .iter()
+                .map(|(name, (value, export))| (name.as_str(), Output(value, export)))
+                .collect();
+            map.serialize_entry("Outputs", &outputs)?;
+        }
+        map.serialize_entry("Resources", &Resources(&self.resources))?;
+        map.end()
     }
 }
 
@@ -194,32 +360,13 @@ pub fn emit(model: &Model, format: TemplateFormat) -> Result<Build, Vec<Diagnost
         errors: Vec::new(),
     };
     let layers = by_layer(model, Provider::CloudFormation);
-    let mut templates: BTreeMap<Layer, Map<String, J>> = BTreeMap::new();
-    let mut ids: BTreeMap<Layer, BTreeMap<String, Address>> = BTreeMap::new();
+    // Per layer: (logical ID, resource, its DependsOn), by logical ID.
+    type Stacked<'m> = (String, &'m Resource, Vec<String>);
+    let mut stacked: Vec<(&Layer, Vec<Stacked>)> = Vec::new();
     for (layer, resources) in &layers {
-        let mut body = Map::new();
-        for resource in resources {
-            let id = logical_id(&resource.address);
-            if let Some(previous) = ids
-                .entry(layer.clone())
-                .or_default()
-                .insert(id.clone(), resource.address.clone())
-            {
-                stacks.errors.push(
-                    Diagnostic::error(
-                        crate::diagnostic::codes::DUPLICATE_DEFINITION,
-                        format!(
-                            "`{}` and `{previous}` share the logical ID `{id}`",
-                            resource.address
-                        ),
-                    )
-                    .with_label(resource.span, "this resource")
-                    .with_help("Rename one of them."),
-                );
-            }
-            let properties = stacks
-                .value(&resource.properties, resource)
-                .unwrap_or(J::Object(Map::new()));
+        let mut entries = Vec::with_capacity(resources.len());
+        for &resource in resources {
+            stacks.check(&resource.properties, resource);
             // References give CloudFormation the order; other dependencies
             // within the stack become DependsOn.
             let depends_on: Vec<String> =
@@ -227,24 +374,44 @@ pub fn emit(model: &Model, format: TemplateFormat) -> Result<Build, Vec<Diagnost
                     .into_iter()
                     .map(|r| logical_id(&r.address))
                     .collect();
-            let mut entry = Map::new();
-            entry.insert("Type".into(), J::String(resource.type_name.clone()));
-            if properties.as_object().is_some_and(|p| !p.is_empty()) {
-                entry.insert("Properties".into(), properties);
-            }
-            if !depends_on.is_empty() {
-                entry.insert("DependsOn".into(), json!(depends_on));
-            }
-            body.insert(id, J::Object(entry));
+            entries.push((logical_id(&resource.address), resource, depends_on));
         }
-        templates.insert(layer.clone(), body);
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        for pair in entries.windows(2) {
+            let ((id, previous, _), (_, resource, _)) = (&pair[0], &pair[1]);
+            if pair[0].0 == pair[1].0 {
+                let (first, second) = if previous.address < resource.address {
+                    (previous, resource)
+                } else {
+                    (resource, previous)
+                };
+                stacks.errors.push(
+                    Diagnostic::error(
+                        crate::diagnostic::codes::DUPLICATE_DEFINITION,
+                        format!(
+                            "`{}` and `{}` share the logical ID `{id}`",
+                            second.address, first.address
+                        ),
+                    )
+                    .with_label(second.span, "this resource")
+                    .with_help("Rename one of them."),
+                );
+            }
+        }
+        stacked.push((layer, entries));
     }
     // Values Kubernetes manifests read from the stacks become outputs.
-    for resource in model
-        .resources
-        .values()
-        .filter(|r| r.provider == Provider::Kubernetes)
-    {
+    // Only objects with an edge to a CloudFormation resource can read one,
+    // so only their values are walked.
+    for resource in model.resources.values().filter(|r| {
+        r.provider == Provider::Kubernetes
+            && model.graph.any_dependency(&r.address, |d| {
+                model
+                    .resources
+                    .get(d)
+                    .is_some_and(|t| t.provider == Provider::CloudFormation)
+            })
+    }) {
         for symbol in resource.properties.symbols() {
             if let Some(target) = stacks
                 .target(&symbol)
@@ -264,49 +431,44 @@ pub fn emit(model: &Model, format: TemplateFormat) -> Result<Build, Vec<Diagnost
         return Err(stacks.errors);
     }
     let mut build = Build::default();
-    for (layer, resources) in templates {
-        let mut template = Map::new();
-        template.insert(
-            "AWSTemplateFormatVersion".into(),
-            J::String("2010-09-09".into()),
-        );
-        template.insert(
-            "Description".into(),
-            J::String(format!(
-                "rel {}: {}",
-                model.environment.app,
-                layer_name(&layer)
-            )),
-        );
-        template.insert("Resources".into(), J::Object(resources));
-        if let Some(outputs) = stacks.outputs.get(&layer) {
-            let outputs: Map<String, J> = outputs
-                .iter()
-                .map(|(name, (value, export))| {
-                    let mut o = Map::new();
-                    o.insert("Value".into(), value.clone());
-                    if let Some(export) = export {
-                        o.insert("Export".into(), json!({ "Name": export }));
-                    }
-                    (name.clone(), J::Object(o))
+    for (layer, entries) in stacked {
+        let template = Template {
+            description: format!("rel {}: {}", model.environment.app, layer_name(layer)),
+            outputs: stacks.outputs.get(layer),
+            resources: entries
+                .into_iter()
+                .map(|(id, resource, depends_on)| {
+                    (
+                        id,
+                        Entry {
+                            resource,
+                            depends_on,
+                            stacks: &stacks,
+                        },
+                    )
                 })
-                .collect();
-            template.insert("Outputs".into(), J::Object(outputs));
-        }
-        let template = J::Object(template);
+                .collect(),
+        };
         let (extension, content) = match format {
-            TemplateFormat::Json => ("json", json_text(&template)),
+            TemplateFormat::Json => {
+                // A resource's JSON runs to about half a kilobyte.
+                let mut out = Vec::with_capacity(template.resources.len() * 512 + 1024);
+                serde_json::to_writer_pretty(&mut out, &template)
+                    .expect("templates are plain data");
+                out.push(b'\n');
+                ("json", String::from_utf8(out).expect("JSON is UTF-8"))
+            }
             TemplateFormat::Yaml => (
                 "yaml",
                 serde_saphyr::to_string(&template).unwrap_or_default(),
             ),
         };
         build.artifacts.push(Artifact {
-            path: format!("cloudformation/{}.{extension}", layer_name(&layer)),
+            path: format!("cloudformation/{}.{extension}", layer_name(layer)),
             kind: ArtifactKind::CloudformationTemplate,
             content,
         });
     }
-    build.placeholders = stacks.placeholders;
+    build.placeholders = std::mem::take(&mut stacks.placeholders);
     Ok(build)
 }

@@ -204,49 +204,89 @@ fn object<'a>(resource: &'a Resource, model: &Model) -> Node<'a> {
     Node::Map(object)
 }
 
-/// Emits the manifests of a model.
+/// What one run of documents produced: their text, the secrets they use
+/// and the errors met writing them.
+#[derive(Default)]
+struct Written {
+    content: String,
+    placeholders: Vec<Placeholder>,
+    errors: Vec<Diagnostic>,
+}
+
+/// Documents per unit of parallel work: enough to amortise the hand-over,
+/// small enough to balance the threads.
+const DOCUMENTS_PER_CHUNK: usize = 256;
+
+/// Writes a run of documents, each preceded by a separator but the very
+/// first of the file.
+fn write_documents(resources: &[&Resource], first: bool, file: &str, model: &Model) -> Written {
+    let mut out = Written {
+        // Objects average about a kilobyte of YAML: size the text once.
+        content: String::with_capacity(resources.len() * 1024),
+        ..Written::default()
+    };
+    for (i, resource) in resources.iter().enumerate() {
+        if i > 0 || !first {
+            out.content.push_str("---\n");
+        }
+        let mut secrets = Vec::new();
+        scan(
+            &resource.properties,
+            resource,
+            &mut out.errors,
+            &mut secrets,
+        );
+        secrets.sort_unstable();
+        secrets.dedup();
+        for secret in secrets {
+            out.placeholders.push(Placeholder {
+                token: format!("${{rel-secret:{secret}}}"),
+                source: format!("secret-store:{secret}"),
+                used_in: file.to_string(),
+                used_by: resource.address.to_string(),
+            });
+        }
+        let document = object(resource, model);
+        if let Err(e) = serde_saphyr::to_fmt_writer(&mut out.content, &document) {
+            out.errors.push(
+                Diagnostic::error(
+                    codes::EMIT_FAILED,
+                    format!("`{}` cannot be written as YAML: {e}", resource.address),
+                )
+                .with_label(resource.span, "this resource"),
+            );
+        }
+    }
+    out
+}
+
+/// Emits the manifests of a model. Documents are written in chunks on the
+/// thread pool, one document at a time (only one object's view is alive
+/// per thread), and joined in order, so the output does not depend on the
+/// number of threads.
 pub fn emit(model: &Model) -> Result<Build, Vec<Diagnostic>> {
+    use rayon::prelude::*;
     let mut errors = Vec::new();
     let mut build = Build::default();
     for (layer, resources) in by_layer(model, Provider::Kubernetes) {
-        // Ordered by kind, then address, and written one document at a time,
-        // so only one object's JSON form is alive at once.
-        let mut ordered: Vec<(u8, String, &Resource)> = resources
-            .into_iter()
-            .map(|r| (kind_rank(&kind_of(r)), r.address.to_string(), r))
-            .collect();
-        ordered.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        // Ordered by kind, then address (resources come in address order
+        // and the sort is stable).
+        let mut ordered = resources;
+        ordered.sort_by_cached_key(|r| kind_rank(&kind_of(r)));
         let file = match &layer {
             Layer::Shared => "kubernetes/shared.yaml".to_string(),
             Layer::Environment(_) => format!("kubernetes/{}.yaml", model.environment.namespace),
         };
-        let mut content = String::new();
-        for (i, (_, _, resource)) in ordered.into_iter().enumerate() {
-            if i > 0 {
-                content.push_str("---\n");
-            }
-            let mut secrets = Vec::new();
-            scan(&resource.properties, resource, &mut errors, &mut secrets);
-            secrets.sort_unstable();
-            secrets.dedup();
-            for secret in secrets {
-                build.placeholders.push(Placeholder {
-                    token: format!("${{rel-secret:{secret}}}"),
-                    source: format!("secret-store:{secret}"),
-                    used_in: file.clone(),
-                    used_by: resource.address.to_string(),
-                });
-            }
-            let document = object(resource, model);
-            if let Err(e) = serde_saphyr::to_fmt_writer(&mut content, &document) {
-                errors.push(
-                    Diagnostic::error(
-                        codes::EMIT_FAILED,
-                        format!("`{}` cannot be written as YAML: {e}", resource.address),
-                    )
-                    .with_label(resource.span, "this resource"),
-                );
-            }
+        let chunks: Vec<Written> = ordered
+            .par_chunks(DOCUMENTS_PER_CHUNK)
+            .enumerate()
+            .map(|(i, chunk)| write_documents(chunk, i == 0, &file, model))
+            .collect();
+        let mut content = String::with_capacity(chunks.iter().map(|c| c.content.len()).sum());
+        for chunk in chunks {
+            content.push_str(&chunk.content);
+            build.placeholders.extend(chunk.placeholders);
+            errors.extend(chunk.errors);
         }
         build.artifacts.push(Artifact {
             path: file,

@@ -135,10 +135,15 @@ fn manual_validation(model: &Model) -> Vec<ManualValidation> {
 pub fn build(model: &Model, options: &BuildOptions) -> Result<Build, Vec<Diagnostic>> {
     let mut build = Build::default();
     let mut errors = Vec::new();
-    let cloud = match options.target {
-        Target::Aws => cloudformation::emit(model, options.template_format),
-        Target::Gcp => gcp::emit(model),
-    };
+    // The cloud's templates and the manifests are independent: written at
+    // once, on the thread pool.
+    let (cloud, manifests) = rayon::join(
+        || match options.target {
+            Target::Aws => cloudformation::emit(model, options.template_format),
+            Target::Gcp => gcp::emit(model),
+        },
+        || kubernetes::emit(model),
+    );
     match cloud {
         Ok(mut b) => {
             build.artifacts.append(&mut b.artifacts);
@@ -146,7 +151,7 @@ pub fn build(model: &Model, options: &BuildOptions) -> Result<Build, Vec<Diagnos
         }
         Err(mut e) => errors.append(&mut e),
     }
-    match kubernetes::emit(model) {
+    match manifests {
         Ok(mut b) => {
             build.artifacts.append(&mut b.artifacts);
             build.placeholders.append(&mut b.placeholders);
@@ -194,37 +199,77 @@ pub fn build(model: &Model, options: &BuildOptions) -> Result<Build, Vec<Diagnos
 /// `index.json`: every artifact (with its SHA-256), every resource and
 /// where it is written, every value known only after apply and where it flows.
 fn index(model: &Model, build: &Build) -> String {
-    use serde_json::json;
-    let artifacts: Vec<_> = build
-        .artifacts
-        .iter()
-        .map(|a| json!({ "path": a.path, "kind": a.kind, "sha256": sha256(&a.content) }))
-        .collect();
-    let resources: Vec<_> = model
-        .resources
-        .values()
-        .map(|r| json!({ "address": r.address, "provider": r.provider, "type": r.type_name }))
-        .collect();
-    let doc = json!({
-        "version": 1,
-        "environment": model.environment,
-        "artifacts": artifacts,
-        "resources": resources,
-        "known_after_apply": build.placeholders,
-        "manual_dns_validation": build.manual_validation,
-        "secrets": model.secrets,
-    });
-    let mut out = serde_json::to_string_pretty(&doc).unwrap_or_default();
-    out.push('\n');
-    out
+    use rayon::prelude::*;
+
+    // Fields in key order, as the rest of the file (small parts go through
+    // `serde_json::Value`, whose maps sort their keys).
+    #[derive(Serialize)]
+    struct Index<'a> {
+        artifacts: Vec<IndexedArtifact<'a>>,
+        environment: serde_json::Value,
+        known_after_apply: serde_json::Value,
+        manual_dns_validation: serde_json::Value,
+        resources: Vec<IndexedResource<'a>>,
+        secrets: &'a std::collections::BTreeSet<String>,
+        version: u32,
+    }
+    #[derive(Serialize)]
+    struct IndexedArtifact<'a> {
+        kind: ArtifactKind,
+        path: &'a str,
+        sha256: String,
+    }
+    #[derive(Serialize)]
+    struct IndexedResource<'a> {
+        address: &'a Address,
+        provider: Provider,
+        #[serde(rename = "type")]
+        type_name: &'a str,
+    }
+
+    fn json(value: impl Serialize) -> serde_json::Value {
+        serde_json::to_value(value).expect("plain data")
+    }
+    let doc = Index {
+        version: 1,
+        environment: json(&model.environment),
+        artifacts: build
+            .artifacts
+            .par_iter()
+            .map(|a| IndexedArtifact {
+                kind: a.kind,
+                path: &a.path,
+                sha256: sha256(&a.content),
+            })
+            .collect(),
+        resources: model
+            .resources
+            .values()
+            .map(|r| IndexedResource {
+                address: &r.address,
+                provider: r.provider,
+                type_name: &r.type_name,
+            })
+            .collect(),
+        known_after_apply: json(&build.placeholders),
+        manual_dns_validation: json(&build.manual_validation),
+        secrets: &model.secrets,
+    };
+    let mut out = Vec::with_capacity(doc.resources.len() * 160 + 4096);
+    serde_json::to_writer_pretty(&mut out, &doc).expect("the index is plain data");
+    out.push(b'\n');
+    String::from_utf8(out).expect("JSON is UTF-8")
 }
 
 fn sha256(text: &str) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    use std::fmt::Write;
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    let mut out = String::with_capacity(64);
+    for b in digest {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
 }
 
 /// The stack or deployment name of a layer.
@@ -282,19 +327,27 @@ pub fn explicit_dependencies<'m>(
     resource: &Resource,
     provider: Provider,
 ) -> Vec<&'m Resource> {
+    let candidates: Vec<&'m Resource> = model
+        .graph
+        .dependencies(&resource.address)
+        .into_iter()
+        .filter(|d| d.layer == resource.address.layer)
+        .filter_map(|d| model.resources.get(d))
+        .filter(|r| r.provider == provider)
+        .collect();
+    if candidates.is_empty() {
+        return candidates;
+    }
+    // Only now walk the values for the references they make.
     let implied: std::collections::BTreeSet<String> = resource
         .properties
         .symbols()
         .into_iter()
         .map(|s| s.address)
         .collect();
-    model
-        .graph
-        .dependencies(&resource.address)
+    candidates
         .into_iter()
-        .filter(|d| d.layer == resource.address.layer && !implied.contains(&d.to_string()))
-        .filter_map(|d| model.resources.get(d))
-        .filter(|r| r.provider == provider)
+        .filter(|r| !implied.contains(&r.address.to_string()))
         .collect()
 }
 
