@@ -2,6 +2,7 @@
 //! as graph key, state key and artifact name.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Serialize, Serializer};
 
@@ -15,35 +16,44 @@ pub enum Layer {
 }
 
 /// A resource's place: its layer and a path of `kind.name` segments.
+/// Shared and immutable: a model holds each address in several places (its
+/// resource, the graph's node and index, edges), and copies are a count.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Address {
+pub struct Address(Arc<Place>);
+
+/// What an address names.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Place {
     pub layer: Layer,
     pub path: Vec<String>,
 }
 
+impl std::ops::Deref for Address {
+    type Target = Place;
+    fn deref(&self) -> &Place {
+        &self.0
+    }
+}
+
 impl Address {
+    pub fn new(layer: Layer, path: Vec<String>) -> Address {
+        Address(Arc::new(Place { layer, path }))
+    }
+
     pub fn shared() -> Address {
-        Address {
-            layer: Layer::Shared,
-            path: Vec::new(),
-        }
+        Address::new(Layer::Shared, Vec::new())
     }
 
     pub fn environment(name: &str) -> Address {
-        Address {
-            layer: Layer::Environment(name.to_string()),
-            path: Vec::new(),
-        }
+        Address::new(Layer::Environment(name.to_string()), Vec::new())
     }
 
     /// This address with one more segment, `kind.name`.
     pub fn child(&self, kind: &str, name: &str) -> Address {
-        let mut path = self.path.clone();
+        let mut path = Vec::with_capacity(self.path.len() + 1);
+        path.extend(self.path.iter().cloned());
         path.push(format!("{kind}.{name}"));
-        Address {
-            layer: self.layer.clone(),
-            path,
-        }
+        Address::new(self.layer.clone(), path)
     }
 
     /// Whether `other` is this address or below it.

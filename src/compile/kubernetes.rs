@@ -1,7 +1,7 @@
 //! Services and jobs as Kubernetes objects, with rel's ownership labels so a
 //! later apply can find and prune what it owns.
 
-use crate::eval::value::{Fields, Value};
+use crate::eval::value::{Fields, Str, Value};
 
 /// Labels on every object rel creates.
 pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
@@ -9,14 +9,15 @@ pub const ENVIRONMENT_LABEL: &str = "rel.dev/environment";
 pub const APP_LABEL: &str = "rel.dev/app";
 
 fn s(text: &str) -> Value {
-    Value::Str(text.to_string())
+    Value::Str(text.into())
 }
 
-fn map<const N: usize>(entries: [(&str, Value); N]) -> Value {
+/// A map with static keys (borrowed, not copied).
+fn map<const N: usize>(entries: [(&'static str, Value); N]) -> Value {
     Value::Map(
         entries
             .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
+            .map(|(k, v)| (Str::const_new(k), v))
             .collect(),
     )
 }
@@ -45,12 +46,12 @@ pub fn namespace_name(env: &str) -> String {
 
 fn labels(env: &str, app: &str, component: Option<&str>) -> Value {
     let mut l = Fields::from([
-        (MANAGED_BY.to_string(), s("rel")),
-        (ENVIRONMENT_LABEL.to_string(), s(&namespace_name(env))),
-        (APP_LABEL.to_string(), s(app)),
+        (Str::const_new(MANAGED_BY), s("rel")),
+        (Str::const_new(ENVIRONMENT_LABEL), s(&namespace_name(env))),
+        (Str::const_new(APP_LABEL), s(app)),
     ]);
     if let Some(c) = component {
-        l.insert("app.kubernetes.io/name".to_string(), s(c));
+        l.insert(Str::const_new("app.kubernetes.io/name"), s(c));
     }
     Value::Map(l)
 }
@@ -131,13 +132,13 @@ fn container(name: &str, settings: &Fields) -> Value {
     if let Some(Value::Map(resources)) = settings.get("resources") {
         let requests = Value::Map(resources.clone());
         c.insert(
-            "resources".into(),
+            "resources",
             map([("requests", requests.clone()), ("limits", requests)]),
         );
     }
     for key in ["command", "args"] {
         if let Some(v @ Value::List(_)) = settings.get(key) {
-            c.insert(key.into(), v.clone());
+            c.insert(key, v.clone());
         }
     }
     Value::Map(c)
@@ -146,7 +147,7 @@ fn container(name: &str, settings: &Fields) -> Value {
 /// The ServiceAccount a service's pods run as, if any.
 fn account_name(name: &str, settings: &Fields) -> String {
     match settings.get("service_account") {
-        Some(Value::Str(account)) => account.clone(),
+        Some(Value::Str(account)) => account.to_string(),
         _ => name.to_string(),
     }
 }
@@ -157,10 +158,7 @@ fn pod_spec(name: &str, settings: &Fields, container: Value) -> Value {
     let annotated =
         matches!(settings.get("service_account_annotations"), Some(Value::Map(m)) if !m.is_empty());
     if annotated || matches!(settings.get("service_account"), Some(Value::Str(_))) {
-        spec.insert(
-            "serviceAccountName".into(),
-            s(&account_name(name, settings)),
-        );
+        spec.insert("serviceAccountName", s(&account_name(name, settings)));
     }
     Value::Map(spec)
 }
@@ -179,7 +177,7 @@ pub fn service_objects(
     let mut container = container(name, settings);
     if let Value::Map(c) = &mut container {
         c.insert(
-            "ports".into(),
+            "ports",
             Value::List(vec![map([
                 ("containerPort", port.clone()),
                 ("name", s("http")),
@@ -216,8 +214,8 @@ pub fn service_objects(
                         .unwrap_or(Value::Int(2)),
                 ),
             ]);
-            c.insert("readinessProbe".into(), probe.clone());
-            c.insert("livenessProbe".into(), probe);
+            c.insert("readinessProbe", probe.clone());
+            c.insert("livenessProbe", probe);
         }
     }
     let deployment = map([
@@ -273,7 +271,7 @@ pub fn service_objects(
         let account = account_name(name, settings);
         let mut metadata = metadata(&account, namespace, env, app, Some(name));
         if let Value::Map(m) = &mut metadata {
-            m.insert("annotations".into(), Value::Map(annotations.clone()));
+            m.insert("annotations", Value::Map(annotations.clone()));
         }
         objects.push((
             "serviceaccount",
@@ -328,11 +326,11 @@ pub fn service_objects(
             (&mut ingress_metadata, settings.get("ingress_annotations"))
             && !annotations.is_empty()
         {
-            m.insert("annotations".into(), Value::Map(annotations.clone()));
+            m.insert("annotations", Value::Map(annotations.clone()));
         }
         let mut spec = Fields::from([("rules".to_string(), Value::List(rules))]);
         if let Some(class @ Value::Str(_)) = settings.get("ingress_class") {
-            spec.insert("ingressClassName".into(), class.clone());
+            spec.insert("ingressClassName", class.clone());
         }
         let ingress = map([
             ("apiVersion", s("networking.k8s.io/v1")),

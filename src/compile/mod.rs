@@ -118,6 +118,8 @@ pub fn compile(
         secrets: RefCell::new(BTreeSet::new()),
         diags: RefCell::new(Vec::new()),
         app_attrs: RefCell::new(None),
+        field_defaults: RefCell::new(FxHashMap::default()),
+        git: git_value(&options.sets),
     };
     compiler.run(options)
 }
@@ -166,6 +168,23 @@ struct Compiler<'p> {
     /// The app's own attributes (not its members), found once: every
     /// service's settings start from them.
     app_attrs: RefCell<Option<Rc<[&'p Attr]>>>,
+    /// Evaluated defaults of schema fields, by schema and field index: they
+    /// are evaluated outside any instance, so once is enough.
+    field_defaults: RefCell<FxHashMap<(ItemRef, usize), Value>>,
+    /// `git`: the commit and branch from `--set git.sha=..`, `git.branch=..`.
+    git: Value,
+}
+
+/// The `git` value: sha, branch and short sha, `unknown` when not set.
+fn git_value(sets: &BTreeMap<String, String>) -> Value {
+    let sha = sets.get("git.sha").map_or("unknown", String::as_str);
+    let branch = sets.get("git.branch").map_or("unknown", String::as_str);
+    let short: String = sha.chars().take(7).collect();
+    Value::Map(Fields::from([
+        ("sha", Value::Str(sha.into())),
+        ("branch", Value::Str(branch.into())),
+        ("short_sha", Value::Str(short.into())),
+    ]))
 }
 
 /// The evaluator's view of names, in one context.
@@ -416,7 +435,7 @@ impl<'p> Compiler<'p> {
                     };
                     found.push((
                         EnvCtx {
-                            name: evaluated,
+                            name: evaluated.to_string(),
                             tier,
                             app,
                             app_name,
@@ -467,35 +486,18 @@ impl<'p> Compiler<'p> {
     fn implicit(&self, name: &str, ctx: &Ctx) -> Result<Value, EvalError> {
         let env = self.env.borrow();
         Ok(match (name, env.as_ref()) {
-            ("env", Some(env)) => Value::Str(env.name.clone()),
-            ("tier", Some(env)) => Value::Str(env.tier.clone()),
-            ("app", Some(env)) => Value::Str(env.app_name.clone()),
+            ("env", Some(env)) => Value::Str(env.name.clone().into()),
+            ("tier", Some(env)) => Value::Str(env.tier.clone().into()),
+            ("app", Some(env)) => Value::Str(env.app_name.clone().into()),
             ("service", _) => match &ctx.service {
-                Some(s) => Value::Str(s.to_string()),
+                Some(s) => Value::Str(s.as_ref().into()),
                 None => {
                     return Err(EvalError::NoValue {
                         name: "service".into(),
                     });
                 }
             },
-            ("git", _) => {
-                let sha = self
-                    .sets
-                    .get("git.sha")
-                    .cloned()
-                    .unwrap_or_else(|| "unknown".into());
-                let branch = self
-                    .sets
-                    .get("git.branch")
-                    .cloned()
-                    .unwrap_or_else(|| "unknown".into());
-                let short: String = sha.chars().take(7).collect();
-                Value::Map(Fields::from([
-                    ("sha".to_string(), Value::Str(sha)),
-                    ("branch".to_string(), Value::Str(branch)),
-                    ("short_sha".to_string(), Value::Str(short)),
-                ]))
-            }
+            ("git", _) => self.git.clone(),
             (other, _) => {
                 return Err(EvalError::NoValue {
                     name: other.to_string(),
@@ -595,7 +597,16 @@ impl<'p> Compiler<'p> {
                 kind: BlockKind::Domain,
                 body,
                 ..
-            } => Ok(self.attrs(body, &Ctx::default())),
+            } => {
+                // The same everywhere: evaluated once.
+                let key = (*r, None);
+                if let Some(v) = self.lets.borrow().get(&key) {
+                    return Ok(v.clone());
+                }
+                let v = self.attrs(body, &Ctx::default());
+                self.lets.borrow_mut().insert(key, v.clone());
+                Ok(v)
+            }
             ItemKind::Block {
                 kind: BlockKind::Service | BlockKind::Job,
                 name,
@@ -1081,14 +1092,14 @@ impl<'p> Compiler<'p> {
         if let Some(Value::Map(own)) = settings.remove("env") {
             env.extend(own);
         }
-        settings.insert("env".into(), Value::Map(env));
+        settings.insert("env", Value::Map(env));
         if !matches!(settings.get("hostname"), Some(Value::Str(_))) {
             if let Some(h @ Value::Str(_)) = app_settings.get("hostname") {
-                settings.insert("hostname".into(), h.clone());
+                settings.insert("hostname", h.clone());
             }
         }
         if let Some(labels) = app_settings.remove("labels") {
-            settings.insert("labels".into(), labels);
+            settings.insert("labels", labels);
         }
         self.fill_prelude_defaults(&mut settings, schema);
         settings
@@ -1111,13 +1122,19 @@ impl<'p> Compiler<'p> {
         let ItemKind::Schema { fields, .. } = &self.item(schema).kind else {
             return;
         };
-        for field in fields {
+        for (index, field) in fields.iter().enumerate() {
             let name = field.name.name.as_str();
             if !value.contains_key(name)
                 && let Some(default) = &field.default
             {
-                let v = self.eval(default, &Ctx::default());
-                value.insert(name.to_string(), v);
+                let key = (*schema, index);
+                let cached = self.field_defaults.borrow().get(&key).cloned();
+                let v = cached.unwrap_or_else(|| {
+                    let v = self.eval(default, &Ctx::default());
+                    self.field_defaults.borrow_mut().insert(key, v.clone());
+                    v
+                });
+                value.insert(name, v);
             }
             if let Some(inner) = self.schema_of(&field.ty)
                 && let Some(Value::Map(nested)) = value.get_mut(name)
@@ -1219,10 +1236,7 @@ pub fn parse_address(text: &str) -> Option<Address> {
         "shared" => Layer::Shared,
         other => Layer::Environment(other.strip_prefix("env:")?.to_string()),
     };
-    Some(Address {
-        layer,
-        path: parts.map(str::to_string).collect(),
-    })
+    Some(Address::new(layer, parts.map(str::to_string).collect()))
 }
 
 /// A `--set` value, read as the parameter's type.

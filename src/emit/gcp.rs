@@ -114,7 +114,7 @@ impl Layers<'_> {
             }
             Value::Map(m) => J::Object(
                 m.iter()
-                    .filter_map(|(k, v)| Some((k.clone(), self.value(v, from)?)))
+                    .filter_map(|(k, v)| Some((k.to_string(), self.value(v, from)?)))
                     .collect(),
             ),
             Value::Unknown(symbol) => J::String(format!("${{{}}}", self.expression(symbol, from)?)),

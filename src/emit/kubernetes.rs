@@ -32,7 +32,7 @@ fn kind_rank(kind: &str) -> u8 {
 fn kind_of(resource: &Resource) -> String {
     match &resource.properties {
         Value::Map(m) => match m.get("kind") {
-            Some(Value::Str(kind)) => kind.clone(),
+            Some(Value::Str(kind)) => kind.to_string(),
             _ => api_and_kind(&resource.type_name).1,
         },
         _ => api_and_kind(&resource.type_name).1,

@@ -96,10 +96,14 @@ pub fn call(name: &str, args: &[Value], files: &Files<'_>) -> Result<Value> {
     }
     let a = |i: usize| &args[i];
     Ok(match name {
-        "upper" => Value::Str(text(name, a(0))?.to_uppercase()),
-        "lower" => Value::Str(text(name, a(0))?.to_lowercase()),
-        "trim" => Value::Str(text(name, a(0))?.trim().to_string()),
-        "replace" => Value::Str(text(name, a(0))?.replace(&text(name, a(1))?, &text(name, a(2))?)),
+        "upper" => Value::Str(text(name, a(0))?.to_uppercase().into()),
+        "lower" => Value::Str(text(name, a(0))?.to_lowercase().into()),
+        "trim" => Value::Str(text(name, a(0))?.trim().to_string().into()),
+        "replace" => Value::Str(
+            text(name, a(0))?
+                .replace(&text(name, a(1))?, &text(name, a(2))?)
+                .into(),
+        ),
         "split" => {
             let s = text(name, a(0))?;
             let sep = text(name, a(1))?;
@@ -108,7 +112,7 @@ pub fn call(name: &str, args: &[Value], files: &Files<'_>) -> Result<Value> {
             }
             Value::List(
                 s.split(sep.as_str())
-                    .map(|p| Value::Str(p.to_string()))
+                    .map(|p| Value::Str(p.into()))
                     .collect(),
             )
         }
@@ -116,7 +120,7 @@ pub fn call(name: &str, args: &[Value], files: &Files<'_>) -> Result<Value> {
             let sep = text(name, a(1))?;
             let parts: Result<Vec<String>> =
                 list(name, a(0))?.iter().map(|v| text(name, v)).collect();
-            Value::Str(parts?.join(&sep))
+            Value::Str(parts?.join(&sep).into())
         }
         "format" => {
             let fmt = text(name, a(0))?;
@@ -134,7 +138,7 @@ pub fn call(name: &str, args: &[Value], files: &Files<'_>) -> Result<Value> {
             if rest.next().is_some() {
                 return Err(bad(name, "more arguments than `{}`"));
             }
-            Value::Str(out)
+            Value::Str(out.into())
         }
         "substr" => {
             let s = text(name, a(0))?;
@@ -240,7 +244,7 @@ pub fn call(name: &str, args: &[Value], files: &Files<'_>) -> Result<Value> {
             }
             best
         }
-        "tostring" => Value::Str(text(name, a(0))?),
+        "tostring" => Value::Str(text(name, a(0))?.into()),
         "toint" => match a(0) {
             Value::Int(n) => Value::Int(*n),
             Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => Value::Int(*f as i64),
@@ -253,15 +257,13 @@ pub fn call(name: &str, args: &[Value], files: &Files<'_>) -> Result<Value> {
                 )
             }
         },
-        "base64encode" => Value::Str(base64(text(name, a(0))?.as_bytes())),
-        "sha256" => Value::Str(sha256_hex(text(name, a(0))?.as_bytes())),
-        "cidrsubnet" => Value::Str(cidrsubnet(
-            &text(name, a(0))?,
-            int(name, a(1))?,
-            int(name, a(2))?,
-        )?),
-        "cidrhost" => Value::Str(cidrhost(&text(name, a(0))?, int(name, a(1))?)?),
-        "file" => Value::Str(read_file(name, &text(name, a(0))?, files)?),
+        "base64encode" => Value::Str(base64(text(name, a(0))?.as_bytes()).into()),
+        "sha256" => Value::Str(sha256_hex(text(name, a(0))?.as_bytes()).into()),
+        "cidrsubnet" => {
+            Value::Str(cidrsubnet(&text(name, a(0))?, int(name, a(1))?, int(name, a(2))?)?.into())
+        }
+        "cidrhost" => Value::Str(cidrhost(&text(name, a(0))?, int(name, a(1))?)?.into()),
+        "file" => Value::Str(read_file(name, &text(name, a(0))?, files)?.into()),
         "template" => {
             let path = text(name, a(0))?;
             let source = read_file(name, &path, files)?;
@@ -272,7 +274,8 @@ pub fn call(name: &str, args: &[Value], files: &Files<'_>) -> Result<Value> {
                 .map_err(|e| bad(name, e.to_string()))?;
             Value::Str(
                 tera.render(&path, &context)
-                    .map_err(|e| bad(name, tera_message(&e)))?,
+                    .map_err(|e| bad(name, tera_message(&e)))?
+                    .into(),
             )
         }
         other => return Err(bad(other, "not a builtin function")),
@@ -373,8 +376,8 @@ pub fn interpolate(pieces: Vec<Piece>) -> Value {
         }
     }
     match merged.as_slice() {
-        [] => Value::Str(String::new()),
-        [Piece::Text(t)] => Value::Str(t.clone()),
+        [] => Value::Str(String::new().into()),
+        [Piece::Text(t)] => Value::Str(t.clone().into()),
         _ => Value::Interpolated(merged),
     }
 }
@@ -401,7 +404,7 @@ mod tests {
     }
 
     fn s(t: &str) -> Value {
-        Value::Str(t.to_string())
+        Value::Str(t.into())
     }
 
     #[test]

@@ -7,16 +7,16 @@
 
 use std::fmt;
 
-use super::value::Value;
+use super::value::{Str, Value};
 
-/// Key-ordered fields of a map value, each key once.
+/// Key-ordered fields of a map value, each key once. Keys are compact
+/// strings: short ones live inline and static ones are borrowed, so most
+/// keys cost no allocation.
 #[derive(Clone, Default, PartialEq)]
-pub struct Fields(Vec<(String, Value)>);
+pub struct Fields(Vec<(Str, Value)>);
 
-pub type Iter<'a> = std::iter::Map<
-    std::slice::Iter<'a, (String, Value)>,
-    fn(&(String, Value)) -> (&String, &Value),
->;
+pub type Iter<'a> =
+    std::iter::Map<std::slice::Iter<'a, (Str, Value)>, fn(&(Str, Value)) -> (&Str, &Value)>;
 
 impl Fields {
     pub fn new() -> Fields {
@@ -48,7 +48,8 @@ impl Fields {
     }
 
     /// Sets a field, returning the value it replaces.
-    pub fn insert(&mut self, key: String, value: Value) -> Option<Value> {
+    pub fn insert(&mut self, key: impl Into<Str>, value: Value) -> Option<Value> {
+        let key = key.into();
         match self.find(&key) {
             Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
             Err(i) => {
@@ -67,7 +68,7 @@ impl Fields {
         let i = match self.find(key) {
             Ok(i) => i,
             Err(i) => {
-                self.0.insert(i, (key.to_string(), default()));
+                self.0.insert(i, (Str::from(key), default()));
                 i
             }
         };
@@ -78,7 +79,7 @@ impl Fields {
         self.0.iter().map(|(k, v)| (k, v))
     }
 
-    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &String> + ExactSizeIterator {
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &Str> + ExactSizeIterator {
         self.0.iter().map(|(k, _)| k)
     }
 
@@ -93,16 +94,16 @@ impl fmt::Debug for Fields {
     }
 }
 
-impl FromIterator<(String, Value)> for Fields {
+impl<K: Into<Str>> FromIterator<(K, Value)> for Fields {
     /// Later pairs win over earlier ones with the same key, as in a map.
-    fn from_iter<I: IntoIterator<Item = (String, Value)>>(iter: I) -> Fields {
-        let mut pairs: Vec<(String, Value)> = iter.into_iter().collect();
+    fn from_iter<I: IntoIterator<Item = (K, Value)>>(iter: I) -> Fields {
+        let mut pairs: Vec<(Str, Value)> = iter.into_iter().map(|(k, v)| (k.into(), v)).collect();
         if pairs.windows(2).all(|w| w[0].0 < w[1].0) {
             return Fields(pairs);
         }
         // Stable: equal keys keep their order, so the last one is the latest.
         pairs.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut out: Vec<(String, Value)> = Vec::with_capacity(pairs.len());
+        let mut out: Vec<(Str, Value)> = Vec::with_capacity(pairs.len());
         for pair in pairs {
             match out.last_mut() {
                 Some(last) if last.0 == pair.0 => *last = pair,
@@ -113,8 +114,8 @@ impl FromIterator<(String, Value)> for Fields {
     }
 }
 
-impl Extend<(String, Value)> for Fields {
-    fn extend<I: IntoIterator<Item = (String, Value)>>(&mut self, iter: I) {
+impl<K: Into<Str>> Extend<(K, Value)> for Fields {
+    fn extend<I: IntoIterator<Item = (K, Value)>>(&mut self, iter: I) {
         for (k, v) in iter {
             self.insert(k, v);
         }
@@ -122,23 +123,23 @@ impl Extend<(String, Value)> for Fields {
 }
 
 impl IntoIterator for Fields {
-    type Item = (String, Value);
-    type IntoIter = std::vec::IntoIter<(String, Value)>;
+    type Item = (Str, Value);
+    type IntoIter = std::vec::IntoIter<(Str, Value)>;
     fn into_iter(self) -> Self::IntoIter {
         self.0.into_iter()
     }
 }
 
 impl<'a> IntoIterator for &'a Fields {
-    type Item = (&'a String, &'a Value);
+    type Item = (&'a Str, &'a Value);
     type IntoIter = Iter<'a>;
     fn into_iter(self) -> Iter<'a> {
         self.iter()
     }
 }
 
-impl<const N: usize> From<[(String, Value); N]> for Fields {
-    fn from(pairs: [(String, Value); N]) -> Fields {
+impl<K: Into<Str>, const N: usize> From<[(K, Value); N]> for Fields {
+    fn from(pairs: [(K, Value); N]) -> Fields {
         pairs.into_iter().collect()
     }
 }
@@ -151,10 +152,10 @@ mod tests {
     fn keys_stay_sorted_and_unique() {
         let mut f = Fields::new();
         for k in ["b", "a", "c", "a"] {
-            f.insert(k.into(), Value::Str(k.into()));
+            f.insert(k, Value::Str(k.into()));
         }
         assert_eq!(
-            f.keys().map(String::as_str).collect::<Vec<_>>(),
+            f.keys().map(Str::as_str).collect::<Vec<_>>(),
             ["a", "b", "c"]
         );
         assert_eq!(f.remove("b"), Some(Value::Str("b".into())));
@@ -165,6 +166,6 @@ mod tests {
             .collect();
         assert_eq!(collected.get("z"), Some(&Value::Int(3)));
         assert_eq!(collected.len(), 2);
-        assert_eq!(collected.keys().next().map(String::as_str), Some("y"));
+        assert_eq!(collected.keys().next().map(Str::as_str), Some("y"));
     }
 }

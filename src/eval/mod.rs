@@ -13,7 +13,7 @@ pub mod value;
 use value::Fields;
 
 pub use builtins::Files;
-use value::{Piece, Symbol, Value};
+use value::{Piece, Str, Symbol, Value};
 
 use crate::diagnostic::{Diagnostic, codes};
 use crate::source::Span;
@@ -148,7 +148,7 @@ impl Evaluator<'_> {
                 let mut m = Fields::new();
                 for entry in entries {
                     let key = match &entry.key {
-                        MapKey::Ident(i) => i.name.to_string(),
+                        MapKey::Ident(i) => Str::from(i.name.as_str()),
                         MapKey::Str(s) => match self.string(s)? {
                             Value::Str(k) => k,
                             _ => {
@@ -260,13 +260,16 @@ impl Evaluator<'_> {
                                 c.body.span,
                             ));
                         }
-                        other => other.as_text().ok_or((
-                            EvalError::WrongKind {
-                                what: "use as a map key",
-                                found: other.type_name(),
-                            },
-                            c.body.span,
-                        ))?,
+                        other => other
+                            .as_text()
+                            .ok_or((
+                                EvalError::WrongKind {
+                                    what: "use as a map key",
+                                    found: other.type_name(),
+                                },
+                                c.body.span,
+                            ))?
+                            .into(),
                     };
                     let v = this.expr(value)?;
                     out.insert(key, v);
@@ -390,7 +393,7 @@ fn member_of(base: Value, member: &str) -> Result<Value, EvalError> {
             Some(v) => Ok(v),
             None => Err(EvalError::MissingKey {
                 key: member.to_string(),
-                known: m.keys().cloned().collect(),
+                known: m.keys().map(Str::to_string).collect(),
             }),
         },
         Value::Unknown(sym) => {
@@ -430,8 +433,8 @@ fn index_of(base: Value, index: Value) -> Result<Value, EvalError> {
         (Value::Map(m), Value::Str(k)) => match m.get(&k) {
             Some(v) => Ok(v.clone()),
             None => Err(EvalError::MissingKey {
-                key: k,
-                known: m.keys().cloned().collect(),
+                key: k.to_string(),
+                known: m.keys().map(Str::to_string).collect(),
             }),
         },
         (b, _) => Err(EvalError::WrongKind {
@@ -467,7 +470,7 @@ fn binary(op: BinaryOp, a: Value, b: Value) -> Result<Value, EvalError> {
         (Ne, _, _) => Value::Bool(!equal(&a, &b)),
         (And, Value::Bool(x), Value::Bool(y)) => Value::Bool(*x && *y),
         (Or, Value::Bool(x), Value::Bool(y)) => Value::Bool(*x || *y),
-        (Add, Value::Str(x), Value::Str(y)) => Value::Str(format!("{x}{y}")),
+        (Add, Value::Str(x), Value::Str(y)) => Value::Str(format!("{x}{y}").into()),
         (Lt | Le | Gt | Ge, Value::Str(x), Value::Str(y)) => Value::Bool(compare(op, x.cmp(y))),
         (Add | Sub | Mul | Div | Rem, Value::Int(x), Value::Int(y)) => {
             let (x, y) = (*x, *y);

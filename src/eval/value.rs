@@ -4,6 +4,10 @@
 pub use super::fields::Fields;
 use std::fmt;
 
+/// Text in values and map keys: inline up to 24 bytes, borrowed when
+/// static, so the many short strings of a build cost no allocation.
+pub type Str = compact_str::CompactString;
+
 /// A value known only after apply: an attribute of a resource, by address
 /// (`shared.cluster.main.vpc` and `id`), or something computed from one.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -31,7 +35,7 @@ pub enum Value {
     Bool(bool),
     Int(i64),
     Float(f64),
-    Str(String),
+    Str(Str),
     List(Vec<Value>),
     Map(Fields),
     /// A reference to a secret in the secret store, by name. The value itself
@@ -109,7 +113,7 @@ impl Value {
     /// The text of a string, number or bool, as interpolation shows it.
     pub fn as_text(&self) -> Option<String> {
         match self {
-            Value::Str(s) => Some(s.clone()),
+            Value::Str(s) => Some(s.to_string()),
             Value::Int(n) => Some(n.to_string()),
             Value::Float(f) => Some(format_float(*f)),
             Value::Bool(b) => Some(b.to_string()),
@@ -149,9 +153,13 @@ impl Value {
             Value::Bool(b) => J::Bool(*b),
             Value::Int(n) => json!(n),
             Value::Float(f) => json!(f),
-            Value::Str(s) => J::String(s.clone()),
+            Value::Str(s) => J::String(s.to_string()),
             Value::List(items) => J::Array(items.iter().map(Value::to_json).collect()),
-            Value::Map(m) => J::Object(m.iter().map(|(k, v)| (k.clone(), v.to_json())).collect()),
+            Value::Map(m) => J::Object(
+                m.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_json()))
+                    .collect(),
+            ),
             Value::Secret(name) => json!({ "secret": name }),
             Value::Unknown(s) => json!({ "known_after_apply": s.to_string() }),
             Value::Interpolated(pieces) => json!({
