@@ -26,10 +26,10 @@ impl Names for TestNames {
                 "team".to_string(),
                 Value::Str("shop".into()),
             )])),
-            "vpc" => Value::Unknown(Symbol {
+            "vpc" => Value::Unknown(Box::new(Symbol {
                 address: "shared.cluster.main.vpc".into(),
                 attribute: String::new(),
-            }),
+            })),
             "password" => Value::Secret("shop/db".into()),
             other => {
                 return Err(EvalError::NoValue {
@@ -137,10 +137,10 @@ fn values_known_after_apply_stay_symbolic() {
         address: "shared.cluster.main.vpc".into(),
         attribute: attr.into(),
     };
-    assert_eq!(ok("vpc.id"), Value::Unknown(vpc("id")));
+    assert_eq!(ok("vpc.id"), Value::Unknown(Box::new(vpc("id"))));
     assert_eq!(
         ok("vpc.Endpoint.Address"),
-        Value::Unknown(vpc("Endpoint.Address"))
+        Value::Unknown(Box::new(vpc("Endpoint.Address")))
     );
     assert_eq!(
         ok("\"https://${vpc.DnsName}/${env}\""),

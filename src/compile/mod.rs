@@ -581,17 +581,17 @@ impl<'p> Compiler<'p> {
             }
             ItemKind::Resource { name, .. } => {
                 let (base, _) = self.owner(r, ctx)?;
-                Ok(Value::Unknown(Symbol {
+                Ok(Value::Unknown(Box::new(Symbol {
                     address: base.child("resource", &name.name).to_string(),
                     attribute: String::new(),
-                }))
+                })))
             }
             ItemKind::Instance { kind, name, .. } => {
                 let (base, _) = self.owner(r, ctx)?;
-                Ok(Value::Unknown(Symbol {
+                Ok(Value::Unknown(Box::new(Symbol {
                     address: base.child(&kind.name, &name.name).to_string(),
                     attribute: String::new(),
-                }))
+                })))
             }
             ItemKind::Block {
                 kind: BlockKind::Domain,

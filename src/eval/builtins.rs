@@ -464,7 +464,7 @@ mod tests {
             address: "shared.vpc".into(),
             attribute: "id".into(),
         };
-        let out = run("upper", vec![Value::Unknown(vpc.clone())]);
+        let out = run("upper", vec![Value::Unknown(Box::new(vpc.clone()))]);
         assert_eq!(out, Value::Derived(vec![vpc]));
         assert!(!out.is_known());
     }

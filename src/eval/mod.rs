@@ -357,7 +357,7 @@ impl Evaluator<'_> {
             match part {
                 StrPart::Lit(t) => pieces.push(Piece::Text(t.to_string())),
                 StrPart::Interp(e) => match self.expr(e)? {
-                    Value::Unknown(sym) => pieces.push(Piece::Unknown(sym)),
+                    Value::Unknown(sym) => pieces.push(Piece::Unknown(*sym)),
                     Value::Interpolated(inner) => pieces.extend(inner),
                     v @ Value::Derived(_) => return Ok(v),
                     Value::Secret(_) => {
@@ -402,10 +402,10 @@ fn member_of(base: Value, member: &str) -> Result<Value, EvalError> {
             } else {
                 format!("{}.{member}", sym.attribute)
             };
-            Ok(Value::Unknown(Symbol {
+            Ok(Value::Unknown(Box::new(Symbol {
                 address: sym.address,
                 attribute,
-            }))
+            })))
         }
         v if !v.is_known() => Ok(derived(&[&v])),
         other => Err(EvalError::WrongKind {
@@ -418,10 +418,10 @@ fn member_of(base: Value, member: &str) -> Result<Value, EvalError> {
 fn index_of(base: Value, index: Value) -> Result<Value, EvalError> {
     match (base, index) {
         // An element of an attribute known after apply: still an attribute.
-        (Value::Unknown(sym), Value::Int(i)) if i >= 0 => Ok(Value::Unknown(Symbol {
+        (Value::Unknown(sym), Value::Int(i)) if i >= 0 => Ok(Value::Unknown(Box::new(Symbol {
             address: sym.address,
             attribute: format!("{}[{i}]", sym.attribute),
-        })),
+        }))),
         (b, i) if !b.is_known() || !i.is_known() => Ok(derived(&[&b, &i])),
         (Value::List(items), Value::Int(i)) => {
             let len = items.len();

@@ -41,8 +41,9 @@ pub enum Value {
     /// A reference to a secret in the secret store, by name. The value itself
     /// never passes through rel; its name is shown, masked, where needed.
     Secret(String),
-    /// Known only after apply.
-    Unknown(Symbol),
+    /// Known only after apply (boxed: rare, and it would double the size
+    /// of every value).
+    Unknown(Box<Symbol>),
     /// A string with parts known only after apply (`"https://${lb.DNSName}"`).
     Interpolated(Vec<Piece>),
     /// Computed from a value known only after apply by a function rel cannot
@@ -88,7 +89,7 @@ impl Value {
 
     fn collect_symbols(&self, out: &mut Vec<Symbol>) {
         match self {
-            Value::Unknown(s) => out.push(s.clone()),
+            Value::Unknown(s) => out.push((**s).clone()),
             Value::Interpolated(pieces) => out.extend(pieces.iter().filter_map(|p| match p {
                 Piece::Unknown(s) => Some(s.clone()),
                 Piece::Text(_) => None,
