@@ -16,6 +16,9 @@ use petgraph::graph::{DiGraph, NodeIndex};
 pub struct DepGraph<K: Ord + Hash + Clone, E: Clone> {
     graph: DiGraph<K, E>,
     index: FxHashMap<K, NodeIndex>,
+    /// Whether nodes were added in key order, so that index order is key
+    /// order and sorting by index is enough.
+    in_key_order: bool,
 }
 
 /// A cycle: `nodes[i]` depends on `nodes[i + 1]` through `edges[i]`, and the
@@ -31,6 +34,7 @@ impl<K: Ord + Hash + Clone, E: Clone> Default for DepGraph<K, E> {
         DepGraph {
             graph: DiGraph::new(),
             index: FxHashMap::default(),
+            in_key_order: true,
         }
     }
 }
@@ -44,6 +48,9 @@ impl<K: Ord + Hash + Clone, E: Clone> DepGraph<K, E> {
     pub fn add_node(&mut self, key: K) -> NodeIndex {
         if let Some(&i) = self.index.get(&key) {
             return i;
+        }
+        if let Some(last) = self.graph.node_indices().next_back() {
+            self.in_key_order &= self.graph[last] < key;
         }
         let i = self.graph.add_node(key.clone());
         self.index.insert(key, i);
@@ -155,7 +162,11 @@ impl<K: Ord + Hash + Clone, E: Clone> DepGraph<K, E> {
         let mut levels = Vec::new();
         let mut placed = 0;
         while !ready.is_empty() {
-            ready.sort_by(|a, b| self.graph[*a].cmp(&self.graph[*b]));
+            if self.in_key_order {
+                ready.sort_unstable();
+            } else {
+                ready.sort_by(|a, b| self.graph[*a].cmp(&self.graph[*b]));
+            }
             let mut next = Vec::new();
             for &n in &ready {
                 for dependent in self.graph.neighbors_directed(n, Direction::Incoming) {

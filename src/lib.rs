@@ -58,6 +58,42 @@ pub fn compile_entries(
     Err(diags)
 }
 
+/// Compiles and emits one environment. Kubernetes objects are written on a
+/// second thread while compilation goes on; the artifacts are the same as
+/// `emit::build` of `compile_entries`'s model.
+pub fn build_entries(
+    sources: &mut SourceMap,
+    entries: &[resolve::Entry],
+    options: &compile::Options,
+    build_options: &emit::BuildOptions,
+) -> Result<(compile::Model, emit::Build), Vec<Diagnostic>> {
+    let (program, mut diags) = resolve::load(sources, entries);
+    if !diags.iter().any(Diagnostic::is_error) {
+        let checked = check::check(&program, sources);
+        diags.extend(checked.diagnostics.iter().cloned());
+        if !diags.iter().any(Diagnostic::is_error) {
+            let renderer = emit::kubernetes::Renderer::start();
+            let compiled =
+                compile::compile_observed(&program, &checked, sources, options, &mut |r| {
+                    renderer.show(r)
+                });
+            let prerendered = renderer.finish();
+            drop((program, checked));
+            let mut diags = match compiled {
+                Ok(model) => match emit::build_with(&model, build_options, prerendered) {
+                    Ok(build) => return Ok((model, build)),
+                    Err(d) => d,
+                },
+                Err(d) => d,
+            };
+            diagnostic::sort(&mut diags);
+            return Err(diags);
+        }
+    }
+    diagnostic::sort(&mut diags);
+    Err(diags)
+}
+
 /// The front end over one in-memory text (tests, benchmarks, fuzzing).
 pub fn check_text(sources: &mut SourceMap, name: &str, text: &str) -> Vec<Diagnostic> {
     let (program, mut diags) = resolve::load_text(sources, name, text);

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::graph::compile_environment;
+use super::graph::environment_inputs;
 use super::{EnvironmentArgs, Format, TargetArg, TemplateFormatArg, print_diagnostics};
 use crate::emit::{BuildOptions, Target, TemplateFormat};
 use crate::source::SourceMap;
@@ -15,8 +15,8 @@ pub fn run(
     color: bool,
 ) -> u8 {
     let mut sources = SourceMap::new();
-    let model = match compile_environment(&mut sources, args, color) {
-        Ok(m) => m,
+    let (entries, options) = match environment_inputs(&mut sources, args, color) {
+        Ok(inputs) => inputs,
         Err(code) => return code,
     };
     let build_options = BuildOptions {
@@ -29,13 +29,14 @@ pub fn run(
             TemplateFormatArg::Yaml => TemplateFormat::Yaml,
         },
     };
-    let build = match crate::emit::build(&model, &build_options) {
-        Ok(b) => b,
-        Err(diags) => {
-            print_diagnostics(&sources, &diags, Format::Human, color);
-            return 1;
-        }
-    };
+    let (model, build) =
+        match crate::build_entries(&mut sources, &entries, &options, &build_options) {
+            Ok(built) => built,
+            Err(diags) => {
+                print_diagnostics(&sources, &diags, Format::Human, color);
+                return 1;
+            }
+        };
     for artifact in &build.artifacts {
         let path = out.join(&artifact.path);
         if let Err(e) = write_atomically(&path, &artifact.content) {

@@ -23,13 +23,13 @@ pub fn parse_sets(sets: &[String]) -> Result<BTreeMap<String, String>, Diagnosti
     Ok(out)
 }
 
-/// Compiles one environment of the given files; on failure the diagnostics
-/// are printed and the exit code is returned.
-pub fn compile_environment(
+/// The entry files and compile options of `rel build` / `rel graph`; on
+/// failure the diagnostics are printed and the exit code is returned.
+pub fn environment_inputs(
     sources: &mut SourceMap,
     args: &EnvironmentArgs,
     color: bool,
-) -> Result<Model, u8> {
+) -> Result<(Vec<crate::resolve::Entry>, Options), u8> {
     let sets = match parse_sets(&args.sets) {
         Ok(s) => s,
         Err(d) => {
@@ -46,6 +46,17 @@ pub fn compile_environment(
         env: args.env.clone(),
         sets,
     };
+    Ok((entries, options))
+}
+
+/// Compiles one environment of the given files; on failure the diagnostics
+/// are printed and the exit code is returned.
+pub fn compile_environment(
+    sources: &mut SourceMap,
+    args: &EnvironmentArgs,
+    color: bool,
+) -> Result<Model, u8> {
+    let (entries, options) = environment_inputs(sources, args, color)?;
     crate::compile_entries(sources, &entries, &options).map_err(|diags| {
         print_diagnostics(sources, &diags, Format::Human, color);
         1

@@ -18,14 +18,23 @@ pub enum Layer {
 /// A resource's place: its layer and a path of `kind.name` segments.
 /// Shared and immutable: a model holds each address in several places (its
 /// resource, the graph's node and index, edges), and copies are a count.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Address(Arc<Place>);
 
 /// What an address names.
-#[derive(Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Place {
     pub layer: Layer,
     pub path: Vec<String>,
+    /// A hash of the above, computed once (addresses key the graph's index
+    /// and many lookups); last, so that it never decides an order.
+    hash: u64,
+}
+
+impl std::hash::Hash for Address {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.0.hash);
+    }
 }
 
 impl std::ops::Deref for Address {
@@ -37,7 +46,12 @@ impl std::ops::Deref for Address {
 
 impl Address {
     pub fn new(layer: Layer, path: Vec<String>) -> Address {
-        Address(Arc::new(Place { layer, path }))
+        use std::hash::{Hash, Hasher};
+        let mut hasher = rustc_hash::FxHasher::default();
+        layer.hash(&mut hasher);
+        path.hash(&mut hasher);
+        let hash = hasher.finish();
+        Address(Arc::new(Place { layer, path, hash }))
     }
 
     pub fn shared() -> Address {

@@ -11,6 +11,7 @@ pub mod render;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
@@ -52,8 +53,9 @@ pub struct Resource {
     pub provider: Provider,
     /// `AWS::EC2::VPC`, `apps/v1/Deployment`, `google_container_cluster`.
     pub type_name: String,
-    /// Evaluated properties: a map.
-    pub properties: Value,
+    /// Evaluated properties: a map. Shared, so that a renderer on another
+    /// thread can write the resource while compilation goes on.
+    pub properties: Arc<Value>,
     /// Where it was declared (for a service's objects, the service).
     pub span: Span,
 }
@@ -88,6 +90,19 @@ pub fn compile(
     sources: &SourceMap,
     options: &Options,
 ) -> Result<Model, Vec<Diagnostic>> {
+    compile_observed(program, checked, sources, options, &mut |_| {})
+}
+
+/// Compiles as `compile` does, showing `observer` each resource as it is
+/// made (a resource made twice at one address is shown twice; the later
+/// one is the model's). Nothing shown is final until the model is returned.
+pub fn compile_observed(
+    program: &Program,
+    checked: &Checked,
+    sources: &SourceMap,
+    options: &Options,
+    observer: &mut dyn FnMut(&Resource),
+) -> Result<Model, Vec<Diagnostic>> {
     let folders = program
         .ids()
         .map(|id| {
@@ -120,6 +135,8 @@ pub fn compile(
         app_attrs: RefCell::new(None),
         field_defaults: RefCell::new(FxHashMap::default()),
         git: git_value(&options.sets),
+        observer: RefCell::new(observer),
+        app_addresses: RefCell::new(FxHashMap::default()),
     };
     compiler.run(options)
 }
@@ -173,6 +190,10 @@ struct Compiler<'p> {
     field_defaults: RefCell<FxHashMap<(ItemRef, usize), Value>>,
     /// `git`: the commit and branch from `--set git.sha=..`, `git.branch=..`.
     git: Value,
+    /// The address of each app's copy in the environment.
+    app_addresses: RefCell<FxHashMap<ItemRef, Address>>,
+    /// Shown each resource as it is made.
+    observer: RefCell<&'p mut dyn FnMut(&Resource)>,
 }
 
 /// The `git` value: sha, branch and short sha, `unknown` when not set.
@@ -389,7 +410,7 @@ impl<'p> Compiler<'p> {
         let Some(body) = self.item(environment).kind.body() else {
             return false;
         };
-        body.entries.iter().any(|e| matches!(e, Entry::Attr(a) if a.path.dotted() == field && matches!(a.value.kind, ExprKind::Bool(true))))
+        body.entries.iter().any(|e| matches!(e, Entry::Attr(a) if a.path.is(field) && matches!(a.value.kind, ExprKind::Bool(true))))
     }
 
     /// Finds the `environment` item whose name evaluates to the one asked for.
@@ -422,7 +443,7 @@ impl<'p> Compiler<'p> {
                         .entries
                         .iter()
                         .find_map(|e| match e {
-                            Entry::Attr(a) if a.path.dotted() == "tier" => {
+                            Entry::Attr(a) if a.path.is("tier") => {
                                 self.try_eval(&a.value, &top).ok()
                             }
                             _ => None,
@@ -526,12 +547,16 @@ impl<'p> Compiler<'p> {
                 name,
                 ..
             } => {
+                if let Some(address) = self.app_addresses.borrow().get(&parent) {
+                    return Ok((address.clone(), None));
+                }
                 let env = self.env.borrow();
                 let env_name = env.as_ref().map_or("", |e| e.name.as_str());
-                Ok((
-                    Address::environment(env_name).child("app", &name.name),
-                    None,
-                ))
+                let address = Address::environment(env_name).child("app", &name.name);
+                self.app_addresses
+                    .borrow_mut()
+                    .insert(parent, address.clone());
+                Ok((address, None))
             }
             _ => Err(EvalError::NoValue {
                 name: "an item of this block".into(),
@@ -666,19 +691,11 @@ impl<'p> Compiler<'p> {
         let mut map = Fields::new();
         for entry in &body.entries {
             if let Entry::Attr(a) = entry {
-                if a.path.dotted() == "depends_on" {
+                if a.path.is("depends_on") {
                     continue;
                 }
                 let v = self.eval(&a.value, ctx);
-                set_path(
-                    &mut map,
-                    &a.path
-                        .segments
-                        .iter()
-                        .map(|s| s.name.to_string())
-                        .collect::<Vec<_>>(),
-                    v,
-                );
+                set_path(&mut map, &a.path.segments, v);
             }
         }
         Value::Map(map)
@@ -717,17 +734,9 @@ impl<'p> Compiler<'p> {
         let mut args = Fields::new();
         for entry in &body.entries {
             if let Entry::Attr(a) = entry {
-                if a.path.dotted() != "depends_on" {
+                if !a.path.is("depends_on") {
                     let v = self.eval(&a.value, ctx);
-                    set_path(
-                        &mut args,
-                        &a.path
-                            .segments
-                            .iter()
-                            .map(|s| s.name.to_string())
-                            .collect::<Vec<_>>(),
-                        v,
-                    );
+                    set_path(&mut args, &a.path.segments, v);
                 }
             }
         }
@@ -855,26 +864,26 @@ impl<'p> Compiler<'p> {
         let mut properties = Fields::new();
         for entry in &body.entries {
             let Entry::Attr(a) = entry else { continue };
-            if a.path.dotted() == "depends_on" {
+            if a.path.is("depends_on") {
                 self.depends_on(&address, &a.value, ctx);
                 continue;
             }
             let v = self.eval(&a.value, ctx);
             self.note_edges(&address, &v, a.span);
-            let path: Vec<String> = a.path.segments.iter().map(|s| s.name.to_string()).collect();
-            set_path(&mut properties, &path, v);
+            set_path(&mut properties, &a.path.segments, v);
         }
         self.add_resource(Resource {
             address,
             provider,
             type_name,
-            properties: Value::Map(properties),
+            properties: Arc::new(Value::Map(properties)),
             span: item.span,
         });
     }
 
     fn add_resource(&self, resource: Resource) {
         secret_names(&resource.properties, &mut self.secrets.borrow_mut());
+        (self.observer.borrow_mut())(&resource);
         self.resources
             .borrow_mut()
             .insert(resource.address.clone(), resource);
@@ -926,7 +935,7 @@ impl<'p> Compiler<'p> {
             address,
             provider: Provider::Kubernetes,
             type_name: "v1/Namespace".into(),
-            properties,
+            properties: Arc::new(properties),
             span: Span::default(),
         });
     }
@@ -969,7 +978,7 @@ impl<'p> Compiler<'p> {
                 address,
                 provider: Provider::Kubernetes,
                 type_name: type_name.into(),
-                properties,
+                properties: Arc::new(properties),
                 span,
             });
         }
@@ -983,7 +992,7 @@ impl<'p> Compiler<'p> {
         };
         for entry in &body.entries {
             if let Entry::Attr(a) = entry
-                && a.path.dotted() == "depends_on"
+                && a.path.is("depends_on")
             {
                 let name = self
                     .item(r)
@@ -1035,31 +1044,15 @@ impl<'p> Compiler<'p> {
             .clone();
         for a in app_attrs.iter() {
             let v = self.eval(&a.value, &ctx);
-            set_path(
-                &mut app_settings,
-                &a.path
-                    .segments
-                    .iter()
-                    .map(|s| s.name.to_string())
-                    .collect::<Vec<_>>(),
-                v,
-            );
+            set_path(&mut app_settings, &a.path.segments, v);
         }
         if let Some(body) = self.item(r).kind.body() {
             for entry in &body.entries {
                 if let Entry::Attr(a) = entry
-                    && a.path.dotted() != "depends_on"
+                    && !a.path.is("depends_on")
                 {
                     let v = self.eval(&a.value, &ctx);
-                    set_path(
-                        &mut settings,
-                        &a.path
-                            .segments
-                            .iter()
-                            .map(|s| s.name.to_string())
-                            .collect::<Vec<_>>(),
-                        v,
-                    );
+                    set_path(&mut settings, &a.path.segments, v);
                 }
             }
         }
@@ -1067,19 +1060,16 @@ impl<'p> Compiler<'p> {
         if let Some(body) = self.item(&environment).kind.body() {
             for entry in &body.entries {
                 let Entry::Attr(a) = entry else { continue };
-                let path: Vec<String> =
-                    a.path.segments.iter().map(|s| s.name.to_string()).collect();
-                if path[0] == name && path.len() > 1 {
+                let path = &a.path.segments;
+                let first = path[0].name.as_str();
+                if first == name && path.len() > 1 {
                     let v = self.eval(&a.value, &ctx);
                     set_path(&mut settings, &path[1..], v);
-                } else if app_settings.contains_key(&path[0])
-                    || matches!(
-                        path[0].as_str(),
-                        "env" | "hostname" | "labels" | "namespace"
-                    )
+                } else if app_settings.contains_key(first)
+                    || matches!(first, "env" | "hostname" | "labels" | "namespace")
                 {
                     let v = self.eval(&a.value, &ctx);
-                    set_path(&mut app_settings, &path, v);
+                    set_path(&mut app_settings, path, v);
                 }
             }
         }
@@ -1199,14 +1189,14 @@ fn under<'r>(resources: &'r BTreeMap<Address, Resource>, prefix: &Address) -> Ve
 }
 
 /// Sets `path` in a map, creating nested maps on the way.
-fn set_path(map: &mut Fields, path: &[String], value: Value) {
+fn set_path(map: &mut Fields, path: &[Ident], value: Value) {
     match path {
         [] => {}
         [last] => {
-            map.insert(last.clone(), value);
+            map.insert(last.name.as_str(), value);
         }
         [first, rest @ ..] => {
-            let entry = map.get_or_insert_with(first, || Value::Map(Fields::new()));
+            let entry = map.get_or_insert_with(&first.name, || Value::Map(Fields::new()));
             if !matches!(entry, Value::Map(_)) {
                 *entry = Value::Map(Fields::new());
             }

@@ -282,7 +282,7 @@ struct Entry<'a, 'm> {
 
 impl Serialize for Entry<'_, '_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let properties = match &self.resource.properties {
+        let properties = match &*self.resource.properties {
             Value::Map(m) if m.values().any(written) => Some(&self.resource.properties),
             _ => None,
         };

@@ -9,8 +9,10 @@ use std::collections::BTreeMap;
 
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
+use rustc_hash::FxHashMap;
+
 use super::{Artifact, ArtifactKind, Build, Placeholder, by_layer, placeholder};
-use crate::compile::{Layer, Model, Provider, Resource};
+use crate::compile::{Address, Layer, Model, Provider, Resource};
 use crate::diagnostic::{Diagnostic, codes};
 use crate::eval::value::{Piece, Value};
 
@@ -30,7 +32,7 @@ fn kind_rank(kind: &str) -> u8 {
 
 /// The kind an object is written with: its own `kind` field, else its type's.
 fn kind_of(resource: &Resource) -> String {
-    match &resource.properties {
+    match &*resource.properties {
         Value::Map(m) => match m.get("kind") {
             Some(Value::Str(kind)) => kind.to_string(),
             _ => api_and_kind(&resource.type_name).1,
@@ -177,7 +179,7 @@ fn open<'a, 'm>(
 
 /// One object: the resource's properties with apiVersion, kind, name,
 /// namespace and ownership labels filled in.
-fn object<'a>(resource: &'a Resource, model: &Model) -> Node<'a> {
+fn object(resource: &Resource) -> Node<'_> {
     let mut object = entries(Some(&resource.properties));
     let (api, kind) = api_and_kind(&resource.type_name);
     let namespaced = kind != "Namespace" && resource.address.layer != Layer::Shared;
@@ -187,9 +189,9 @@ fn object<'a>(resource: &'a Resource, model: &Model) -> Node<'a> {
         meta.entry("name").or_insert_with(|| {
             Node::Text(crate::compile::kubernetes_name(resource.address.name()))
         });
-        if namespaced {
+        if let (true, Layer::Environment(env)) = (namespaced, &resource.address.layer) {
             meta.entry("namespace")
-                .or_insert_with(|| Node::Text(model.environment.namespace.clone()));
+                .or_insert_with(|| Node::Text(crate::compile::kubernetes_name(env)));
         }
         if let Some(labels) = open(meta, "labels") {
             labels.insert(crate::compile::MANAGED_BY, Node::Text("rel".into()));
@@ -204,67 +206,108 @@ fn object<'a>(resource: &'a Resource, model: &Model) -> Node<'a> {
     Node::Map(object)
 }
 
-/// What one run of documents produced: their text, the secrets they use
-/// and the errors met writing them.
-#[derive(Default)]
-struct Written {
-    content: String,
+/// The manifest file of a layer.
+fn file_of(layer: &Layer) -> String {
+    match layer {
+        Layer::Shared => "kubernetes/shared.yaml".to_string(),
+        Layer::Environment(env) => {
+            format!("kubernetes/{}.yaml", crate::compile::kubernetes_name(env))
+        }
+    }
+}
+
+/// One object written: its YAML document, the secrets it uses and the
+/// errors met writing it. Depends on the resource alone.
+pub struct Rendered {
+    text: String,
     placeholders: Vec<Placeholder>,
     errors: Vec<Diagnostic>,
 }
 
-/// Documents per unit of parallel work: enough to amortise the hand-over,
-/// small enough to balance the threads.
-const DOCUMENTS_PER_CHUNK: usize = 256;
-
-/// Writes a run of documents, each preceded by a separator but the very
-/// first of the file.
-fn write_documents(resources: &[&Resource], first: bool, file: &str, model: &Model) -> Written {
-    let mut out = Written {
-        // Objects average about a kilobyte of YAML: size the text once.
-        content: String::with_capacity(resources.len() * 1024),
-        ..Written::default()
+/// Writes one object as a YAML document (without a separator).
+pub fn render(resource: &Resource) -> Rendered {
+    let mut out = Rendered {
+        // Objects run to about a kilobyte of YAML.
+        text: String::with_capacity(1024),
+        placeholders: Vec::new(),
+        errors: Vec::new(),
     };
-    for (i, resource) in resources.iter().enumerate() {
-        if i > 0 || !first {
-            out.content.push_str("---\n");
-        }
-        let mut secrets = Vec::new();
-        scan(
-            &resource.properties,
-            resource,
-            &mut out.errors,
-            &mut secrets,
+    let mut secrets = Vec::new();
+    scan(
+        &resource.properties,
+        resource,
+        &mut out.errors,
+        &mut secrets,
+    );
+    secrets.sort_unstable();
+    secrets.dedup();
+    for secret in secrets {
+        out.placeholders.push(Placeholder {
+            token: format!("${{rel-secret:{secret}}}"),
+            source: format!("secret-store:{secret}"),
+            used_in: file_of(&resource.address.layer),
+            used_by: resource.address.to_string(),
+        });
+    }
+    if let Err(e) = serde_saphyr::to_fmt_writer(&mut out.text, &object(resource)) {
+        out.errors.push(
+            Diagnostic::error(
+                codes::EMIT_FAILED,
+                format!("`{}` cannot be written as YAML: {e}", resource.address),
+            )
+            .with_label(resource.span, "this resource"),
         );
-        secrets.sort_unstable();
-        secrets.dedup();
-        for secret in secrets {
-            out.placeholders.push(Placeholder {
-                token: format!("${{rel-secret:{secret}}}"),
-                source: format!("secret-store:{secret}"),
-                used_in: file.to_string(),
-                used_by: resource.address.to_string(),
-            });
-        }
-        let document = object(resource, model);
-        if let Err(e) = serde_saphyr::to_fmt_writer(&mut out.content, &document) {
-            out.errors.push(
-                Diagnostic::error(
-                    codes::EMIT_FAILED,
-                    format!("`{}` cannot be written as YAML: {e}", resource.address),
-                )
-                .with_label(resource.span, "this resource"),
-            );
-        }
     }
     out
 }
 
-/// Emits the manifests of a model. Documents are written in chunks on the
-/// thread pool, one document at a time (only one object's view is alive
-/// per thread), and joined in order, so the output does not depend on the
-/// number of threads.
-pub fn emit(model: &Model) -> Result<Build, Vec<Diagnostic>> {
+/// Objects written ahead of emission, by address: a later one for an
+/// address replaces an earlier one, as in the model.
+#[derive(Default)]
+pub struct Prerendered(FxHashMap<Address, Rendered>);
+
+/// Writes Kubernetes objects on a thread of its own as compilation makes
+/// them, so that the YAML is ready when the model is.
+pub struct Renderer {
+    sender: std::sync::mpsc::Sender<Resource>,
+    worker: std::thread::JoinHandle<Prerendered>,
+}
+
+impl Renderer {
+    pub fn start() -> Renderer {
+        let (sender, receiver) = std::sync::mpsc::channel::<Resource>();
+        let worker = std::thread::spawn(move || {
+            let mut done = Prerendered::default();
+            for resource in receiver {
+                let rendered = render(&resource);
+                done.0.insert(resource.address.clone(), rendered);
+            }
+            done
+        });
+        Renderer { sender, worker }
+    }
+
+    /// Queues a resource (other providers' are ignored). Cheap: the
+    /// resource's values are shared, not copied.
+    pub fn show(&self, resource: &Resource) {
+        if resource.provider == Provider::Kubernetes {
+            // The worker outlives every send; a failed send only loses
+            // the head start (emission writes what is missing).
+            let _ = self.sender.send(resource.clone());
+        }
+    }
+
+    /// Waits for the queued objects and hands them over.
+    pub fn finish(self) -> Prerendered {
+        drop(self.sender);
+        self.worker.join().unwrap_or_default()
+    }
+}
+
+/// Emits the manifests of a model: one document per object, in kind order
+/// then address order. Objects not written ahead are written now, on the
+/// thread pool; the output does not depend on which were.
+pub fn emit(model: &Model, mut prerendered: Prerendered) -> Result<Build, Vec<Diagnostic>> {
     use rayon::prelude::*;
     let mut errors = Vec::new();
     let mut build = Build::default();
@@ -273,23 +316,32 @@ pub fn emit(model: &Model) -> Result<Build, Vec<Diagnostic>> {
         // and the sort is stable).
         let mut ordered = resources;
         ordered.sort_by_cached_key(|r| kind_rank(&kind_of(r)));
-        let file = match &layer {
-            Layer::Shared => "kubernetes/shared.yaml".to_string(),
-            Layer::Environment(_) => format!("kubernetes/{}.yaml", model.environment.namespace),
-        };
-        let chunks: Vec<Written> = ordered
-            .par_chunks(DOCUMENTS_PER_CHUNK)
-            .enumerate()
-            .map(|(i, chunk)| write_documents(chunk, i == 0, &file, model))
+        let mut fresh: FxHashMap<&Address, Rendered> = ordered
+            .par_iter()
+            .filter(|r| !prerendered.0.contains_key(&r.address))
+            .map(|r| (&r.address, render(r)))
             .collect();
-        let mut content = String::with_capacity(chunks.iter().map(|c| c.content.len()).sum());
-        for chunk in chunks {
-            content.push_str(&chunk.content);
-            build.placeholders.extend(chunk.placeholders);
-            errors.extend(chunk.errors);
+        let mut documents = Vec::with_capacity(ordered.len());
+        for resource in &ordered {
+            let rendered = prerendered
+                .0
+                .remove(&resource.address)
+                .or_else(|| fresh.remove(&resource.address))
+                .expect("every object is written ahead or now");
+            documents.push(rendered);
+        }
+        let size = documents.iter().map(|d| d.text.len() + 4).sum();
+        let mut content = String::with_capacity(size);
+        for (i, document) in documents.into_iter().enumerate() {
+            if i > 0 {
+                content.push_str("---\n");
+            }
+            content.push_str(&document.text);
+            build.placeholders.extend(document.placeholders);
+            errors.extend(document.errors);
         }
         build.artifacts.push(Artifact {
-            path: file,
+            path: file_of(&layer),
             kind: ArtifactKind::KubernetesManifests,
             content,
         });

@@ -99,7 +99,7 @@ fn manual_validation(model: &Model) -> Vec<ManualValidation> {
         {
             continue;
         }
-        let Value::Map(props) = &r.properties else {
+        let Value::Map(props) = &*r.properties else {
             continue;
         };
         let dns = props
@@ -133,6 +133,16 @@ fn manual_validation(model: &Model) -> Vec<ManualValidation> {
 
 /// Emits every artifact of a model, plus `index.json`.
 pub fn build(model: &Model, options: &BuildOptions) -> Result<Build, Vec<Diagnostic>> {
+    build_with(model, options, kubernetes::Prerendered::default())
+}
+
+/// As `build`, with Kubernetes objects already written (see
+/// `kubernetes::Renderer`).
+pub fn build_with(
+    model: &Model,
+    options: &BuildOptions,
+    prerendered: kubernetes::Prerendered,
+) -> Result<Build, Vec<Diagnostic>> {
     let mut build = Build::default();
     let mut errors = Vec::new();
     // The cloud's templates and the manifests are independent: written at
@@ -142,7 +152,7 @@ pub fn build(model: &Model, options: &BuildOptions) -> Result<Build, Vec<Diagnos
             Target::Aws => cloudformation::emit(model, options.template_format),
             Target::Gcp => gcp::emit(model),
         },
-        || kubernetes::emit(model),
+        || kubernetes::emit(model, prerendered),
     );
     match cloud {
         Ok(mut b) => {

@@ -22,6 +22,12 @@ pub struct Path {
 }
 
 impl Path {
+    /// Whether the path is `name` with no further segments, without
+    /// building its dotted text.
+    pub fn is(&self, name: &str) -> bool {
+        matches!(self.segments.as_slice(), [only] if only.name == name)
+    }
+
     pub fn dotted(&self) -> String {
         self.segments
             .iter()
