@@ -18,17 +18,42 @@ pub enum Layer {
 /// A resource's place: its layer and a path of `kind.name` segments.
 /// Shared and immutable: a model holds each address in several places (its
 /// resource, the graph's node and index, edges), and copies are a count.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// Addresses order by layer (shared first), then segment by segment, a
+/// path before the paths below it.
+#[derive(Clone, Debug)]
 pub struct Address(Arc<Place>);
 
 /// What an address names.
-#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug)]
 pub struct Place {
     pub layer: Layer,
     pub path: Vec<String>,
-    /// A hash of the above, computed once (addresses key the graph's index
-    /// and many lookups); last, so that it never decides an order.
+    /// The order as one byte string: the layer's tag and name, then each
+    /// segment, each followed by a NUL (which names never contain), so
+    /// that comparing keys compares (layer, path) in one `memcmp`.
+    key: Box<[u8]>,
+    /// A hash of the key, computed once.
     hash: u64,
+}
+
+impl PartialEq for Address {
+    fn eq(&self, other: &Address) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0.key == other.0.key
+    }
+}
+
+impl Eq for Address {}
+
+impl PartialOrd for Address {
+    fn partial_cmp(&self, other: &Address) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Address {
+    fn cmp(&self, other: &Address) -> std::cmp::Ordering {
+        self.0.key.cmp(&other.0.key)
+    }
 }
 
 impl std::hash::Hash for Address {
@@ -46,12 +71,29 @@ impl std::ops::Deref for Address {
 
 impl Address {
     pub fn new(layer: Layer, path: Vec<String>) -> Address {
-        use std::hash::{Hash, Hasher};
+        use std::hash::Hasher;
+        let mut key = Vec::with_capacity(16 + path.iter().map(|s| s.len() + 1).sum::<usize>());
+        match &layer {
+            Layer::Shared => key.push(0),
+            Layer::Environment(name) => {
+                key.push(1);
+                key.extend_from_slice(name.as_bytes());
+                key.push(0);
+            }
+        }
+        for segment in &path {
+            key.extend_from_slice(segment.as_bytes());
+            key.push(0);
+        }
         let mut hasher = rustc_hash::FxHasher::default();
-        layer.hash(&mut hasher);
-        path.hash(&mut hasher);
+        hasher.write(&key);
         let hash = hasher.finish();
-        Address(Arc::new(Place { layer, path, hash }))
+        Address(Arc::new(Place {
+            layer,
+            path,
+            key: key.into_boxed_slice(),
+            hash,
+        }))
     }
 
     pub fn shared() -> Address {

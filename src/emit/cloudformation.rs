@@ -313,19 +313,57 @@ struct Template<'a, 'm> {
     resources: Vec<(String, Entry<'a, 'm>)>,
 }
 
+/// A stack output: its value and the export it is published under.
+struct Output<'a>(&'a J, &'a Option<String>);
+
+impl Serialize for Output<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        if let Some(export) = self.1 {
+            map.serialize_entry("Export", &json!({ "Name": export }))?;
+        }
+        map.serialize_entry("Value", self.0)?;
+        map.end()
+    }
+}
+
+impl Template<'_, '_> {
+    fn outputs(&self) -> Option<BTreeMap<&str, Output<'_>>> {
+        self.outputs.map(|outputs| {
+            outputs
+                .iter()
+                .map(|(name, (value, export))| (name.as_str(), Output(value, export)))
+                .collect()
+        })
+    }
+
+    /// The template as pretty JSON, its resources written in parallel.
+    fn json(&self) -> String {
+        use rayon::prelude::*;
+        let resources: Vec<(&str, String)> = self
+            .resources
+            .par_iter()
+            .map(|(id, entry)| (id.as_str(), super::nested_json(entry, 2)))
+            .collect();
+        let mut fields = vec![
+            (
+                "AWSTemplateFormatVersion",
+                super::nested_json(&"2010-09-09", 1),
+            ),
+            ("Description", super::nested_json(&self.description, 1)),
+        ];
+        if let Some(outputs) = self.outputs() {
+            fields.push(("Outputs", super::nested_json(&outputs, 1)));
+        }
+        fields.push(("Resources", super::json_object(1, resources)));
+        let mut out = super::json_object(0, fields);
+        out.push('\n');
+        out
+    }
+}
+
 impl Serialize for Template<'_, '_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        struct Output<'a>(&'a J, &'a Option<String>);
-        impl Serialize for Output<'_> {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                let mut map = s.serialize_map(None)?;
-                if let Some(export) = self.1 {
-                    map.serialize_entry("Export", &json!({ "Name": export }))?;
-                }
-                map.serialize_entry("Value", self.0)?;
-                map.end()
-            }
-        }
         struct Resources<'b, 'a, 'm>(&'b [(String, Entry<'a, 'm>)]);
         impl Serialize for Resources<'_, '_, '_> {
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -339,11 +377,7 @@ impl Serialize for Template<'_, '_> {
         let mut map = s.serialize_map(None)?;
         map.serialize_entry("AWSTemplateFormatVersion", "2010-09-09")?;
         map.serialize_entry("Description", &self.description)?;
-        if let Some(outputs) = self.outputs {
-            let outputs: BTreeMap<&str, Output> = outputs
-                .iter()
-                .map(|(name, (value, export))| (name.as_str(), Output(value, export)))
-                .collect();
+        if let Some(outputs) = self.outputs() {
             map.serialize_entry("Outputs", &outputs)?;
         }
         map.serialize_entry("Resources", &Resources(&self.resources))?;
@@ -450,14 +484,7 @@ pub fn emit(model: &Model, format: TemplateFormat) -> Result<Build, Vec<Diagnost
                 .collect(),
         };
         let (extension, content) = match format {
-            TemplateFormat::Json => {
-                // A resource's JSON runs to about half a kilobyte.
-                let mut out = Vec::with_capacity(template.resources.len() * 512 + 1024);
-                serde_json::to_writer_pretty(&mut out, &template)
-                    .expect("templates are plain data");
-                out.push(b'\n');
-                ("json", String::from_utf8(out).expect("JSON is UTF-8"))
-            }
+            TemplateFormat::Json => ("json", template.json()),
             TemplateFormat::Yaml => (
                 "yaml",
                 serde_saphyr::to_string(&template).unwrap_or_default(),

@@ -145,14 +145,31 @@ pub fn build_with(
 ) -> Result<Build, Vec<Diagnostic>> {
     let mut build = Build::default();
     let mut errors = Vec::new();
-    // The cloud's templates and the manifests are independent: written at
-    // once, on the thread pool.
-    let (cloud, manifests) = rayon::join(
+    // The cloud's templates, the manifests (and their digests) and the
+    // index's list of resources are independent: written at once, on the
+    // thread pool.
+    let (cloud, ((manifests, digests), resources)) = rayon::join(
         || match options.target {
             Target::Aws => cloudformation::emit(model, options.template_format),
             Target::Gcp => gcp::emit(model),
         },
-        || kubernetes::emit(model, prerendered),
+        || {
+            rayon::join(
+                || {
+                    let manifests = kubernetes::emit(model, prerendered);
+                    let digests: BTreeMap<String, String> = match &manifests {
+                        Ok(b) => b
+                            .artifacts
+                            .iter()
+                            .map(|a| (a.path.clone(), sha256(&a.content)))
+                            .collect(),
+                        Err(_) => BTreeMap::new(),
+                    };
+                    (manifests, digests)
+                },
+                || resource_list(model),
+            )
+        },
     );
     match cloud {
         Ok(mut b) => {
@@ -197,7 +214,7 @@ pub fn build_with(
     build.placeholders.dedup();
     build.manual_validation = manual_validation(model);
     build.artifacts.sort_by(|a, b| a.path.cmp(&b.path));
-    let index = index(model, &build);
+    let index = index(model, &build, resources, &digests);
     build.artifacts.push(Artifact {
         path: "index.json".into(),
         kind: ArtifactKind::Index,
@@ -206,69 +223,133 @@ pub fn build_with(
     Ok(build)
 }
 
-/// `index.json`: every artifact (with its SHA-256), every resource and
-/// where it is written, every value known only after apply and where it flows.
-fn index(model: &Model, build: &Build) -> String {
-    use rayon::prelude::*;
+/// `index.json`'s list of resources, written ahead (it is the index's
+/// largest part and needs only the model).
+pub struct ResourceList(String);
 
-    // Fields in key order, as the rest of the file (small parts go through
-    // `serde_json::Value`, whose maps sort their keys).
+fn resource_list(model: &Model) -> ResourceList {
+    use rayon::prelude::*;
     #[derive(Serialize)]
-    struct Index<'a> {
-        artifacts: Vec<IndexedArtifact<'a>>,
-        environment: serde_json::Value,
-        known_after_apply: serde_json::Value,
-        manual_dns_validation: serde_json::Value,
-        resources: Vec<IndexedResource<'a>>,
-        secrets: &'a std::collections::BTreeSet<String>,
-        version: u32,
+    struct Row<'a> {
+        address: String,
+        provider: Provider,
+        #[serde(rename = "type")]
+        type_name: &'a str,
     }
+    let resources: Vec<&Resource> = model.resources.values().collect();
+    let rows: Vec<Row> = resources
+        .par_iter()
+        .map(|r| Row {
+            address: r.address.to_string(),
+            provider: r.provider,
+            type_name: &r.type_name,
+        })
+        .collect();
+    ResourceList(nested_json(&rows, 1))
+}
+
+/// `index.json`: every artifact (with its SHA-256), every resource and
+/// where it is written, every value known only after apply and where it
+/// flows. `digests` holds the digests already computed, by path.
+fn index(
+    model: &Model,
+    build: &Build,
+    resources: ResourceList,
+    digests: &BTreeMap<String, String>,
+) -> String {
+    use rayon::prelude::*;
     #[derive(Serialize)]
     struct IndexedArtifact<'a> {
         kind: ArtifactKind,
         path: &'a str,
         sha256: String,
     }
-    #[derive(Serialize)]
-    struct IndexedResource<'a> {
-        address: &'a Address,
-        provider: Provider,
-        #[serde(rename = "type")]
-        type_name: &'a str,
-    }
-
-    fn json(value: impl Serialize) -> serde_json::Value {
+    let artifacts: Vec<IndexedArtifact> = build
+        .artifacts
+        .par_iter()
+        .map(|a| IndexedArtifact {
+            kind: a.kind,
+            path: &a.path,
+            sha256: digests
+                .get(&a.path)
+                .cloned()
+                .unwrap_or_else(|| sha256(&a.content)),
+        })
+        .collect();
+    // Small parts go through `serde_json::Value`, whose maps sort their keys
+    // as the rest of the file does.
+    fn sorted(value: impl Serialize) -> serde_json::Value {
         serde_json::to_value(value).expect("plain data")
     }
-    let doc = Index {
-        version: 1,
-        environment: json(&model.environment),
-        artifacts: build
-            .artifacts
-            .par_iter()
-            .map(|a| IndexedArtifact {
-                kind: a.kind,
-                path: &a.path,
-                sha256: sha256(&a.content),
-            })
-            .collect(),
-        resources: model
-            .resources
-            .values()
-            .map(|r| IndexedResource {
-                address: &r.address,
-                provider: r.provider,
-                type_name: &r.type_name,
-            })
-            .collect(),
-        known_after_apply: json(&build.placeholders),
-        manual_dns_validation: json(&build.manual_validation),
-        secrets: &model.secrets,
-    };
-    let mut out = Vec::with_capacity(doc.resources.len() * 160 + 4096);
-    serde_json::to_writer_pretty(&mut out, &doc).expect("the index is plain data");
-    out.push(b'\n');
-    String::from_utf8(out).expect("JSON is UTF-8")
+    let mut out = json_object(
+        0,
+        [
+            ("artifacts", nested_json(&artifacts, 1)),
+            ("environment", nested_json(&sorted(&model.environment), 1)),
+            (
+                "known_after_apply",
+                nested_json(&sorted(&build.placeholders), 1),
+            ),
+            (
+                "manual_dns_validation",
+                nested_json(&sorted(&build.manual_validation), 1),
+            ),
+            ("resources", resources.0),
+            ("secrets", nested_json(&model.secrets, 1)),
+            ("version", "1".to_string()),
+        ],
+    );
+    out.push('\n');
+    out
+}
+
+/// Pretty JSON of a value to sit `depth` levels deep in a pretty document:
+/// lines after the first are indented two spaces per level. JSON strings
+/// hold no raw line breaks, so this is exactly what `serde_json` writes for
+/// the nested value, and parts can be written apart (and in parallel).
+pub fn nested_json(value: &impl Serialize, depth: usize) -> String {
+    let text = serde_json::to_string_pretty(value).expect("plain data");
+    if depth == 0 || !text.contains('\n') {
+        return text;
+    }
+    let indent = "  ".repeat(depth);
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+            out.push_str(&indent);
+        }
+        out.push_str(line);
+    }
+    out
+}
+
+/// A pretty JSON object at `depth` from keys and values already written
+/// for `depth + 1` (see `nested_json`), as `serde_json` writes it.
+pub fn json_object<K: AsRef<str>>(
+    depth: usize,
+    fields: impl IntoIterator<Item = (K, String)>,
+) -> String {
+    let mut out = String::from("{");
+    let mut empty = true;
+    for (key, value) in fields {
+        out.push_str(if empty { "\n" } else { ",\n" });
+        empty = false;
+        for _ in 0..=depth {
+            out.push_str("  ");
+        }
+        out.push_str(&serde_json::to_string(key.as_ref()).expect("a key is a string"));
+        out.push_str(": ");
+        out.push_str(&value);
+    }
+    if !empty {
+        out.push('\n');
+        for _ in 0..depth {
+            out.push_str("  ");
+        }
+    }
+    out.push('}');
+    out
 }
 
 fn sha256(text: &str) -> String {
