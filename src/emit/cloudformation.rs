@@ -162,32 +162,28 @@ impl<'m> Stacks<'m> {
         }
     }
 
-    /// Checks a reference and registers the export it needs.
-    fn check_reference(&mut self, symbol: &Symbol, from: &Resource) {
-        match self.resolve(symbol, from) {
-            Ok(Reference::Local(_)) => {}
-            Ok(Reference::Import(target)) => {
-                self.output(target, symbol, true);
-            }
-            Err(d) => self.errors.push(d),
-        }
-    }
-
-    /// Walks a property value before it is written: references, exports,
-    /// and values CloudFormation cannot express.
-    fn check(&mut self, v: &Value, from: &Resource) {
+    /// Walks a property value before it is written: the exports its
+    /// references need, and what CloudFormation cannot express. Reads only,
+    /// so resources can be walked in parallel.
+    fn check<'v>(&self, v: &'v Value, from: &Resource, found: &mut Walked<'m, 'v>) {
+        let mut reference =
+            |symbol: &'v Symbol, found: &mut Walked<'m, 'v>| match self.resolve(symbol, from) {
+                Ok(Reference::Local(_)) => {}
+                Ok(Reference::Import(target)) => found.exports.push((target, symbol)),
+                Err(d) => found.errors.push(d),
+            };
         match v {
-            Value::List(items) => items.iter().for_each(|i| self.check(i, from)),
-            Value::Map(m) => m.values().for_each(|v| self.check(v, from)),
-            Value::Unknown(symbol) => self.check_reference(symbol, from),
+            Value::List(items) => items.iter().for_each(|i| self.check(i, from, found)),
+            Value::Map(m) => m.values().for_each(|v| self.check(v, from, found)),
+            Value::Unknown(symbol) => reference(symbol, found),
             Value::Interpolated(pieces) => {
                 for p in pieces {
                     if let Piece::Unknown(symbol) = p {
-                        self.check_reference(symbol, from);
+                        reference(symbol, found);
                     }
                 }
             }
-            Value::Derived(_) => self.errors.push(super::inexpressible(
+            Value::Derived(_) => found.errors.push(super::inexpressible(
                 "a value computed from one known only after apply",
                 &from.address,
                 from.span,
@@ -207,6 +203,13 @@ impl<'m> Stacks<'m> {
             Err(_) => J::Null,
         }
     }
+}
+
+/// What walking a resource's values found: exports to publish (target and
+/// symbol) and errors.
+struct Walked<'m, 'v> {
+    exports: Vec<(&'m Resource, &'v Symbol)>,
+    errors: Vec<Diagnostic>,
 }
 
 /// Whether a property value is written: nulls are left out, and so are
@@ -398,17 +401,34 @@ pub fn emit(model: &Model, format: TemplateFormat) -> Result<Build, Vec<Diagnost
     type Stacked<'m> = (String, &'m Resource, Vec<String>);
     let mut stacked: Vec<(&Layer, Vec<Stacked>)> = Vec::new();
     for (layer, resources) in &layers {
-        let mut entries = Vec::with_capacity(resources.len());
-        for &resource in resources {
-            stacks.check(&resource.properties, resource);
-            // References give CloudFormation the order; other dependencies
-            // within the stack become DependsOn.
-            let depends_on: Vec<String> =
-                super::explicit_dependencies(model, resource, Provider::CloudFormation)
-                    .into_iter()
-                    .map(|r| logical_id(&r.address))
-                    .collect();
-            entries.push((logical_id(&resource.address), resource, depends_on));
+        use rayon::prelude::*;
+        // Each resource walked on the thread pool; what they found is
+        // registered in resource order.
+        let walked: Vec<(Stacked, Walked)> = resources
+            .par_iter()
+            .map(|&resource| {
+                let mut found = Walked {
+                    exports: Vec::new(),
+                    errors: Vec::new(),
+                };
+                stacks.check(&resource.properties, resource, &mut found);
+                // References give CloudFormation the order; other
+                // dependencies within the stack become DependsOn.
+                let depends_on: Vec<String> =
+                    super::explicit_dependencies(model, resource, Provider::CloudFormation)
+                        .into_iter()
+                        .map(|r| logical_id(&r.address))
+                        .collect();
+                ((logical_id(&resource.address), resource, depends_on), found)
+            })
+            .collect();
+        let mut entries = Vec::with_capacity(walked.len());
+        for (entry, found) in walked {
+            for (target, symbol) in found.exports {
+                stacks.output(target, symbol, true);
+            }
+            stacks.errors.extend(found.errors);
+            entries.push(entry);
         }
         entries.sort_by(|a, b| a.0.cmp(&b.0));
         for pair in entries.windows(2) {

@@ -31,10 +31,10 @@ fn kind_rank(kind: &str) -> u8 {
 }
 
 /// The kind an object is written with: its own `kind` field, else its type's.
-fn kind_of(resource: &Resource) -> String {
+fn kind_of(resource: &Resource) -> &str {
     match &*resource.properties {
         Value::Map(m) => match m.get("kind") {
-            Some(Value::Str(kind)) => kind.to_string(),
+            Some(Value::Str(kind)) => kind,
             _ => api_and_kind(&resource.type_name).1,
         },
         _ => api_and_kind(&resource.type_name).1,
@@ -42,11 +42,8 @@ fn kind_of(resource: &Resource) -> String {
 }
 
 /// `apps/v1/Deployment` → (`apps/v1`, `Deployment`); `v1/Secret` → (`v1`, `Secret`).
-fn api_and_kind(type_name: &str) -> (String, String) {
-    match type_name.rsplit_once('/') {
-        Some((api, kind)) => (api.to_string(), kind.to_string()),
-        None => ("v1".into(), type_name.to_string()),
-    }
+fn api_and_kind(type_name: &str) -> (&str, &str) {
+    type_name.rsplit_once('/').unwrap_or(("v1", type_name))
 }
 
 /// Walks a resource's values once: reports every value computed from one
@@ -183,8 +180,12 @@ fn object(resource: &Resource) -> Node<'_> {
     let mut object = entries(Some(&resource.properties));
     let (api, kind) = api_and_kind(&resource.type_name);
     let namespaced = kind != "Namespace" && resource.address.layer != Layer::Shared;
-    object.entry("apiVersion").or_insert(Node::Text(api));
-    object.entry("kind").or_insert(Node::Text(kind));
+    object
+        .entry("apiVersion")
+        .or_insert_with(|| Node::Text(api.to_string()));
+    object
+        .entry("kind")
+        .or_insert_with(|| Node::Text(kind.to_string()));
     if let Some(meta) = open(&mut object, "metadata") {
         meta.entry("name").or_insert_with(|| {
             Node::Text(crate::compile::kubernetes_name(resource.address.name()))
@@ -315,7 +316,7 @@ pub fn emit(model: &Model, mut prerendered: Prerendered) -> Result<Build, Vec<Di
         // Ordered by kind, then address (resources come in address order
         // and the sort is stable).
         let mut ordered = resources;
-        ordered.sort_by_cached_key(|r| kind_rank(&kind_of(r)));
+        ordered.sort_by_key(|r| kind_rank(kind_of(r)));
         let mut fresh: FxHashMap<&Address, Rendered> = ordered
             .par_iter()
             .filter(|r| !prerendered.0.contains_key(&r.address))

@@ -418,6 +418,12 @@ pub fn explicit_dependencies<'m>(
     resource: &Resource,
     provider: Provider,
 ) -> Vec<&'m Resource> {
+    if !model
+        .graph
+        .any_dependency(&resource.address, |d| d.layer == resource.address.layer)
+    {
+        return Vec::new();
+    }
     let candidates: Vec<&'m Resource> = model
         .graph
         .dependencies(&resource.address)
