@@ -166,7 +166,7 @@ impl<'m> Stacks<'m> {
     /// references need, and what CloudFormation cannot express. Reads only,
     /// so resources can be walked in parallel.
     fn check<'v>(&self, v: &'v Value, from: &Resource, found: &mut Walked<'m, 'v>) {
-        let mut reference =
+        let reference =
             |symbol: &'v Symbol, found: &mut Walked<'m, 'v>| match self.resolve(symbol, from) {
                 Ok(Reference::Local(_)) => {}
                 Ok(Reference::Import(target)) => found.exports.push((target, symbol)),
