@@ -86,6 +86,44 @@ pub fn build_example(
     .unwrap_or_else(|d| panic!("{example}/{env} does not build for {target:?}: {d:#?}"))
 }
 
+/// Builds one environment of an example the way `rel build` does, with
+/// Kubernetes objects written on a second thread while compiling.
+pub fn build_example_pipelined(
+    example: &str,
+    env: &str,
+    sets: &[(&str, &str)],
+    target: Target,
+    template_format: TemplateFormat,
+) -> rel::emit::Build {
+    rel::build_entries(
+        &mut SourceMap::new(),
+        &example_entries(example),
+        &options(env, sets),
+        &BuildOptions {
+            target,
+            template_format,
+        },
+    )
+    .map(|(_, build)| build)
+    .unwrap_or_else(|d| panic!("{example}/{env} does not build for {target:?}: {d:#?}"))
+}
+
+/// Asserts that two builds produced the same files and reports.
+pub fn assert_same_build(first: &rel::emit::Build, second: &rel::emit::Build, what: &str) {
+    assert_eq!(
+        first.artifacts, second.artifacts,
+        "{what}: the builds differ"
+    );
+    assert_eq!(
+        first.placeholders, second.placeholders,
+        "{what}: the values known after apply differ"
+    );
+    assert_eq!(
+        first.manual_validation, second.manual_validation,
+        "{what}: the manual validations differ"
+    );
+}
+
 /// The Kubernetes version manifests are validated against.
 pub const KUBERNETES_VERSION: &str = "1.31";
 
