@@ -4,6 +4,9 @@
 use std::fmt;
 use std::sync::Arc;
 
+/// One `kind.name` segment of an address.
+pub type Segment = compact_str::CompactString;
+
 use serde::{Serialize, Serializer};
 
 /// Which stack a resource belongs to.
@@ -27,7 +30,8 @@ pub struct Address(Arc<Place>);
 #[derive(Debug)]
 pub struct Place {
     pub layer: Layer,
-    pub path: Vec<String>,
+    /// Segments, inline when short (most are).
+    pub path: Vec<Segment>,
     /// The order as one byte string: the layer's tag and name, then each
     /// segment, each followed by a NUL (which names never contain), so
     /// that comparing keys compares (layer, path) in one `memcmp`.
@@ -70,7 +74,7 @@ impl std::ops::Deref for Address {
 }
 
 impl Address {
-    pub fn new(layer: Layer, path: Vec<String>) -> Address {
+    pub fn new(layer: Layer, path: Vec<Segment>) -> Address {
         use std::hash::Hasher;
         let mut key = Vec::with_capacity(16 + path.iter().map(|s| s.len() + 1).sum::<usize>());
         match &layer {
@@ -108,7 +112,11 @@ impl Address {
     pub fn child(&self, kind: &str, name: &str) -> Address {
         let mut path = Vec::with_capacity(self.path.len() + 1);
         path.extend(self.path.iter().cloned());
-        path.push(format!("{kind}.{name}"));
+        let mut segment = Segment::with_capacity(kind.len() + 1 + name.len());
+        segment.push_str(kind);
+        segment.push('.');
+        segment.push_str(name);
+        path.push(segment);
         Address::new(self.layer.clone(), path)
     }
 

@@ -44,10 +44,12 @@ pub fn namespace_name(env: &str) -> String {
     }
 }
 
+/// Ownership labels; `env` is the environment's label value
+/// (`namespace_name` of its name).
 fn labels(env: &str, app: &str, component: Option<&str>) -> Value {
     let mut l = Fields::from([
         (Str::const_new(MANAGED_BY), s("rel")),
-        (Str::const_new(ENVIRONMENT_LABEL), s(&namespace_name(env))),
+        (Str::const_new(ENVIRONMENT_LABEL), s(env)),
         (Str::const_new(APP_LABEL), s(app)),
     ]);
     if let Some(c) = component {
@@ -65,6 +67,7 @@ fn metadata(name: &str, namespace: &str, env: &str, app: &str, component: Option
 }
 
 pub fn namespace(name: &str, env: &str, app: &str) -> Value {
+    let env = &namespace_name(env);
     map([
         ("apiVersion", s("v1")),
         ("kind", s("Namespace")),
@@ -172,6 +175,7 @@ pub fn service_objects(
     app: &str,
     settings: &Fields,
 ) -> Vec<(&'static str, &'static str, Value)> {
+    let env = &namespace_name(env);
     let port = settings.get("port").cloned().unwrap_or(Value::Int(8080));
     let selector = map([("app.kubernetes.io/name", s(name))]);
     let mut container = container(name, settings);
@@ -351,6 +355,7 @@ pub fn job_object(
     app: &str,
     settings: &Fields,
 ) -> (&'static str, &'static str, Value) {
+    let env = &namespace_name(env);
     let pod = map([
         ("metadata", map([("labels", labels(env, app, Some(name)))])),
         (
