@@ -259,6 +259,8 @@ pub fn render(resource: &Resource) -> Rendered {
             .with_label(resource.span, "this resource"),
         );
     }
+    // Held until the manifest is joined: keep only what the text needs.
+    out.text.shrink_to_fit();
     out
 }
 
