@@ -1226,7 +1226,10 @@ pub fn parse_address(text: &str) -> Option<Address> {
         "shared" => Layer::Shared,
         other => Layer::Environment(other.strip_prefix("env:")?.to_string()),
     };
-    Some(Address::new(layer, parts.map(address::Segment::from).collect()))
+    Some(Address::new(
+        layer,
+        parts.map(address::Segment::from).collect(),
+    ))
 }
 
 /// A `--set` value, read as the parameter's type.
