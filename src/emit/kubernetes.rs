@@ -174,9 +174,45 @@ fn open<'a, 'm>(
     }
 }
 
+/// Whether a resource's properties already hold what `object` fills in,
+/// with the same values (the objects of services and jobs do): then they
+/// are written as they are, without a merged view.
+fn complete(resource: &Resource) -> bool {
+    let Value::Map(object) = &*resource.properties else {
+        return false;
+    };
+    let Some(Value::Map(meta)) = object.get("metadata") else {
+        return false;
+    };
+    let Some(Value::Map(labels)) = meta.get("labels") else {
+        return false;
+    };
+    let is_str = |v: Option<&Value>| matches!(v, Some(Value::Str(_)));
+    let label = |key: &str, want: &str| matches!(labels.get(key), Some(Value::Str(v)) if v == want);
+    let (_, kind) = api_and_kind(&resource.type_name);
+    let placed = match &resource.address.layer {
+        Layer::Environment(env) => {
+            (kind == "Namespace" || is_str(meta.get("namespace")))
+                && label(
+                    crate::compile::ENVIRONMENT_LABEL,
+                    &crate::compile::kubernetes_name(env),
+                )
+        }
+        Layer::Shared => true,
+    };
+    placed
+        && is_str(object.get("apiVersion"))
+        && is_str(object.get("kind"))
+        && is_str(meta.get("name"))
+        && label(crate::compile::MANAGED_BY, "rel")
+}
+
 /// One object: the resource's properties with apiVersion, kind, name,
 /// namespace and ownership labels filled in.
 fn object(resource: &Resource) -> Node<'_> {
+    if complete(resource) {
+        return Node::Value(&resource.properties);
+    }
     let mut object = entries(Some(&resource.properties));
     let (api, kind) = api_and_kind(&resource.type_name);
     let namespaced = kind != "Namespace" && resource.address.layer != Layer::Shared;
