@@ -354,7 +354,7 @@ pub fn emit(model: &Model, mut prerendered: Prerendered) -> Result<Build, Vec<Di
         // Ordered by kind, then address (resources come in address order
         // and the sort is stable).
         let mut ordered = resources;
-        ordered.sort_by_key(|r| kind_rank(kind_of(r)));
+        ordered.sort_by_cached_key(|r| kind_rank(kind_of(r)));
         let mut fresh: FxHashMap<&Address, Rendered> = ordered
             .par_iter()
             .filter(|r| !prerendered.0.contains_key(&r.address))
