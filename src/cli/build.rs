@@ -37,12 +37,30 @@ pub fn run(
                 return 1;
             }
         };
-    for artifact in &build.artifacts {
-        let path = out.join(&artifact.path);
-        if let Err(e) = write_atomically(&path, &artifact.content) {
+    // Files written at once (each through its own temporary file).
+    let written: Vec<(std::path::PathBuf, std::io::Result<()>)> = {
+        use rayon::prelude::*;
+        build
+            .artifacts
+            .par_iter()
+            .map(|artifact| {
+                let path = out.join(&artifact.path);
+                let result = write_atomically(&path, &artifact.content);
+                (path, result)
+            })
+            .collect()
+    };
+    let mut failed = false;
+    for (path, result) in &written {
+        if let Err(e) = result {
             eprintln!("error: cannot write `{}`: {e}", path.display());
-            return 1;
+            failed = true;
         }
+    }
+    if failed {
+        return 1;
+    }
+    for artifact in &build.artifacts {
         println!("{}", artifact.path);
     }
     for m in &build.manual_validation {
