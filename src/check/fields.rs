@@ -66,7 +66,7 @@ impl<'a> Assign<'a> {
 /// Keys already set in one block or map, to find duplicates. Blocks are
 /// usually small, where a list beats hashing; large ones switch to a map.
 #[derive(Default)]
-struct SeenKeys<'a> {
+pub(super) struct SeenKeys<'a> {
     list: SmallVec<[(Cow<'a, str>, Span); 16]>,
     map: FxHashMap<Cow<'a, str>, Span>,
 }
@@ -74,7 +74,7 @@ struct SeenKeys<'a> {
 impl<'a> SeenKeys<'a> {
     const LIST_LIMIT: usize = 32;
 
-    fn get(&self, key: &str) -> Option<Span> {
+    pub(super) fn get(&self, key: &str) -> Option<Span> {
         if self.map.is_empty() {
             self.list.iter().find(|(k, _)| k == key).map(|(_, s)| *s)
         } else {
@@ -82,7 +82,7 @@ impl<'a> SeenKeys<'a> {
         }
     }
 
-    fn insert(&mut self, key: Cow<'a, str>, span: Span) {
+    pub(super) fn insert(&mut self, key: Cow<'a, str>, span: Span) {
         if self.map.is_empty() && self.list.len() < Self::LIST_LIMIT {
             self.list.push((key, span));
             return;

@@ -503,15 +503,18 @@ impl<'p> Checker<'p> {
 
     /// Attributes of a resource or an unresolved instance: any values, each checked on its own.
     fn check_free_attrs(&mut self, body: &'p Body) {
-        let mut seen: FxHashMap<String, Span> = FxHashMap::default();
+        let mut seen = fields::SeenKeys::default();
         for entry in &body.entries {
             if let Entry::Attr(a) = entry {
-                let key = a.path.dotted();
+                let key = match a.path.segments.as_slice() {
+                    [only] => std::borrow::Cow::Borrowed(only.name.as_str()),
+                    _ => std::borrow::Cow::Owned(a.path.dotted()),
+                };
                 if let Some(previous) = seen.get(&key) {
                     self.error(CheckError::DuplicateField {
                         span: a.path.span,
-                        previous: *previous,
-                        field: key,
+                        previous,
+                        field: key.into_owned(),
                     });
                 } else {
                     seen.insert(key, a.path.span);

@@ -85,6 +85,7 @@ impl Scope {
         errors: &mut Vec<ResolveError>,
     ) -> Scope {
         let mut scope = Scope::new();
+        scope.names.reserve(items.size_hint().0);
         // Outputs are read through an instance (`db.url`), not by bare name,
         // so they may share a name with a parameter; they must differ among themselves.
         let mut outputs = Scope::new();
@@ -108,11 +109,15 @@ impl Scope {
         if !entries.iter().any(|e| matches!(e, Entry::Item(_))) {
             return Scope::new();
         }
-        let items = entries.iter().enumerate().filter_map(|(i, e)| match e {
-            Entry::Item(item) => Some((i, &**item)),
-            Entry::Attr(_) => None,
-        });
-        Scope::of_items(parent, items, errors)
+        let items: Vec<(usize, &Item)> = entries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| match e {
+                Entry::Item(item) => Some((i, &**item)),
+                Entry::Attr(_) => None,
+            })
+            .collect();
+        Scope::of_items(parent, items.into_iter(), errors)
     }
 
     pub fn define(&mut self, name: &str, def: Def, span: Span, errors: &mut Vec<ResolveError>) {
