@@ -79,6 +79,7 @@ pub fn build_entries(
                 });
             let prerendered = renderer.finish();
             drop((program, checked));
+            return_freed_memory();
             let mut diags = match compiled {
                 Ok(model) => match emit::build_with(&model, build_options, prerendered) {
                     Ok(build) => return Ok((model, build)),
@@ -92,6 +93,17 @@ pub fn build_entries(
     }
     diagnostic::sort(&mut diags);
     Err(diags)
+}
+
+/// Hands the pages freed so far on this thread back to the operating
+/// system. The binary allocates with mimalloc (`src/main.rs`), which keeps
+/// freed pages for reuse; after compilation the tree's pages would
+/// otherwise stay resident under the artifacts (a fifth of a large build's
+/// peak). Under another allocator this does nothing.
+fn return_freed_memory() {
+    // SAFETY: `mi_collect` only reorganises mimalloc's own free lists; it
+    // may be called at any time from any thread.
+    unsafe { libmimalloc_sys::mi_collect(true) };
 }
 
 /// The front end over one in-memory text (tests, benchmarks, fuzzing).
