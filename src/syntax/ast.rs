@@ -335,7 +335,7 @@ impl StrLit {
 pub enum StrPart {
     /// Text after escapes are processed; short text is stored inline.
     Lit(Name),
-    Interp(Expr),
+    Interp(Box<Expr>),
 }
 
 #[derive(Clone, Debug, PartialEq)]

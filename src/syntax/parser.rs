@@ -554,6 +554,8 @@ fn braced<'a, T>(
         }
     }
     leave(open);
+    // Trees are large: keep no spare room.
+    items.shrink_to_fit();
     Ok((i, (items, span(&open, &i))))
 }
 
@@ -886,6 +888,7 @@ fn separated<'a>(
     let mut items = Vec::new();
     loop {
         if let Some((j, _)) = eat(i, close_token) {
+            items.shrink_to_fit();
             return Ok((j, items));
         }
         let j = at(i);
@@ -910,6 +913,7 @@ fn separated<'a>(
                     "`,` or `)`"
                 };
                 let (k, _) = close(j, close_token, what, &open, delim)?;
+                items.shrink_to_fit();
                 return Ok((k, items));
             }
         }
@@ -1038,6 +1042,7 @@ fn map(i: In<'_>) -> PResult<'_, Expr> {
         i = eat(k, ",").map_or(k, |(k, _)| k);
     };
     let i = r?;
+    entries.shrink_to_fit();
     Ok((
         i,
         Expr {

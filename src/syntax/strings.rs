@@ -97,7 +97,7 @@ pub(super) fn string_lit(i: In<'_>) -> PResult<'_, StrLit> {
             let (rest, _) = punct(rest, "}", "`}` to close the interpolation")?;
             pos = rest.location_offset() - start.location_offset();
             seg_start = pos;
-            raw.push(StrPart::Interp(e));
+            raw.push(StrPart::Interp(Box::new(e)));
             continue;
         }
         // Special characters are ASCII, so stepping by byte never stops
@@ -117,6 +117,8 @@ pub(super) fn string_lit(i: In<'_>) -> PResult<'_, StrLit> {
             *t = unescape(t).into();
         }
     }
+    // Most strings are one part: keep no spare room (trees are large).
+    raw.shrink_to_fit();
     let parts = raw;
     Ok((
         rest,
