@@ -38,6 +38,8 @@ pub struct Place {
     key: Box<[u8]>,
     /// A hash of the key, computed once.
     hash: u64,
+    /// The canonical text, made on first use.
+    text: std::sync::OnceLock<Box<str>>,
 }
 
 impl PartialEq for Address {
@@ -97,6 +99,7 @@ impl Address {
             path,
             key: key.into_boxed_slice(),
             hash,
+            text: std::sync::OnceLock::new(),
         }))
     }
 
@@ -134,21 +137,32 @@ impl Address {
     }
 }
 
+impl Address {
+    /// The canonical text: `shared/...` or `env:NAME/...`, segments joined
+    /// by `/`. Made once per address.
+    pub fn text(&self) -> &str {
+        self.0.text.get_or_init(|| {
+            let mut out = match &self.layer {
+                Layer::Shared => String::from("shared"),
+                Layer::Environment(name) => format!("env:{name}"),
+            };
+            for segment in &self.path {
+                out.push('/');
+                out.push_str(segment);
+            }
+            out.into_boxed_str()
+        })
+    }
+}
+
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.layer {
-            Layer::Shared => f.write_str("shared")?,
-            Layer::Environment(name) => write!(f, "env:{name}")?,
-        }
-        for segment in &self.path {
-            write!(f, "/{segment}")?;
-        }
-        Ok(())
+        f.write_str(self.text())
     }
 }
 
 impl Serialize for Address {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        s.serialize_str(self.text())
     }
 }

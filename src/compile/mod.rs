@@ -52,7 +52,7 @@ pub struct Resource {
     pub address: Address,
     pub provider: Provider,
     /// `AWS::EC2::VPC`, `apps/v1/Deployment`, `google_container_cluster`.
-    pub type_name: String,
+    pub type_name: crate::eval::value::Str,
     /// Evaluated properties: a map. Shared, so that a renderer on another
     /// thread can write the resource while compilation goes on.
     pub properties: Arc<Value>,
@@ -875,7 +875,7 @@ impl<'p> Compiler<'p> {
         self.add_resource(Resource {
             address,
             provider,
-            type_name,
+            type_name: type_name.into(),
             properties: Arc::new(Value::Map(properties)),
             span: item.span,
         });

@@ -231,7 +231,7 @@ fn resource_list(model: &Model) -> ResourceList {
     use rayon::prelude::*;
     #[derive(Serialize)]
     struct Row<'a> {
-        address: String,
+        address: &'a str,
         provider: Provider,
         #[serde(rename = "type")]
         type_name: &'a str,
@@ -240,7 +240,7 @@ fn resource_list(model: &Model) -> ResourceList {
     let rows: Vec<Row> = resources
         .par_iter()
         .map(|r| Row {
-            address: r.address.to_string(),
+            address: r.address.text(),
             provider: r.provider,
             type_name: &r.type_name,
         })
