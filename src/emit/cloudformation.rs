@@ -10,7 +10,9 @@ use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::{Value as J, json};
 
 use super::{Artifact, ArtifactKind, Build, Placeholder, TemplateFormat, by_layer, layer_name};
-use crate::compile::{Address, Layer, Model, Provider, Resource, parse_address};
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::compile::{Address, Layer, Model, Provider, Resource};
 use crate::diagnostic::Diagnostic;
 use crate::eval::value::{Piece, Symbol, Value};
 
@@ -103,7 +105,9 @@ enum Reference<'m> {
 /// outputs and exports registered, errors collected), then serialised
 /// straight from the model's values, without an intermediate JSON tree.
 struct Stacks<'m> {
-    model: &'m Model,
+    /// CloudFormation resources by their address's text (the form symbols
+    /// carry).
+    by_text: FxHashMap<&'m str, &'m Resource>,
     /// Outputs per layer: output name → (value, export name if exported).
     outputs: BTreeMap<Layer, BTreeMap<String, (J, Option<String>)>>,
     placeholders: Vec<Placeholder>,
@@ -111,9 +115,9 @@ struct Stacks<'m> {
 }
 
 impl<'m> Stacks<'m> {
+    /// The CloudFormation resource a symbol reads, if it is one.
     fn target(&self, symbol: &Symbol) -> Option<&'m Resource> {
-        let address = parse_address(&symbol.address)?;
-        self.model.resources.get(&address)
+        self.by_text.get(symbol.address.as_str()).copied()
     }
 
     /// An output of the target's stack carrying the symbol; exported when asked.
@@ -391,7 +395,12 @@ impl Serialize for Template<'_, '_> {
 /// Emits the CloudFormation templates of a model.
 pub fn emit(model: &Model, format: TemplateFormat) -> Result<Build, Vec<Diagnostic>> {
     let mut stacks = Stacks {
-        model,
+        by_text: model
+            .resources
+            .values()
+            .filter(|r| r.provider == Provider::CloudFormation)
+            .map(|r| (r.address.text(), r))
+            .collect(),
         outputs: BTreeMap::new(),
         placeholders: Vec::new(),
         errors: Vec::new(),
@@ -457,14 +466,12 @@ pub fn emit(model: &Model, format: TemplateFormat) -> Result<Build, Vec<Diagnost
     // Values Kubernetes manifests read from the stacks become outputs.
     // Only objects with an edge to a CloudFormation resource can read one,
     // so only their values are walked.
+    let cloud: FxHashSet<&Address> = stacks.by_text.values().map(|r| &r.address).collect();
     for resource in model.resources.values().filter(|r| {
         r.provider == Provider::Kubernetes
-            && model.graph.any_dependency(&r.address, |d| {
-                model
-                    .resources
-                    .get(d)
-                    .is_some_and(|t| t.provider == Provider::CloudFormation)
-            })
+            && model
+                .graph
+                .any_dependency(&r.address, |d| cloud.contains(d))
     }) {
         for symbol in resource.properties.symbols() {
             if let Some(target) = stacks

@@ -228,24 +228,29 @@ pub fn build_with(
 pub struct ResourceList(String);
 
 fn resource_list(model: &Model) -> ResourceList {
-    use rayon::prelude::*;
-    #[derive(Serialize)]
-    struct Row<'a> {
-        address: &'a str,
-        provider: Provider,
-        #[serde(rename = "type")]
-        type_name: &'a str,
+    // Written as `serde_json` lays out the rows one level deep in the
+    // pretty index (the snapshot tests hold the two to the same bytes),
+    // with `serde_json` escaping every value, in one buffer.
+    if model.resources.is_empty() {
+        return ResourceList("[]".to_string());
     }
-    let resources: Vec<&Resource> = model.resources.values().collect();
-    let rows: Vec<Row> = resources
-        .par_iter()
-        .map(|r| Row {
-            address: r.address.text(),
-            provider: r.provider,
-            type_name: &r.type_name,
-        })
-        .collect();
-    ResourceList(nested_json(&rows, 1))
+    let mut out: Vec<u8> = Vec::with_capacity(model.resources.len() * 150 + 8);
+    fn value(out: &mut Vec<u8>, v: &impl Serialize) {
+        serde_json::to_writer(out, v).expect("plain data");
+    }
+    out.push(b'[');
+    for (i, r) in model.resources.values().enumerate() {
+        out.extend_from_slice(if i == 0 { b"\n" } else { b",\n" });
+        out.extend_from_slice(b"    {\n      \"address\": ");
+        value(&mut out, &r.address.text());
+        out.extend_from_slice(b",\n      \"provider\": ");
+        value(&mut out, &r.provider);
+        out.extend_from_slice(b",\n      \"type\": ");
+        value(&mut out, &r.type_name);
+        out.extend_from_slice(b"\n    }");
+    }
+    out.extend_from_slice(b"\n  ]");
+    ResourceList(String::from_utf8(out).expect("JSON is UTF-8"))
 }
 
 /// `index.json`: every artifact (with its SHA-256), every resource and
