@@ -137,6 +137,7 @@ pub fn compile_observed(
         git: git_value(&options.sets),
         observer: RefCell::new(observer),
         app_addresses: RefCell::new(FxHashMap::default()),
+        parsed_addresses: RefCell::new(FxHashMap::default()),
     };
     compiler.run(options)
 }
@@ -190,6 +191,8 @@ struct Compiler<'p> {
     field_defaults: RefCell<FxHashMap<(ItemRef, usize), Value>>,
     /// `git`: the commit and branch from `--set git.sha=..`, `git.branch=..`.
     git: Value,
+    /// Addresses read back from symbols, by their text.
+    parsed_addresses: RefCell<FxHashMap<Box<str>, Address>>,
     /// The address of each app's copy in the environment.
     app_addresses: RefCell<FxHashMap<ItemRef, Address>>,
     /// Shown each resource as it is made.
@@ -917,13 +920,35 @@ impl<'p> Compiler<'p> {
     }
 
     fn note_edges(&self, from: &Address, value: &Value, span: Span) {
-        for symbol in value.symbols() {
-            self.edge_to(from, &symbol.address, span);
+        let mut targets: Vec<&str> = value
+            .symbol_refs()
+            .into_iter()
+            .map(|s| s.address.as_str())
+            .collect();
+        targets.sort_unstable();
+        targets.dedup();
+        for to in targets {
+            self.edge_to(from, to, span);
         }
     }
 
     fn edge_to(&self, from: &Address, to: &str, span: Span) {
-        if let Some(address) = parse_address(to) {
+        // Many resources refer to the same few (a zone, a cluster): each
+        // address is read back once.
+        let cached = self.parsed_addresses.borrow().get(to).cloned();
+        let address = match cached {
+            Some(address) => Some(address),
+            None => {
+                let parsed = parse_address(to);
+                if let Some(address) = &parsed {
+                    self.parsed_addresses
+                        .borrow_mut()
+                        .insert(to.into(), address.clone());
+                }
+                parsed
+            }
+        };
+        if let Some(address) = address {
             self.edges.borrow_mut().push((from.clone(), address, span));
         }
     }

@@ -87,6 +87,28 @@ impl Value {
         out
     }
 
+    /// Every symbol the value depends on, borrowed, in order, with repeats.
+    pub fn symbol_refs(&self) -> Vec<&Symbol> {
+        let mut out = Vec::new();
+        self.for_each_symbol(&mut |s| out.push(s));
+        out
+    }
+
+    fn for_each_symbol<'v>(&'v self, f: &mut impl FnMut(&'v Symbol)) {
+        match self {
+            Value::Unknown(s) => f(s),
+            Value::Interpolated(pieces) => pieces.iter().for_each(|p| {
+                if let Piece::Unknown(s) = p {
+                    f(s)
+                }
+            }),
+            Value::Derived(symbols) => symbols.iter().for_each(|s| f(s)),
+            Value::List(items) => items.iter().for_each(|v| v.for_each_symbol(f)),
+            Value::Map(m) => m.values().for_each(|v| v.for_each_symbol(f)),
+            _ => {}
+        }
+    }
+
     fn collect_symbols(&self, out: &mut Vec<Symbol>) {
         match self {
             Value::Unknown(s) => out.push((**s).clone()),
