@@ -102,7 +102,7 @@ impl Value {
                     f(s)
                 }
             }),
-            Value::Derived(symbols) => symbols.iter().for_each(|s| f(s)),
+            Value::Derived(symbols) => symbols.iter().for_each(&mut *f),
             Value::List(items) => items.iter().for_each(|v| v.for_each_symbol(f)),
             Value::Map(m) => m.values().for_each(|v| v.for_each_symbol(f)),
             _ => {}
