@@ -1,8 +1,9 @@
 //! `rel build` on a generated 5,000-service app: each service a Deployment,
 //! a Service and an Ingress, plus an ECR repository and a Route53 record.
-//! Measures the whole pipeline in process (load, parse, check, compile,
-//! emit CloudFormation, manifests and the index) over repeated runs, and the
-//! process's peak memory. `cargo bench --bench build [-- SERVICES]`.
+//! Measures the release binary as a user runs it (a fresh process per run,
+//! writing the files; wall time and peak resident memory), then the same
+//! pipeline in process (`rel::build_entries`) for a breakdown.
+//! `cargo bench --bench build [-- SERVICES]`.
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

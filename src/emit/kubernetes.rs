@@ -4,6 +4,10 @@
 //! Values known only after apply become `${rel:ADDRESS:ATTRIBUTE}`
 //! placeholders that apply fills from stack outputs; secrets become
 //! `${rel-secret:NAME}` placeholders that apply fills from the secret store.
+//!
+//! Each object's document depends on that object alone, so documents can be
+//! written ahead (`Renderer`, on a thread of its own while compilation
+//! goes on) or at emission on the thread pool; the file joins them in order.
 
 use std::collections::BTreeMap;
 
