@@ -36,6 +36,24 @@ pub fn check_entries(sources: &mut SourceMap, entries: &[resolve::Entry]) -> Vec
     diags
 }
 
+/// The front end for compiling: load, parse, resolve and check. Errors
+/// stop here, sorted.
+fn front_end(
+    sources: &mut SourceMap,
+    entries: &[resolve::Entry],
+) -> Result<(resolve::Program, check::Checked), Vec<Diagnostic>> {
+    let (program, mut diags) = resolve::load(sources, entries);
+    if !diags.iter().any(Diagnostic::is_error) {
+        let checked = check::check(&program, sources);
+        diags.extend(checked.diagnostics.iter().cloned());
+        if !diags.iter().any(Diagnostic::is_error) {
+            return Ok((program, checked));
+        }
+    }
+    diagnostic::sort(&mut diags);
+    Err(diags)
+}
+
 /// Compiles one environment of the project the entry files make up: the
 /// front end, then [`compile::compile`]. Diagnostics are sorted.
 pub fn compile_entries(
@@ -43,56 +61,39 @@ pub fn compile_entries(
     entries: &[resolve::Entry],
     options: &compile::Options,
 ) -> Result<compile::Model, Vec<Diagnostic>> {
-    let (program, mut diags) = resolve::load(sources, entries);
-    if !diags.iter().any(Diagnostic::is_error) {
-        let checked = check::check(&program, sources);
-        diags.extend(checked.diagnostics.iter().cloned());
-        if !diags.iter().any(Diagnostic::is_error) {
-            return compile::compile(&program, &checked, sources, options).map_err(|mut d| {
-                diagnostic::sort(&mut d);
-                d
-            });
-        }
-    }
-    diagnostic::sort(&mut diags);
-    Err(diags)
+    let (program, checked) = front_end(sources, entries)?;
+    compile::compile(&program, &checked, sources, options).map_err(|mut d| {
+        diagnostic::sort(&mut d);
+        d
+    })
 }
 
 /// Compiles and emits one environment. Kubernetes objects are written on a
 /// second thread while compilation goes on; the artifacts are the same as
-/// `emit::build` of `compile_entries`'s model.
+/// `emit::build` of `compile_entries`'s model. Diagnostics are sorted.
 pub fn build_entries(
     sources: &mut SourceMap,
     entries: &[resolve::Entry],
     options: &compile::Options,
     build_options: &emit::BuildOptions,
 ) -> Result<(compile::Model, emit::Build), Vec<Diagnostic>> {
-    let (program, mut diags) = resolve::load(sources, entries);
-    if !diags.iter().any(Diagnostic::is_error) {
-        let checked = check::check(&program, sources);
-        diags.extend(checked.diagnostics.iter().cloned());
-        if !diags.iter().any(Diagnostic::is_error) {
-            let renderer = emit::kubernetes::Renderer::start();
-            let compiled =
-                compile::compile_observed(&program, &checked, sources, options, &mut |r| {
-                    renderer.show(r)
-                });
-            let prerendered = renderer.finish();
-            drop((program, checked));
-            return_freed_memory();
-            let mut diags = match compiled {
-                Ok(model) => match emit::build_with(&model, build_options, prerendered) {
-                    Ok(build) => return Ok((model, build)),
-                    Err(d) => d,
-                },
-                Err(d) => d,
-            };
-            diagnostic::sort(&mut diags);
-            return Err(diags);
-        }
-    }
-    diagnostic::sort(&mut diags);
-    Err(diags)
+    let (program, checked) = front_end(sources, entries)?;
+    let renderer = emit::kubernetes::Renderer::start();
+    let compiled = compile::compile_observed(&program, &checked, sources, options, &mut |r| {
+        renderer.show(r)
+    });
+    let prerendered = renderer.finish();
+    drop((program, checked));
+    return_freed_memory();
+    compiled
+        .and_then(|model| {
+            let build = emit::build_with(&model, build_options, prerendered)?;
+            Ok((model, build))
+        })
+        .map_err(|mut d| {
+            diagnostic::sort(&mut d);
+            d
+        })
 }
 
 /// Hands the pages freed so far on this thread back to the operating
