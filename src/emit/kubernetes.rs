@@ -311,39 +311,53 @@ pub struct Prerendered(FxHashMap<Address, Rendered>);
 
 /// Writes Kubernetes objects on a thread of its own as compilation makes
 /// them, so that the YAML is ready when the model is.
+/// Without a thread (the system refused one) it does nothing, and
+/// emission writes every object itself.
 pub struct Renderer {
-    sender: std::sync::mpsc::Sender<Resource>,
-    worker: std::thread::JoinHandle<Prerendered>,
+    worker: Option<(
+        std::sync::mpsc::Sender<Resource>,
+        std::thread::JoinHandle<Prerendered>,
+    )>,
 }
 
 impl Renderer {
     pub fn start() -> Renderer {
         let (sender, receiver) = std::sync::mpsc::channel::<Resource>();
-        let worker = std::thread::spawn(move || {
-            let mut done = Prerendered::default();
-            for resource in receiver {
-                let rendered = render(&resource);
-                done.0.insert(resource.address.clone(), rendered);
-            }
-            done
-        });
-        Renderer { sender, worker }
+        let worker = std::thread::Builder::new()
+            .name("rel-render".into())
+            .spawn(move || {
+                let mut done = Prerendered::default();
+                for resource in receiver {
+                    let rendered = render(&resource);
+                    done.0.insert(resource.address.clone(), rendered);
+                }
+                done
+            })
+            .ok();
+        Renderer {
+            worker: worker.map(|handle| (sender, handle)),
+        }
     }
 
     /// Queues a resource (other providers' are ignored). Cheap: the
     /// resource's values are shared, not copied.
     pub fn show(&self, resource: &Resource) {
-        if resource.provider == Provider::Kubernetes {
-            // The worker outlives every send; a failed send only loses
-            // the head start (emission writes what is missing).
-            let _ = self.sender.send(resource.clone());
+        if let (Some((sender, _)), Provider::Kubernetes) = (&self.worker, resource.provider) {
+            // A failed send only loses the head start: emission writes
+            // what is missing.
+            let _ = sender.send(resource.clone());
         }
     }
 
     /// Waits for the queued objects and hands them over.
     pub fn finish(self) -> Prerendered {
-        drop(self.sender);
-        self.worker.join().unwrap_or_default()
+        match self.worker {
+            Some((sender, handle)) => {
+                drop(sender);
+                handle.join().unwrap_or_default()
+            }
+            None => Prerendered::default(),
+        }
     }
 }
 
