@@ -14,22 +14,13 @@ mod generate;
 
 use std::time::{Duration, Instant};
 
-use rel::compile::Options;
 use rel::emit::BuildOptions;
 use rel::source::SourceMap;
 
 /// One build in process: (resources, bytes of artifacts, time until the
 /// artifacts are ready, time to free the model and the artifacts).
 fn build_once(dir: &std::path::Path) -> (usize, usize, Duration, Duration) {
-    let entry = rel::resolve::Entry {
-        display: "app.rel".into(),
-        path: dir.join("app.rel"),
-        root: dir.to_path_buf(),
-    };
-    let options = Options {
-        env: "production".into(),
-        sets: [("git.sha".to_string(), "abc1234".to_string())].into(),
-    };
+    let (entry, options) = generate::build_inputs(dir);
     let start = Instant::now();
     let (model, build) = rel::build_entries(
         &mut SourceMap::new(),
@@ -77,9 +68,7 @@ fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(5000);
-    let dir = std::env::temp_dir().join(format!("rel-build-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("app.rel"), generate::build_template(services)).unwrap();
+    let dir = generate::write_build_app(services, "rel-build-bench");
 
     // The binary, as a user runs it: a fresh process each time, writing
     // the artifacts to disk.

@@ -62,18 +62,8 @@ fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(5000);
-    let dir = std::env::temp_dir().join(format!("rel-memory-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("app.rel"), generate::build_template(services)).unwrap();
-    let entry = rel::resolve::Entry {
-        display: "app.rel".into(),
-        path: dir.join("app.rel"),
-        root: dir.clone(),
-    };
-    let options = rel::compile::Options {
-        env: "production".into(),
-        sets: [("git.sha".to_string(), "abc1234".to_string())].into(),
-    };
+    let dir = generate::write_build_app(services, "rel-memory-bench");
+    let (entry, options) = generate::build_inputs(&dir);
     println!("memory: {services} services, the stages of rel::build_entries");
     let mut sources = rel::source::SourceMap::new();
     report("start");

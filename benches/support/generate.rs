@@ -130,3 +130,28 @@ app store {
     s.push_str("}\n\nenvironment \"production\" from store {\n  tier = \"prod\"\n}\n");
     s
 }
+
+/// A project folder holding `build_template(services)` as `app.rel`, under
+/// the temporary folder (`name` keeps benchmarks apart); the caller
+/// removes it.
+pub fn write_build_app(services: usize, name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("the temporary folder is writable");
+    std::fs::write(dir.join("app.rel"), build_template(services)).expect("the app is written");
+    dir
+}
+
+/// The entry file and compile options of the app `write_build_app` wrote:
+/// its production environment at a fixed commit.
+pub fn build_inputs(dir: &std::path::Path) -> (rel::resolve::Entry, rel::compile::Options) {
+    let entry = rel::resolve::Entry {
+        display: "app.rel".into(),
+        path: dir.join("app.rel"),
+        root: dir.to_path_buf(),
+    };
+    let options = rel::compile::Options {
+        env: "production".into(),
+        sets: [("git.sha".to_string(), "abc1234".to_string())].into(),
+    };
+    (entry, options)
+}

@@ -6,10 +6,13 @@
 
 use std::collections::BTreeMap;
 
-use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Value as J, json};
 
-use super::{Artifact, ArtifactKind, Build, Placeholder, TemplateFormat, by_layer, layer_name};
+use super::{
+    Artifact, ArtifactKind, Build, Leaves, Placeholder, TemplateFormat, Written, by_layer,
+    layer_name, written,
+};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::compile::{Address, Layer, Model, Provider, Resource};
@@ -138,10 +141,7 @@ impl<'m> Stacks<'m> {
 
     /// How `from` reads `symbol`, if CloudFormation can express it.
     fn resolve(&self, symbol: &Symbol, from: &Resource) -> Result<Reference<'m>, Diagnostic> {
-        let Some(target) = self
-            .target(symbol)
-            .filter(|t| t.provider == Provider::CloudFormation)
-        else {
+        let Some(target) = self.target(symbol) else {
             return Err(super::inexpressible(
                 &format!(
                     "a reference to `{}`, which is not a CloudFormation resource,",
@@ -216,54 +216,19 @@ struct Walked<'m, 'v> {
     errors: Vec<Diagnostic>,
 }
 
-/// Whether a property value is written: nulls are left out, and so are
-/// derived values (reported by `Stacks::check`).
-fn written(v: &Value) -> bool {
-    !matches!(v, Value::Null | Value::Derived(_))
-}
-
-/// A property value written as CloudFormation, straight from the model.
+/// How a resource's properties write what is CloudFormation's own:
+/// Secrets Manager dynamic references, `Ref`/`GetAtt`/`ImportValue`,
+/// `Fn::Join`.
 struct Property<'a, 'm> {
-    value: &'a Value,
     from: &'a Resource,
     stacks: &'a Stacks<'m>,
 }
 
-impl Property<'_, '_> {
-    fn of<'b>(&'b self, value: &'b Value) -> Property<'b, 'b> {
-        Property {
-            value,
-            from: self.from,
-            stacks: self.stacks,
-        }
-    }
-}
-
-impl Serialize for Property<'_, '_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.value {
-            Value::Null | Value::Derived(_) => s.serialize_unit(),
-            Value::Bool(b) => s.serialize_bool(*b),
-            Value::Int(n) => s.serialize_i64(*n),
-            Value::Float(f) if f.is_finite() => s.serialize_f64(*f),
-            Value::Float(_) => s.serialize_unit(),
-            Value::Str(text) => s.serialize_str(text),
+impl Leaves for Property<'_, '_> {
+    fn leaf<S: Serializer>(&self, value: &Value, s: S) -> Result<S::Ok, S::Error> {
+        match value {
             Value::Secret(name) => {
                 s.collect_str(&format_args!("{{{{resolve:secretsmanager:{name}}}}}"))
-            }
-            Value::List(items) => {
-                let mut seq = s.serialize_seq(Some(items.iter().filter(|i| written(i)).count()))?;
-                for item in items.iter().filter(|i| written(i)) {
-                    seq.serialize_element(&self.of(item))?;
-                }
-                seq.end()
-            }
-            Value::Map(m) => {
-                let mut map = s.serialize_map(Some(m.values().filter(|v| written(v)).count()))?;
-                for (k, v) in m.iter().filter(|(_, v)| written(v)) {
-                    map.serialize_entry(k, &self.of(v))?;
-                }
-                map.end()
             }
             Value::Unknown(symbol) => self.stacks.reference(symbol, self.from).serialize(s),
             Value::Interpolated(pieces) => {
@@ -276,6 +241,7 @@ impl Serialize for Property<'_, '_> {
                     .collect();
                 json!({ "Fn::Join": ["", parts] }).serialize(s)
             }
+            _ => s.serialize_unit(),
         }
     }
 }
@@ -298,14 +264,11 @@ impl Serialize for Entry<'_, '_> {
             map.serialize_entry("DependsOn", &self.depends_on)?;
         }
         if let Some(value) = properties {
-            map.serialize_entry(
-                "Properties",
-                &Property {
-                    value,
-                    from: self.resource,
-                    stacks: self.stacks,
-                },
-            )?;
+            let leaves = Property {
+                from: self.resource,
+                stacks: self.stacks,
+            };
+            map.serialize_entry("Properties", &Written(value, &leaves))?;
         }
         map.serialize_entry("Type", &self.resource.type_name)?;
         map.end()
@@ -474,10 +437,7 @@ pub fn emit(model: &Model, format: TemplateFormat) -> Result<Build, Vec<Diagnost
                 .any_dependency(&r.address, |d| cloud.contains(d))
     }) {
         for symbol in resource.properties.symbols() {
-            if let Some(target) = stacks
-                .target(&symbol)
-                .filter(|t| t.provider == Provider::CloudFormation)
-            {
+            if let Some(target) = stacks.target(&symbol) {
                 let output = stacks.output(target, &symbol, false);
                 stacks.placeholders.push(Placeholder {
                     token: super::placeholder(&symbol),

@@ -11,11 +11,13 @@
 
 use std::collections::BTreeMap;
 
-use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use rustc_hash::FxHashMap;
 
-use super::{Artifact, ArtifactKind, Build, Placeholder, by_layer, placeholder};
+use super::{
+    Artifact, ArtifactKind, Build, Leaves, Placeholder, Written, by_layer, placeholder, written,
+};
 use crate::compile::{Address, Layer, Model, Provider, Resource};
 use crate::diagnostic::{Diagnostic, codes};
 use crate::eval::value::{Piece, Value};
@@ -78,25 +80,13 @@ fn scan<'v>(
     }
 }
 
-/// Whether a value is written: nulls are left out, and so are derived
-/// values (reported by `scan`).
-fn written(v: &Value) -> bool {
-    !matches!(v, Value::Null | Value::Derived(_))
-}
+/// How manifests write what is theirs: secrets and values known after
+/// apply become placeholders (derived values are reported by `scan`).
+struct Placeholders;
 
-/// A rel value written as YAML as it is, without an intermediate tree:
-/// secrets and values known after apply become placeholders.
-struct Yaml<'a>(&'a Value);
-
-impl Serialize for Yaml<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
-            Value::Null | Value::Derived(_) => s.serialize_unit(),
-            Value::Bool(b) => s.serialize_bool(*b),
-            Value::Int(n) => s.serialize_i64(*n),
-            Value::Float(f) if f.is_finite() => s.serialize_f64(*f),
-            Value::Float(_) => s.serialize_unit(),
-            Value::Str(text) => s.serialize_str(text),
+impl Leaves for Placeholders {
+    fn leaf<S: Serializer>(&self, value: &Value, s: S) -> Result<S::Ok, S::Error> {
+        match value {
             Value::Secret(name) => s.serialize_str(&format!("${{rel-secret:{name}}}")),
             Value::Unknown(symbol) => s.serialize_str(&placeholder(symbol)),
             Value::Interpolated(pieces) => {
@@ -109,20 +99,7 @@ impl Serialize for Yaml<'_> {
                 }
                 s.serialize_str(&text)
             }
-            Value::List(items) => {
-                let mut seq = s.serialize_seq(Some(items.iter().filter(|i| written(i)).count()))?;
-                for item in items.iter().filter(|i| written(i)) {
-                    seq.serialize_element(&Yaml(item))?;
-                }
-                seq.end()
-            }
-            Value::Map(m) => {
-                let mut map = s.serialize_map(Some(m.values().filter(|v| written(v)).count()))?;
-                for (k, v) in m.iter().filter(|(_, v)| written(v)) {
-                    map.serialize_entry(k, &Yaml(v))?;
-                }
-                map.end()
-            }
+            _ => s.serialize_unit(),
         }
     }
 }
@@ -137,7 +114,7 @@ enum Node<'a> {
 impl Serialize for Node<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
-            Node::Value(v) => Yaml(v).serialize(s),
+            Node::Value(v) => Written(v, &Placeholders).serialize(s),
             Node::Text(t) => s.serialize_str(t),
             Node::Map(m) => {
                 let mut map = s.serialize_map(Some(m.len()))?;

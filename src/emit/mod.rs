@@ -368,6 +368,52 @@ fn sha256(text: &str) -> String {
     out
 }
 
+/// Whether a value is written: nulls are left out, and so are values
+/// computed from ones known only after apply (each target reports those).
+pub fn written(v: &Value) -> bool {
+    !matches!(v, Value::Null | Value::Derived(_))
+}
+
+/// How a target writes the values that are its own: secrets, values known
+/// only after apply and strings with such parts.
+pub trait Leaves {
+    fn leaf<S: serde::Serializer>(&self, value: &Value, s: S) -> Result<S::Ok, S::Error>;
+}
+
+/// A rel value serialised as it is, without an intermediate tree: scalars,
+/// and lists and maps without their unwritten entries, the same for every
+/// target; the rest through the target's `Leaves`.
+pub struct Written<'a, L>(pub &'a Value, pub &'a L);
+
+impl<L: Leaves> Serialize for Written<'_, L> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self.0 {
+            Value::Null | Value::Derived(_) => s.serialize_unit(),
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::Int(n) => s.serialize_i64(*n),
+            Value::Float(f) if f.is_finite() => s.serialize_f64(*f),
+            Value::Float(_) => s.serialize_unit(),
+            Value::Str(text) => s.serialize_str(text),
+            Value::List(items) => {
+                let mut seq = s.serialize_seq(Some(items.iter().filter(|i| written(i)).count()))?;
+                for item in items.iter().filter(|i| written(i)) {
+                    seq.serialize_element(&Written(item, self.1))?;
+                }
+                seq.end()
+            }
+            Value::Map(m) => {
+                let mut map = s.serialize_map(Some(m.values().filter(|v| written(v)).count()))?;
+                for (k, v) in m.iter().filter(|(_, v)| written(v)) {
+                    map.serialize_entry(k, &Written(v, self.1))?;
+                }
+                map.end()
+            }
+            Value::Secret(_) | Value::Unknown(_) | Value::Interpolated(_) => self.1.leaf(self.0, s),
+        }
+    }
+}
+
 /// The stack or deployment name of a layer.
 pub fn layer_name(layer: &Layer) -> String {
     match layer {
@@ -441,15 +487,15 @@ pub fn explicit_dependencies<'m>(
         return candidates;
     }
     // Only now walk the values for the references they make.
-    let implied: std::collections::BTreeSet<String> = resource
+    let implied: Vec<&str> = resource
         .properties
-        .symbols()
+        .symbol_refs()
         .into_iter()
-        .map(|s| s.address)
+        .map(|s| s.address.as_str())
         .collect();
     candidates
         .into_iter()
-        .filter(|r| !implied.contains(&r.address.to_string()))
+        .filter(|r| !implied.contains(&r.address.text()))
         .collect()
 }
 
