@@ -11,6 +11,7 @@
 pub mod check;
 pub mod cli;
 pub mod compile;
+pub mod deploy;
 pub mod diagnostic;
 pub mod emit;
 pub mod eval;
@@ -18,6 +19,7 @@ pub mod format;
 pub mod graph;
 pub mod resolve;
 pub mod source;
+pub mod state;
 pub mod syntax;
 
 use diagnostic::Diagnostic;

@@ -3,6 +3,7 @@
 
 mod build;
 mod check;
+mod deploy;
 mod files;
 mod fmt;
 mod graph;
@@ -69,6 +70,66 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
         format: GraphFormat,
     },
+    /// Compare an environment's templates with its state and live stacks; print what apply would change.
+    ///
+    /// Exit code: 0 no changes, 2 changes present, 1 error.
+    Plan {
+        #[command(flatten)]
+        args: deploy::DeployArgs,
+        /// Also save the plan, for `rel apply PATH --env NAME FILE`.
+        #[arg(short = 'o', long = "out", value_name = "FILE")]
+        out: Option<std::path::PathBuf>,
+        /// Print the plan as JSON (schema: docs/schema/plan.v1.json); same as --format json.
+        #[arg(long)]
+        json: bool,
+        /// How to print the plan.
+        #[arg(long, value_enum)]
+        format: Option<deploy::PlanFormatArg>,
+        /// Read the live stacks first (`--refresh=false` plans from state alone).
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+        refresh: bool,
+    },
+    /// Make the live stacks match the templates: a saved plan exactly, or a new plan after confirmation.
+    Apply {
+        #[command(flatten)]
+        args: deploy::DeployArgs,
+        /// A plan saved by `rel plan -o FILE` (may also be given last among the paths).
+        #[arg(long = "plan", value_name = "FILE")]
+        plan: Option<std::path::PathBuf>,
+        /// Do not ask for confirmation (for CI).
+        #[arg(long)]
+        auto_approve: bool,
+    },
+    /// Delete an environment's stacks, in reverse dependency order.
+    Destroy {
+        #[command(flatten)]
+        args: deploy::DeployArgs,
+        /// Also delete the shared stack (refused while other environments have state).
+        #[arg(long)]
+        include_shared: bool,
+        /// Do not ask for confirmation (for CI).
+        #[arg(long)]
+        auto_approve: bool,
+    },
+    /// Inspect states and locks.
+    State {
+        #[command(subcommand)]
+        command: StateCommand,
+    },
+    /// Print the recorded stack outputs of an environment (and of the shared stack).
+    Output {
+        /// The project folder (its .rel/state holds local states).
+        #[arg(default_value = ".")]
+        path: std::path::PathBuf,
+        /// The environment.
+        #[arg(long)]
+        env: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        connection: deploy::Connection,
+    },
     /// Explain a diagnostic code, e.g. `rel explain E0201`; without a code, list them all.
     Explain {
         /// A code (E0201) or its name (unresolved-name).
@@ -81,8 +142,42 @@ pub enum Command {
     },
 }
 
+#[derive(Subcommand, Debug)]
+pub enum StateCommand {
+    /// List the states, their serials, stacks and locks.
+    List {
+        /// The project folder (its .rel/state holds local states).
+        #[arg(default_value = ".")]
+        path: std::path::PathBuf,
+        #[command(flatten)]
+        connection: deploy::Connection,
+    },
+    /// Print an environment's state (secrets appear only as salted hashes).
+    Show {
+        #[arg(default_value = ".")]
+        path: std::path::PathBuf,
+        /// The environment.
+        #[arg(long, required_unless_present = "shared")]
+        env: Option<String>,
+        /// The shared stack's state instead.
+        #[arg(long)]
+        shared: bool,
+        #[command(flatten)]
+        connection: deploy::Connection,
+    },
+    /// Remove a lock by its id (printed by the command that found it held).
+    Unlock {
+        /// The lock id.
+        id: String,
+        #[arg(default_value = ".")]
+        path: std::path::PathBuf,
+        #[command(flatten)]
+        connection: deploy::Connection,
+    },
+}
+
 /// What names one environment to compile: `rel build` and `rel graph`.
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Clone)]
 pub struct EnvironmentArgs {
     /// Files or folders (searched for .rel files). A folder is a project root.
     #[arg(required = true)]
@@ -158,6 +253,63 @@ pub fn main() -> ExitCode {
             environment,
             format,
         } => graph::run(&environment, format, color),
+        Command::Plan {
+            args,
+            out,
+            json,
+            format,
+            refresh,
+        } => deploy::plan(&args, out.as_deref(), json, format, refresh, color),
+        Command::Apply {
+            args,
+            plan,
+            auto_approve,
+        } => deploy::apply(&args, plan.as_deref(), auto_approve, color),
+        Command::Destroy {
+            args,
+            include_shared,
+            auto_approve,
+        } => deploy::destroy(&args, include_shared, auto_approve, color),
+        Command::State { command } => match command {
+            StateCommand::List { path, connection } => {
+                deploy::state(&[path], &connection, deploy::StateCommand::List, color)
+            }
+            StateCommand::Show {
+                path,
+                env,
+                shared,
+                connection,
+            } => deploy::state(
+                &[path],
+                &connection,
+                deploy::StateCommand::Show {
+                    env: env.unwrap_or_default(),
+                    shared,
+                },
+                color,
+            ),
+            StateCommand::Unlock {
+                id,
+                path,
+                connection,
+            } => deploy::state(
+                &[path],
+                &connection,
+                deploy::StateCommand::Unlock { id },
+                color,
+            ),
+        },
+        Command::Output {
+            path,
+            env,
+            json,
+            connection,
+        } => deploy::state(
+            &[path],
+            &connection,
+            deploy::StateCommand::Output { env, json },
+            color,
+        ),
         Command::Explain { code } => explain(code.as_deref()),
         Command::Completions { shell } => {
             use clap::CommandFactory;

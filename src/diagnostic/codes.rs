@@ -265,6 +265,66 @@ codes! {
         why: "An artifact is written whole or not at all; a document that cannot be serialised would leave the file incomplete.",
         example: "None known: every value rel evaluates can be written; seeing this is a bug in rel, worth reporting with the input"
     }
+    STATE_LOCKED = "E0501" "state-locked" {
+        what: "Another plan, apply or destroy holds the environment's state lock.",
+        why: "Two runs changing one environment at once would each act on what the other is changing.",
+        example: "Two CI jobs running `rel apply --env pr-42` at the same time; the second names the first's lock id and holder"
+    }
+    STALE_PLAN = "E0502" "stale-plan" {
+        what: "A saved plan no longer matches the state or the templates it was made from.",
+        why: "Applying it would carry out changes a reviewer never saw; a new plan shows what would happen now.",
+        example: "`rel apply plan.out` after another apply moved the state on, or after the .rel files changed"
+    }
+    STATE_UNREADABLE = "E0503" "state-unreadable" {
+        what: "A state file or saved plan cannot be read: not JSON, not rel's, or from a newer version of rel.",
+        why: "rel never guesses what is deployed; it stops instead of overwriting a record it does not understand.",
+        example: "A state file truncated by hand, or written by a later rel with state version 2"
+    }
+    STATE_CONFLICT = "E0504" "state-conflict" {
+        what: "The state was written by someone else between rel reading it and writing it.",
+        why: "Writing anyway would lose the other writer's record; conditional writes refuse instead.",
+        example: "A state edited by hand, or a writer that ignored the lock"
+    }
+    PROVIDER_ERROR = "E0505" "provider-error" {
+        what: "A call to the cloud provider or the state backend failed (after retries).",
+        why: "rel cannot know what is deployed, or change it, without the provider.",
+        example: "Expired credentials, a missing bucket, no network, or an API refusing the request"
+    }
+    STACK_FAILED = "E0506" "stack-failed" {
+        what: "CloudFormation could not carry out a stack's change; its events say why.",
+        why: "A failed stack is rolled back by CloudFormation; what depends on it is not started.",
+        example: "A bucket name already taken in another account"
+    }
+    APPROVAL_REQUIRED = "E0507" "approval-required" {
+        what: "apply or destroy needs a confirmation, and there is no terminal to ask on.",
+        why: "A change to live infrastructure is never made without a person or a flag saying yes.",
+        example: "`rel apply` in CI without `--auto-approve` or a saved plan"
+    }
+    BACKEND_INVALID = "E0508" "backend-invalid" {
+        what: "The state backend is not one rel knows.",
+        why: "State must be kept somewhere rel can lock and write atomically.",
+        example: "`--state gs://bucket` (write a folder, or s3://BUCKET/PREFIX)"
+    }
+    TEMPLATE_TOO_LARGE = "E0509" "template-too-large" {
+        what: "A CloudFormation template is larger than CloudFormation accepts inline (51,200 bytes).",
+        why: "Larger templates must be uploaded to S3 first, which rel does not do yet.",
+        example: "An environment with hundreds of services in one stack"
+    }
+    DEPLOY_UNSUPPORTED = "E0510" "deploy-unsupported" {
+        what: "This target cannot be planned or applied by this version of rel.",
+        why: "rel plans and applies CloudFormation stacks; Kubernetes and GCP deployments come later, and `rel build` writes their artifacts meanwhile.",
+        example: "`rel plan --target gcp`"
+    }
+    LOCK_NOT_FOUND = "E0511" "lock-not-found" {
+        what: "No lock with that id exists.",
+        why: "Unlocking by id makes sure the lock removed is the one that was reported.",
+        example: "`rel state unlock 0123abcd` after the lock was released"
+    }
+    SHARED_IN_USE = "E0512" "shared-in-use" {
+        what: "The shared stack cannot be destroyed while environments that use it have state.",
+        why: "Environments import the shared stack's exports; CloudFormation refuses to delete exports in use, and the environments would break.",
+        example: "`rel destroy --env staging --include-shared` while production is still deployed"
+    }
 }
 
 /// Looks a code up by id (`E0201`) or name (`unresolved-name`).

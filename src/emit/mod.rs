@@ -73,12 +73,12 @@ pub struct Placeholder {
 /// zone is not a public zone rel manages (a private-only zone, GovCloud,
 /// DNS hosted elsewhere). The records' names and values exist only after
 /// the certificate is requested; apply reads them from the provider.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 pub struct ManualValidation {
     pub certificate: String,
     pub domains: Vec<String>,
-    pub record_type: &'static str,
-    pub records: &'static str,
+    pub record_type: String,
+    pub records: String,
 }
 
 /// Everything a build produced.
@@ -124,8 +124,8 @@ fn manual_validation(model: &Model) -> Vec<ManualValidation> {
         out.push(ManualValidation {
             certificate: r.address.to_string(),
             domains,
-            record_type: "CNAME",
-            records: "known after the certificate is requested: apply reads them from ACM (DescribeCertificate) and lists them",
+            record_type: "CNAME".into(),
+            records: "known after the certificate is requested: apply reads them from ACM (DescribeCertificate) and lists them".into(),
         });
     }
     out

@@ -1,0 +1,339 @@
+//! CloudFormation through the AWS SDK: configuration (the SDK's default
+//! chain, with `--endpoint-url`, `--region` and `--profile` on top),
+//! refresh, change sets, deletion and the events that explain a failure.
+//! Throttling and 5xx answers are retried by the SDK's standard retry
+//! strategy (exponential backoff with jitter).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use aws_sdk_cloudformation::Client;
+use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_cloudformation::types::{Capability, ChangeSetStatus, ChangeSetType, Tag};
+
+use super::plan::LiveStack;
+use crate::diagnostic::{Diagnostic, codes};
+
+/// Where and as whom to call AWS.
+#[derive(Clone, Debug, Default)]
+pub struct AwsOptions {
+    pub endpoint_url: Option<String>,
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    /// Attempts per call, including the first.
+    pub max_attempts: u32,
+}
+
+/// The SDK configuration: the default credential and region chain
+/// (environment, profile, SSO, container and instance roles), and the
+/// `AWS_ENDPOINT_URL` the SDK honours, with the options on top.
+pub async fn sdk_config(options: &AwsOptions) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).retry_config(
+        aws_config::retry::RetryConfig::standard()
+            .with_max_attempts(options.max_attempts.max(1))
+            .with_initial_backoff(Duration::from_millis(500)),
+    );
+    if let Some(profile) = &options.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(region) = &options.region {
+        loader = loader.region(aws_config::Region::new(region.clone()));
+    }
+    if let Some(url) = &options.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    loader.load().await
+}
+
+pub fn client(config: &aws_config::SdkConfig) -> Client {
+    Client::new(config)
+}
+
+/// A failed call, with the service's code and message.
+pub fn call_error<E, R>(what: &str, e: &SdkError<E, R>) -> Diagnostic
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let detail = match e.as_service_error() {
+        Some(s) => format!(
+            "{}: {}",
+            s.code().unwrap_or("error"),
+            s.message().unwrap_or_default()
+        ),
+        None => aws_sdk_cloudformation::error::DisplayErrorContext(e).to_string(),
+    };
+    Diagnostic::error(codes::PROVIDER_ERROR, format!("{what}: {detail}")).with_help(
+        "Check credentials, region and endpoint (`--region`, `--endpoint-url`, `AWS_PROFILE`).",
+    )
+}
+
+fn missing_stack<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
+    e.code() == Some("ValidationError") && e.message().is_some_and(|m| m.contains("does not exist"))
+}
+
+/// Statuses a stack rests in.
+pub fn settled(status: &str) -> bool {
+    !status.ends_with("_IN_PROGRESS")
+}
+
+/// The stack as the provider reports it, or None if there is none (a
+/// deleted stack counts as none).
+pub async fn refresh(client: &Client, name: &str) -> Result<Option<LiveStack>, Diagnostic> {
+    let described = match client.describe_stacks().stack_name(name).send().await {
+        Ok(out) => out,
+        Err(e) if missing_stack(&e) => return Ok(None),
+        Err(e) => return Err(call_error(&format!("reading stack `{name}`"), &e)),
+    };
+    let Some(stack) = described.stacks().first() else {
+        return Ok(None);
+    };
+    let status = stack
+        .stack_status()
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_default();
+    if status == "DELETE_COMPLETE" {
+        return Ok(None);
+    }
+    let stack_id = stack.stack_id().unwrap_or(name).to_string();
+    let outputs = stack
+        .outputs()
+        .iter()
+        .filter_map(|o| Some((o.output_key()?.to_string(), o.output_value()?.to_string())))
+        .collect();
+    let template = match client
+        .get_template()
+        .stack_name(&stack_id)
+        .template_stage(aws_sdk_cloudformation::types::TemplateStage::Original)
+        .send()
+        .await
+    {
+        Ok(out) => out
+            .template_body()
+            .and_then(|body| serde_json::from_str(body).ok()),
+        Err(e) if missing_stack(&e) => None,
+        Err(e) => return Err(call_error(&format!("reading the template of `{name}`"), &e)),
+    };
+    let mut physical_ids = BTreeMap::new();
+    let mut pages = client
+        .list_stack_resources()
+        .stack_name(&stack_id)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = match page {
+            Ok(p) => p,
+            Err(e) if missing_stack(&e) => break,
+            Err(e) => {
+                return Err(call_error(
+                    &format!("listing the resources of `{name}`"),
+                    &e,
+                ));
+            }
+        };
+        for r in page.stack_resource_summaries() {
+            if let (Some(logical), Some(physical)) =
+                (r.logical_resource_id(), r.physical_resource_id())
+                && !physical.is_empty()
+            {
+                physical_ids.insert(logical.to_string(), physical.to_string());
+            }
+        }
+    }
+    Ok(Some(LiveStack {
+        stack_id,
+        status,
+        template,
+        outputs,
+        physical_ids,
+    }))
+}
+
+/// What a change set turned out to be.
+pub enum ChangeSetOutcome {
+    /// Ready to execute.
+    Ready,
+    /// CloudFormation found nothing to change.
+    Empty,
+}
+
+/// Creates a change set; returns its id and the stack's.
+pub async fn create_change_set(
+    client: &Client,
+    stack: &str,
+    environment: &str,
+    template: &str,
+    create: bool,
+    name: &str,
+) -> Result<(String, String), Diagnostic> {
+    let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build();
+    let out = client
+        .create_change_set()
+        .stack_name(stack)
+        .change_set_name(name)
+        .template_body(template)
+        .change_set_type(if create {
+            ChangeSetType::Create
+        } else {
+            ChangeSetType::Update
+        })
+        .capabilities(Capability::CapabilityIam)
+        .capabilities(Capability::CapabilityNamedIam)
+        .capabilities(Capability::CapabilityAutoExpand)
+        .tags(tag("rel:managed", "true"))
+        .tags(tag("rel:stack", stack))
+        .tags(tag("rel:environment", environment))
+        .description("rel apply")
+        .send()
+        .await
+        .map_err(|e| call_error(&format!("creating a change set for `{stack}`"), &e))?;
+    Ok((
+        out.id().unwrap_or(name).to_string(),
+        out.stack_id().unwrap_or(stack).to_string(),
+    ))
+}
+
+/// Waits for a change set to be computed.
+pub async fn wait_change_set(
+    client: &Client,
+    id: &str,
+    timeout: Duration,
+) -> Result<ChangeSetOutcome, Diagnostic> {
+    let deadline = Instant::now() + timeout;
+    let mut delay = Duration::from_millis(200);
+    loop {
+        let out = client
+            .describe_change_set()
+            .change_set_name(id)
+            .send()
+            .await
+            .map_err(|e| call_error("reading a change set", &e))?;
+        match out.status() {
+            Some(ChangeSetStatus::CreateComplete) => return Ok(ChangeSetOutcome::Ready),
+            Some(ChangeSetStatus::Failed) => {
+                let reason = out.status_reason().unwrap_or_default();
+                if reason.contains("didn't contain changes")
+                    || reason.contains("No updates are to be performed")
+                {
+                    return Ok(ChangeSetOutcome::Empty);
+                }
+                return Err(Diagnostic::error(
+                    codes::STACK_FAILED,
+                    format!("CloudFormation could not prepare the change: {reason}"),
+                ));
+            }
+            _ => {}
+        }
+        if Instant::now() > deadline {
+            return Err(timeout_error("the change set to be computed", timeout));
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 3 / 2).min(Duration::from_secs(5));
+    }
+}
+
+fn timeout_error(what: &str, timeout: Duration) -> Diagnostic {
+    Diagnostic::error(
+        codes::PROVIDER_ERROR,
+        format!("gave up waiting for {what} after {} s", timeout.as_secs()),
+    )
+    .with_help("The operation goes on in CloudFormation; run apply again to pick it up, or raise --timeout.")
+}
+
+pub async fn execute_change_set(client: &Client, id: &str) -> Result<(), Diagnostic> {
+    client
+        .execute_change_set()
+        .change_set_name(id)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| call_error("executing a change set", &e))
+}
+
+pub async fn delete_change_set(client: &Client, id: &str) -> Result<(), Diagnostic> {
+    match client.delete_change_set().change_set_name(id).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if e.code() == Some("ChangeSetNotFound") || missing_stack(&e) => Ok(()),
+        Err(e) => Err(call_error("deleting a change set", &e)),
+    }
+}
+
+/// The execution status of a change set, if it still exists.
+pub async fn change_set_execution(client: &Client, id: &str) -> Result<Option<String>, Diagnostic> {
+    match client
+        .describe_change_set()
+        .change_set_name(id)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out.execution_status().map(|s| s.as_str().to_string())),
+        Err(e) if e.code() == Some("ChangeSetNotFound") || e.code() == Some("ValidationError") => {
+            Ok(None)
+        }
+        Err(e) => Err(call_error("reading a change set", &e)),
+    }
+}
+
+pub async fn delete_stack(client: &Client, id: &str) -> Result<(), Diagnostic> {
+    client
+        .delete_stack()
+        .stack_name(id)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| call_error(&format!("deleting stack `{id}`"), &e))
+}
+
+/// Waits until a stack rests; returns its status (`DELETE_COMPLETE` when gone).
+pub async fn wait_stack(
+    client: &Client,
+    id: &str,
+    timeout: Duration,
+    on_status: &mut (dyn FnMut(&str) + Send),
+) -> Result<String, Diagnostic> {
+    let deadline = Instant::now() + timeout;
+    let mut delay = Duration::from_millis(200);
+    loop {
+        let status = match client.describe_stacks().stack_name(id).send().await {
+            Ok(out) => out
+                .stacks()
+                .first()
+                .and_then(|s| s.stack_status())
+                .map_or_else(|| "DELETE_COMPLETE".to_string(), |s| s.as_str().to_string()),
+            Err(e) if missing_stack(&e) => "DELETE_COMPLETE".to_string(),
+            Err(e) => return Err(call_error(&format!("reading stack `{id}`"), &e)),
+        };
+        on_status(&status);
+        if settled(&status) {
+            return Ok(status);
+        }
+        if Instant::now() > deadline {
+            return Err(timeout_error(&format!("stack `{id}`"), timeout));
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 3 / 2).min(Duration::from_secs(5));
+    }
+}
+
+/// The reasons of a stack's failed events, newest first (at most 10).
+pub async fn failure_reasons(client: &Client, id: &str) -> Vec<String> {
+    let Ok(out) = client.describe_stack_events().stack_name(id).send().await else {
+        return Vec::new();
+    };
+    out.stack_events()
+        .iter()
+        .filter(|e| {
+            e.resource_status()
+                .is_some_and(|s| s.as_str().ends_with("_FAILED"))
+        })
+        .take(10)
+        .map(|e| {
+            format!(
+                "{} {}: {}",
+                e.logical_resource_id().unwrap_or("?"),
+                e.resource_status().map(|s| s.as_str()).unwrap_or("?"),
+                e.resource_status_reason().unwrap_or("no reason given")
+            )
+        })
+        .collect()
+}

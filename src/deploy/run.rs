@@ -1,0 +1,886 @@
+//! The operations: plan, apply and destroy one environment.
+//!
+//! Order of work: lock the environment's state (fail fast if held), read
+//! the states, reconcile a change a previous apply left in flight, refresh
+//! the live stacks (at most `parallelism` at once), plan; then, for apply
+//! and destroy, confirm, lock the shared state too if it changes, and run
+//! one change set per stack in dependency order (independent stacks at
+//! once, within the bound), recording each stack in its state as soon as
+//! it settles. A stack that fails stops the stacks that depend on it.
+//!
+//! The journal: before a change set is created the state records the
+//! change as in flight, and again with the change set's id once it
+//! exists. A run that dies after that leaves the record; the next apply
+//! waits for the stack to settle (or deletes a change set never executed)
+//! and records the stack as it is, instead of starting over.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_cloudformation::Client;
+use tokio::sync::Mutex;
+
+use super::aws;
+use super::plan::{self, Action, LiveStack, Plan, Precondition, StackInput, StackPlan};
+use super::{Desired, DesiredStack, SavedPlan, TEMPLATE_BODY_LIMIT};
+use crate::diagnostic::{Diagnostic, codes};
+use crate::state::backend::{Backend, Lock, Stored, lease};
+use crate::state::{
+    InFlight, Operation, ResourceRecord, StackRecord, State, now_rfc3339, random_hex, redact,
+};
+
+/// What the operations report as they go; the command line draws it.
+pub trait Progress: Send + Sync {
+    /// A stack's current step.
+    fn step(&self, stack: &str, message: &str);
+    /// A stack is done (successfully or not).
+    fn finish(&self, stack: &str, message: &str);
+    /// A note worth a line of its own (a lock taken over, a recovery).
+    fn note(&self, message: &str);
+}
+
+pub struct Context {
+    /// None when nothing needs the provider (`plan --refresh=false`).
+    pub client: Option<Client>,
+    pub parallelism: usize,
+    pub timeout: Duration,
+    pub progress: Arc<dyn Progress>,
+}
+
+/// What to do.
+pub enum Mode {
+    Plan {
+        refresh: bool,
+    },
+    Apply {
+        saved: Option<SavedPlan>,
+        auto_approve: bool,
+    },
+    Destroy {
+        include_shared: bool,
+        auto_approve: bool,
+    },
+}
+
+/// What a stack's apply came to.
+#[derive(Clone, Debug)]
+pub struct StackResult {
+    pub name: String,
+    pub action: Action,
+    /// `CREATE_COMPLETE`, `no changes`, `failed: ...`, `not started: ...`.
+    pub outcome: String,
+    pub ok: bool,
+}
+
+/// What an operation did.
+pub struct Outcome {
+    pub plan: Plan,
+    /// Empty for a plan, or when nothing changed or the change was declined.
+    pub results: Vec<StackResult>,
+    pub declined: bool,
+    /// The first failure, with the provider's reasons.
+    pub error: Option<Diagnostic>,
+}
+
+/// Asks the user to go ahead with a plan: Ok(true) to proceed.
+pub type Confirm<'a> = &'a mut (dyn FnMut(&Plan) -> Result<bool, Diagnostic> + Send);
+
+fn client(ctx: &Context) -> &Client {
+    ctx.client
+        .as_ref()
+        .expect("a CloudFormation client for this operation")
+}
+
+/// The state key of an environment's stack.
+pub fn env_key(environment: &str) -> String {
+    crate::emit::layer_name(&crate::compile::Layer::Environment(environment.to_string()))
+}
+
+pub const SHARED_KEY: &str = "rel-shared";
+
+struct Held {
+    backend: Arc<Backend>,
+    locks: Arc<Mutex<Vec<Lock>>>,
+    renewer: tokio::task::JoinHandle<()>,
+}
+
+impl Held {
+    async fn release(self) -> Result<(), Diagnostic> {
+        self.renewer.abort();
+        let locks = std::mem::take(&mut *self.locks.lock().await);
+        let mut first = Ok(());
+        for lock in &locks {
+            if let Err(e) = self.backend.unlock(lock).await
+                && first.is_ok()
+            {
+                first = Err(e);
+            }
+        }
+        first
+    }
+
+    async fn take(
+        &self,
+        key: &str,
+        operation: &str,
+        progress: &dyn Progress,
+    ) -> Result<(), Diagnostic> {
+        let lock = self.backend.lock(key, operation).await?;
+        if let Some(note) = &lock.took_over {
+            progress.note(note);
+        }
+        self.locks.lock().await.push(lock);
+        Ok(())
+    }
+
+    async fn holds(&self, key: &str) -> bool {
+        self.locks.lock().await.iter().any(|l| l.info.state == key)
+    }
+}
+
+fn hold(backend: Arc<Backend>) -> Held {
+    let locks: Arc<Mutex<Vec<Lock>>> = Arc::new(Mutex::new(Vec::new()));
+    let renewer = {
+        let (backend, locks) = (backend.clone(), locks.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(lease() / 3).await;
+                let mut held = locks.lock().await;
+                for lock in held.iter_mut() {
+                    let _ = backend.renew(lock).await;
+                }
+            }
+        })
+    };
+    Held {
+        backend,
+        locks,
+        renewer,
+    }
+}
+
+/// Runs an operation on one environment. The locks taken are released
+/// whatever happens.
+pub async fn run(
+    ctx: Arc<Context>,
+    backend: Arc<Backend>,
+    desired: &Desired,
+    mode: Mode,
+    confirm: Confirm<'_>,
+) -> Result<Outcome, Diagnostic> {
+    let held = hold(backend.clone());
+    let result = run_locked(&ctx, &backend, &held, desired, mode, confirm).await;
+    let released = held.release().await;
+    let outcome = result?;
+    released?;
+    Ok(outcome)
+}
+
+async fn run_locked(
+    ctx: &Arc<Context>,
+    backend: &Arc<Backend>,
+    held: &Held,
+    desired: &Desired,
+    mode: Mode,
+    confirm: Confirm<'_>,
+) -> Result<Outcome, Diagnostic> {
+    let env = env_key(&desired.environment);
+    let operation = match &mode {
+        Mode::Plan { .. } => "plan",
+        Mode::Apply { .. } => "apply",
+        Mode::Destroy { .. } => "destroy",
+    };
+    // The stacks in play.
+    let mut keys: Vec<String> = match &mode {
+        Mode::Destroy { include_shared, .. } => {
+            let mut k = vec![env.clone()];
+            if *include_shared {
+                k.insert(0, SHARED_KEY.to_string());
+            }
+            k
+        }
+        _ => desired.stacks.iter().map(|s| s.name.clone()).collect(),
+    };
+    if !keys.contains(&env) {
+        keys.push(env.clone());
+    }
+    held.take(&env, operation, &*ctx.progress).await?;
+
+    let mut stored: BTreeMap<String, Stored> = BTreeMap::new();
+    for key in &keys {
+        let layer = if key == SHARED_KEY {
+            "shared".to_string()
+        } else {
+            format!("env:{}", desired.environment)
+        };
+        let s = backend
+            .read(key)
+            .await?
+            .unwrap_or_else(|| Stored::new(State::new(&layer)));
+        stored.insert(key.clone(), s);
+    }
+
+    if let Mode::Destroy {
+        include_shared: true,
+        ..
+    } = &mode
+    {
+        let mut users = Vec::new();
+        for other in backend.list_names("json").await? {
+            if other == env || other == SHARED_KEY {
+                continue;
+            }
+            if let Some(s) = backend.read(&other).await?
+                && s.state.stack.is_some()
+            {
+                users.push(other);
+            }
+        }
+        if !users.is_empty() {
+            return Err(Diagnostic::error(
+                codes::SHARED_IN_USE,
+                format!("the shared stack is still used by {}", users.join(", ")),
+            )
+            .with_help(
+                "Destroy those environments first, or destroy this one without --include-shared.",
+            ));
+        }
+        held.take(SHARED_KEY, operation, &*ctx.progress).await?;
+    }
+
+    let changing = !matches!(mode, Mode::Plan { .. });
+    // Reconcile what a previous run left in flight.
+    if changing {
+        for key in &keys {
+            if stored[key].state.in_flight.is_none() {
+                continue;
+            }
+            if !held.holds(key).await {
+                held.take(key, operation, &*ctx.progress).await?;
+            }
+            let s = stored.remove(key).expect("read above");
+            let s = reconcile(ctx, backend, key, s, desired).await?;
+            stored.insert(key.clone(), s);
+        }
+    }
+
+    // Refresh, at most `parallelism` stacks at once.
+    let refresh = match mode {
+        Mode::Plan { refresh } => refresh,
+        _ => true,
+    };
+    let mut live: BTreeMap<String, Option<LiveStack>> = BTreeMap::new();
+    if refresh {
+        let client = client(ctx).clone();
+        let semaphore = Arc::new(tokio::sync::Semaphore::new(ctx.parallelism.max(1)));
+        let mut tasks = tokio::task::JoinSet::new();
+        for key in &keys {
+            let (client, semaphore, key, progress) = (
+                client.clone(),
+                semaphore.clone(),
+                key.clone(),
+                ctx.progress.clone(),
+            );
+            tasks.spawn(async move {
+                let _permit = semaphore.acquire().await;
+                progress.step(&key, "refreshing");
+                let result = aws::refresh(&client, &key).await;
+                (key, result)
+            });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            let (key, result) = joined.map_err(|e| {
+                Diagnostic::error(codes::PROVIDER_ERROR, format!("refresh stopped: {e}"))
+            })?;
+            // A stack never executed holds nothing: it counts as absent.
+            let stack = result?.filter(|l| l.status != "REVIEW_IN_PROGRESS");
+            live.insert(key, stack);
+        }
+    }
+
+    let destroying = matches!(mode, Mode::Destroy { .. });
+    let inputs: Vec<StackInput<'_>> = keys
+        .iter()
+        .map(|key| {
+            let s = &stored[key];
+            StackInput {
+                name: key,
+                layer: &s.state.layer,
+                desired: if destroying {
+                    None
+                } else {
+                    desired.stacks.iter().find(|d| &d.name == key)
+                },
+                recorded: s.state.stack.as_ref(),
+                live: refresh.then(|| live.get(key).and_then(Option::as_ref)),
+                salt: &s.state.salt,
+                precondition: precondition(&s.state),
+            }
+        })
+        .collect();
+    let mut plan = plan::plan(
+        &desired.environment,
+        &inputs,
+        refresh,
+        if destroying {
+            &[]
+        } else {
+            &desired.manual_validation
+        },
+    );
+    drop(inputs);
+    let outcome = |plan: Plan| Outcome {
+        plan,
+        results: Vec::new(),
+        declined: false,
+        error: None,
+    };
+    match &mode {
+        Mode::Plan { .. } => return Ok(outcome(plan)),
+        Mode::Apply {
+            saved: Some(saved), ..
+        } => check_saved(saved, &plan)?,
+        _ => {}
+    }
+    // Records of unchanged stacks follow what is live.
+    for sp in &plan.stacks {
+        if sp.action == Action::NoOp
+            && let Some(Some(l)) = live.get(&sp.name)
+            && held.holds(&sp.name).await
+        {
+            let s = &stored[&sp.name];
+            let d = desired.stacks.iter().find(|d| d.name == sp.name);
+            let record = record(&sp.name, l, d, s.state.stack.as_ref(), &s.state.salt);
+            if s.state.stack.as_ref() != Some(&record) {
+                let mut next = s.state.clone();
+                next.stack = Some(record);
+                next.serial += 1;
+                let w = backend.write(&sp.name, s, &next).await?;
+                stored.insert(sp.name.clone(), w);
+            }
+        }
+    }
+    if !plan.has_changes() {
+        return Ok(outcome(plan));
+    }
+    let approved = match &mode {
+        Mode::Apply { saved: Some(_), .. } => true,
+        Mode::Apply { auto_approve, .. } | Mode::Destroy { auto_approve, .. } => {
+            *auto_approve || confirm(&plan)?
+        }
+        Mode::Plan { .. } => unreachable!("returned above"),
+    };
+    if !approved {
+        let mut o = outcome(plan);
+        o.declined = true;
+        return Ok(o);
+    }
+    // Lock the other states that change, and check they did not move.
+    for sp in &plan.stacks {
+        if sp.action != Action::NoOp && !held.holds(&sp.name).await {
+            held.take(&sp.name, operation, &*ctx.progress).await?;
+            let now = backend.read(&sp.name).await?;
+            let moved = now.as_ref().map(|s| precondition(&s.state)) != Some(sp.state.clone())
+                && !(now.is_none() && sp.state.lineage.is_none());
+            if moved {
+                return Err(stale(&format!(
+                    "state `{}` moved on while this plan was made",
+                    sp.name
+                )));
+            }
+        }
+    }
+
+    let (results, error) = execute(ctx, backend, desired, &mut plan, stored, destroying).await;
+    Ok(Outcome {
+        plan,
+        results,
+        declined: false,
+        error,
+    })
+}
+
+fn precondition(state: &State) -> Precondition {
+    Precondition {
+        lineage: (state.serial > 0).then(|| state.lineage.clone()),
+        serial: state.serial,
+    }
+}
+
+fn stale(why: &str) -> Diagnostic {
+    Diagnostic::error(codes::STALE_PLAN, format!("the saved plan is stale: {why}")).with_help(
+        "Nothing was changed. Make a new plan (`rel plan ... -o FILE`), review it, and apply that.",
+    )
+}
+
+/// A saved plan applies only to the state and templates it was made from.
+fn check_saved(saved: &SavedPlan, now: &Plan) -> Result<(), Diagnostic> {
+    if saved.plan.environment != now.environment {
+        return Err(stale(&format!(
+            "it was made for environment `{}`",
+            saved.plan.environment
+        )));
+    }
+    for s in &saved.plan.stacks {
+        let Some(n) = now.stacks.iter().find(|n| n.name == s.name) else {
+            return Err(stale(&format!(
+                "stack `{}` is no longer part of the environment",
+                s.name
+            )));
+        };
+        if n.state != s.state {
+            return Err(stale(&format!(
+                "state `{}` is at serial {} now, the plan was made at serial {}",
+                s.name, n.state.serial, s.state.serial
+            )));
+        }
+        if n.template_sha256 != s.template_sha256 {
+            return Err(stale(&format!(
+                "the template of `{}` changed since the plan was made",
+                s.name
+            )));
+        }
+    }
+    if let Some(n) = now
+        .stacks
+        .iter()
+        .find(|n| !saved.plan.stacks.iter().any(|s| s.name == n.name))
+    {
+        return Err(stale(&format!("stack `{}` was not in the plan", n.name)));
+    }
+    if saved
+        .plan
+        .stacks
+        .iter()
+        .zip(&now.stacks)
+        .any(|(s, n)| s.action != n.action)
+    {
+        return Err(stale("the live stacks changed since the plan was made"));
+    }
+    Ok(())
+}
+
+/// A stack's record from what is live.
+fn record(
+    name: &str,
+    live: &LiveStack,
+    desired: Option<&DesiredStack>,
+    previous: Option<&StackRecord>,
+    salt: &str,
+) -> StackRecord {
+    let template = live
+        .template
+        .clone()
+        .or_else(|| desired.map(|d| d.template.clone()))
+        .unwrap_or(serde_json::Value::Null);
+    let template = redact(&template, salt);
+    let mut top = template.as_object().cloned().unwrap_or_default();
+    let resources = top.remove("Resources");
+    let resources = resources
+        .as_ref()
+        .and_then(serde_json::Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(logical, values)| {
+                    let address = desired
+                        .and_then(|d| d.addresses.get(logical))
+                        .or_else(|| {
+                            previous
+                                .and_then(|p| p.resources.get(logical))
+                                .map(|r| &r.address)
+                        })
+                        .cloned()
+                        .unwrap_or_else(|| logical.clone());
+                    let type_name = values
+                        .get("Type")
+                        .and_then(serde_json::Value::as_str)
+                        .unwrap_or_default()
+                        .to_string();
+                    (
+                        logical.clone(),
+                        ResourceRecord {
+                            address,
+                            type_name,
+                            physical_id: live.physical_ids.get(logical).cloned(),
+                            values: values.clone(),
+                        },
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let text = serde_json::to_string(&template).unwrap_or_default();
+    StackRecord {
+        name: name.to_string(),
+        stack_id: live.stack_id.clone(),
+        status: live.status.clone(),
+        template_sha256: crate::state::sha256_hex(text.as_bytes()),
+        template: serde_json::Value::Object(top),
+        resources,
+        outputs: live.outputs.clone(),
+        applied_at: previous
+            .filter(|p| p.template_sha256 == crate::state::sha256_hex(text.as_bytes()))
+            .map_or_else(now_rfc3339, |p| p.applied_at.clone()),
+    }
+}
+
+/// Finishes the record of a change a previous run left in flight.
+async fn reconcile(
+    ctx: &Arc<Context>,
+    backend: &Backend,
+    key: &str,
+    stored: Stored,
+    desired: &Desired,
+) -> Result<Stored, Diagnostic> {
+    let client = client(ctx);
+    let flight = stored
+        .state
+        .in_flight
+        .clone()
+        .expect("called for a state in flight");
+    ctx.progress.step(key, "recovering an interrupted change");
+    if let Some(cs) = &flight.change_set_id
+        && aws::change_set_execution(client, cs).await?.as_deref() == Some("AVAILABLE")
+    {
+        // Prepared, never executed.
+        aws::delete_change_set(client, cs).await?;
+    }
+    if let Some(live) = aws::refresh(client, key).await? {
+        let mut status = live.status.clone();
+        if !aws::settled(&status) {
+            let progress = ctx.progress.clone();
+            let name = key.to_string();
+            status = aws::wait_stack(client, &live.stack_id, ctx.timeout, &mut move |s| {
+                progress.step(&name, &format!("waiting for the interrupted change: {s}"))
+            })
+            .await?;
+        }
+        if status == "REVIEW_IN_PROGRESS" {
+            // A create never executed: an empty stack that would block the next one.
+            aws::delete_stack(client, &live.stack_id).await?;
+            aws::wait_stack(client, &live.stack_id, ctx.timeout, &mut |_| {}).await?;
+        }
+    }
+    let live = aws::refresh(client, key).await?;
+    let mut next = stored.state.clone();
+    next.in_flight = None;
+    next.serial += 1;
+    let d = desired.stacks.iter().find(|d| d.name == key);
+    next.stack = live
+        .as_ref()
+        .map(|l| record(key, l, d, stored.state.stack.as_ref(), &stored.state.salt));
+    let written = backend.write(key, &stored, &next).await?;
+    ctx.progress.note(&format!(
+        "recovered the interrupted {} of `{key}` (started {}): the stack is {}",
+        match flight.operation {
+            Operation::Create => "create",
+            Operation::Update => "update",
+            Operation::Delete => "delete",
+        },
+        flight.started,
+        live.as_ref().map_or("gone", |l| l.status.as_str())
+    ));
+    Ok(written)
+}
+
+/// Runs the stacks' changes in dependency order (reverse for destroy),
+/// independent ones at once within the bound.
+async fn execute(
+    ctx: &Arc<Context>,
+    backend: &Arc<Backend>,
+    desired: &Desired,
+    plan: &mut Plan,
+    mut stored: BTreeMap<String, Stored>,
+    destroying: bool,
+) -> (Vec<StackResult>, Option<Diagnostic>) {
+    // name → names it waits for.
+    let mut waits: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for sp in &plan.stacks {
+        waits.entry(sp.name.clone()).or_default();
+        let deps = desired
+            .stacks
+            .iter()
+            .find(|d| d.name == sp.name)
+            .map(|d| d.depends_on.clone())
+            .unwrap_or_else(|| {
+                if sp.name != SHARED_KEY && plan.stacks.iter().any(|s| s.name == SHARED_KEY) {
+                    vec![SHARED_KEY.to_string()]
+                } else {
+                    Vec::new()
+                }
+            });
+        for dep in deps {
+            if !plan.stacks.iter().any(|s| s.name == dep) {
+                continue;
+            }
+            if destroying {
+                waits.entry(dep).or_default().push(sp.name.clone());
+            } else {
+                waits.entry(sp.name.clone()).or_default().push(dep);
+            }
+        }
+    }
+    let mut results: BTreeMap<String, StackResult> = BTreeMap::new();
+    let mut first_error = None;
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(ctx.parallelism.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut started: Vec<String> = Vec::new();
+    loop {
+        // Start what is ready; skip what depends on a failure.
+        for sp in &plan.stacks {
+            if started.contains(&sp.name) {
+                continue;
+            }
+            let deps = &waits[&sp.name];
+            if let Some(failed) = deps.iter().find(|d| results.get(*d).is_some_and(|r| !r.ok)) {
+                started.push(sp.name.clone());
+                let r = StackResult {
+                    name: sp.name.clone(),
+                    action: sp.action,
+                    outcome: format!("not started: `{failed}` failed"),
+                    ok: false,
+                };
+                ctx.progress.finish(&sp.name, &r.outcome);
+                results.insert(sp.name.clone(), r);
+                continue;
+            }
+            if !deps.iter().all(|d| results.get(d).is_some_and(|r| r.ok)) {
+                continue;
+            }
+            started.push(sp.name.clone());
+            if sp.action == Action::NoOp {
+                results.insert(
+                    sp.name.clone(),
+                    StackResult {
+                        name: sp.name.clone(),
+                        action: sp.action,
+                        outcome: "no changes".into(),
+                        ok: true,
+                    },
+                );
+                continue;
+            }
+            let job = StackJob {
+                ctx: ctx.clone(),
+                backend: backend.clone(),
+                environment: desired.environment.clone(),
+                plan: sp.clone(),
+                desired: desired.stacks.iter().find(|d| d.name == sp.name).cloned(),
+                stored: stored.remove(&sp.name).expect("a state per stack"),
+            };
+            let semaphore = semaphore.clone();
+            tasks.spawn(async move {
+                let _permit = semaphore.acquire().await;
+                let name = job.plan.name.clone();
+                let action = job.plan.action;
+                (name, action, job.run().await)
+            });
+        }
+        let Some(joined) = tasks.join_next().await else {
+            break;
+        };
+        let (name, action, result) = match joined {
+            Ok(r) => r,
+            Err(e) => {
+                first_error.get_or_insert(Diagnostic::error(
+                    codes::PROVIDER_ERROR,
+                    format!("a stack's apply stopped: {e}"),
+                ));
+                continue;
+            }
+        };
+        let r = match result {
+            Ok(outcome) => StackResult {
+                name: name.clone(),
+                action,
+                outcome,
+                ok: true,
+            },
+            Err(e) => {
+                let r = StackResult {
+                    name: name.clone(),
+                    action,
+                    outcome: format!("failed: {}", e.message),
+                    ok: false,
+                };
+                first_error.get_or_insert(e);
+                r
+            }
+        };
+        ctx.progress.finish(&name, &r.outcome);
+        results.insert(name, r);
+    }
+    let ordered = plan
+        .stacks
+        .iter()
+        .filter_map(|s| results.remove(&s.name))
+        .collect();
+    (ordered, first_error)
+}
+
+struct StackJob {
+    ctx: Arc<Context>,
+    backend: Arc<Backend>,
+    environment: String,
+    plan: StackPlan,
+    desired: Option<DesiredStack>,
+    stored: Stored,
+}
+
+impl StackJob {
+    async fn write(&mut self, next: State) -> Result<(), Diagnostic> {
+        self.stored = self
+            .backend
+            .write(&self.plan.name, &self.stored, &next)
+            .await?;
+        Ok(())
+    }
+
+    fn step(&self, message: &str) {
+        self.ctx.progress.step(&self.plan.name, message);
+    }
+
+    async fn run(mut self) -> Result<String, Diagnostic> {
+        let client = client(&self.ctx).clone();
+        let name = self.plan.name.clone();
+        let deleting = self.plan.action == Action::Delete;
+        let operation = match (self.plan.action, self.plan.stack_id.is_some()) {
+            (Action::Delete, _) => Operation::Delete,
+            (Action::Create, _) | (_, false) => Operation::Create,
+            _ => Operation::Update,
+        };
+        if let Some(d) = &self.desired
+            && d.text.len() > TEMPLATE_BODY_LIMIT
+            && !deleting
+        {
+            return Err(Diagnostic::error(
+                codes::TEMPLATE_TOO_LARGE,
+                format!(
+                    "the template of `{name}` is {} bytes; CloudFormation takes at most {TEMPLATE_BODY_LIMIT} inline",
+                    d.text.len()
+                ),
+            )
+            .with_help("Split the environment's resources over more apps, or deploy the built template through S3 (`rel build`)."));
+        }
+        // Journal first.
+        let mut next = self.stored.state.clone();
+        next.serial += 1;
+        next.in_flight = Some(InFlight {
+            operation,
+            stack: name.clone(),
+            change_set_id: None,
+            template_sha256: self
+                .desired
+                .as_ref()
+                .map(|d| d.sha256.clone())
+                .unwrap_or_default(),
+            started: now_rfc3339(),
+        });
+        self.write(next).await?;
+
+        let timeout = self.ctx.timeout;
+        let status = if deleting {
+            let id = self.plan.stack_id.clone().unwrap_or_else(|| name.clone());
+            self.step("deleting");
+            aws::delete_stack(&client, &id).await?;
+            let progress = self.ctx.progress.clone();
+            let n = name.clone();
+            aws::wait_stack(&client, &id, timeout, &mut move |s| progress.step(&n, s)).await?
+        } else {
+            let d = self
+                .desired
+                .clone()
+                .expect("a template for create or update");
+            let cs_name = format!("rel-{}-{}", self.stored.state.serial, random_hex(4));
+            self.step("creating change set");
+            let (cs, stack_id) = aws::create_change_set(
+                &client,
+                &name,
+                &self.environment,
+                &d.text,
+                operation == Operation::Create,
+                &cs_name,
+            )
+            .await?;
+            let mut next = self.stored.state.clone();
+            next.serial += 1;
+            if let Some(f) = &mut next.in_flight {
+                f.change_set_id = Some(cs.clone());
+            }
+            self.write(next).await?;
+            self.step("waiting for change set");
+            match aws::wait_change_set(&client, &cs, timeout).await? {
+                aws::ChangeSetOutcome::Empty => {
+                    aws::delete_change_set(&client, &cs).await?;
+                    "UNCHANGED".to_string()
+                }
+                aws::ChangeSetOutcome::Ready => {
+                    self.step("executing change set");
+                    aws::execute_change_set(&client, &cs).await?;
+                    let progress = self.ctx.progress.clone();
+                    let n = name.clone();
+                    aws::wait_stack(&client, &stack_id, timeout, &mut move |s| {
+                        progress.step(&n, s)
+                    })
+                    .await?
+                }
+            }
+        };
+        // Record the stack as it is now.
+        let live = aws::refresh(&client, &name).await?;
+        let mut next = self.stored.state.clone();
+        next.serial += 1;
+        next.in_flight = None;
+        next.stack = live.as_ref().map(|l| {
+            record(
+                &name,
+                l,
+                self.desired.as_ref(),
+                self.stored.state.stack.as_ref(),
+                &self.stored.state.salt,
+            )
+        });
+        self.write(next).await?;
+        let ok = matches!(
+            status.as_str(),
+            "CREATE_COMPLETE"
+                | "UPDATE_COMPLETE"
+                | "DELETE_COMPLETE"
+                | "IMPORT_COMPLETE"
+                | "UNCHANGED"
+        );
+        if ok {
+            return Ok(if status == "UNCHANGED" {
+                "no changes (CloudFormation found none)".into()
+            } else {
+                status
+            });
+        }
+        let id = live
+            .as_ref()
+            .map(|l| l.stack_id.clone())
+            .or(self.plan.stack_id.clone())
+            .unwrap_or_else(|| name.clone());
+        let reasons = aws::failure_reasons(&client, &id).await;
+        let mut d = Diagnostic::error(
+            codes::STACK_FAILED,
+            format!("stack `{name}` ended in {status}"),
+        )
+        .with_help("The state records the stack as it is now; fix the cause and apply again.");
+        for r in reasons {
+            d = d.with_note(r);
+        }
+        Err(d)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_keys_are_stack_names() {
+        assert_eq!(env_key("pr-feature/x"), "rel-env-pr-feature-x");
+    }
+}
