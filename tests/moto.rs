@@ -4,15 +4,13 @@
 //! moto creates no EKS clusters or ACM certificates (it completes them as
 //! empty resources); cfn-lint checks those in `tests/build.rs`.
 
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use rel::emit::{ArtifactKind, Target, TemplateFormat};
 
 mod support;
-use support::{build_example, venv_tool};
+use support::{Moto, build_example, venv_tool};
 
 /// Example environments whose stacks are created, in one moto account.
 /// An example, one of its environments, and its `--set` values.
@@ -37,47 +35,6 @@ const STACKS: &[ExampleBuild] = &[
 // and moto 5.2.5 fails CreateStack with an HTTP 500 when an output reads an
 // attribute of a resource type it does not implement. cfn-lint validates
 // them in tests/build.rs.
-
-/// A moto server on a free loopback port, stopped when dropped.
-struct Moto {
-    child: Child,
-    endpoint: String,
-}
-
-impl Moto {
-    fn start() -> Moto {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let child = Command::new(venv_tool("moto_server"))
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("moto_server starts");
-        let moto = Moto {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "moto_server did not listen within 30 s"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        moto
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 #[test]
 fn example_stacks_reach_create_complete() {

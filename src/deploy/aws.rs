@@ -72,9 +72,10 @@ fn missing_stack<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
     e.code() == Some("ValidationError") && e.message().is_some_and(|m| m.contains("does not exist"))
 }
 
-/// Statuses a stack rests in.
+/// Statuses a stack rests in (`REVIEW_IN_PROGRESS`, a stack whose first
+/// change set was never executed, rests too).
 pub fn settled(status: &str) -> bool {
-    !status.ends_with("_IN_PROGRESS")
+    status == "REVIEW_IN_PROGRESS" || !status.ends_with("_IN_PROGRESS")
 }
 
 /// The stack as the provider reports it, or None if there is none (a

@@ -130,9 +130,11 @@ pub fn text(plan: &Plan) -> String {
             summary_line(&s.summary)
         );
     }
+    // A deleted stack is one line: its resources go with it.
     let pinned: Vec<(&str, &ResourceChange)> = plan
         .stacks
         .iter()
+        .filter(|s| s.action != Action::Delete)
         .flat_map(|s| s.changes.iter().map(move |c| (s.name.as_str(), c)))
         .filter(|(_, c)| matches!(c.action, Action::Delete | Action::Replace))
         .collect();
@@ -145,7 +147,12 @@ pub fn text(plan: &Plan) -> String {
     if !pinned.is_empty() || !stack_deletes.is_empty() {
         out.push_str("\nDestroyed or replaced:\n");
         for s in &stack_deletes {
-            let _ = writeln!(out, "  - stack {s} is deleted with all its resources");
+            let n = plan
+                .stacks
+                .iter()
+                .find(|x| x.name == *s)
+                .map_or(0, |x| x.summary.delete);
+            let _ = writeln!(out, "  - stack {s} is deleted with its {n} resources");
         }
         for (stack, c) in &pinned {
             let why: Vec<&str> = c
@@ -269,6 +276,7 @@ pub fn markdown(plan: &Plan) -> String {
     let pinned: Vec<&ResourceChange> = plan
         .stacks
         .iter()
+        .filter(|s| s.action != Action::Delete)
         .flat_map(|s| &s.changes)
         .filter(|c| matches!(c.action, Action::Delete | Action::Replace))
         .collect();

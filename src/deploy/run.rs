@@ -741,44 +741,16 @@ impl StackJob {
         self.ctx.progress.step(&self.plan.name, message);
     }
 
-    async fn run(mut self) -> Result<String, Diagnostic> {
-        let client = client(&self.ctx).clone();
+    /// Makes the change: a change set (created, inspected, executed,
+    /// awaited) or a deletion. Returns the stack's final status.
+    async fn change(
+        &mut self,
+        client: &Client,
+        operation: Operation,
+    ) -> Result<String, Diagnostic> {
         let name = self.plan.name.clone();
-        let deleting = self.plan.action == Action::Delete;
-        let operation = match (self.plan.action, self.plan.stack_id.is_some()) {
-            (Action::Delete, _) => Operation::Delete,
-            (Action::Create, _) | (_, false) => Operation::Create,
-            _ => Operation::Update,
-        };
-        if let Some(d) = &self.desired
-            && d.text.len() > TEMPLATE_BODY_LIMIT
-            && !deleting
-        {
-            return Err(Diagnostic::error(
-                codes::TEMPLATE_TOO_LARGE,
-                format!(
-                    "the template of `{name}` is {} bytes; CloudFormation takes at most {TEMPLATE_BODY_LIMIT} inline",
-                    d.text.len()
-                ),
-            )
-            .with_help("Split the environment's resources over more apps, or deploy the built template through S3 (`rel build`)."));
-        }
-        // Journal first.
-        let mut next = self.stored.state.clone();
-        next.serial += 1;
-        next.in_flight = Some(InFlight {
-            operation,
-            stack: name.clone(),
-            change_set_id: None,
-            template_sha256: self
-                .desired
-                .as_ref()
-                .map(|d| d.sha256.clone())
-                .unwrap_or_default(),
-            started: now_rfc3339(),
-        });
-        self.write(next).await?;
-
+        let deleting = operation == Operation::Delete;
+        let client = client.clone();
         let timeout = self.ctx.timeout;
         let status = if deleting {
             let id = self.plan.stack_id.clone().unwrap_or_else(|| name.clone());
@@ -825,6 +797,75 @@ impl StackJob {
                     })
                     .await?
                 }
+            }
+        };
+        Ok(status)
+    }
+
+    async fn run(mut self) -> Result<String, Diagnostic> {
+        let client = client(&self.ctx).clone();
+        let name = self.plan.name.clone();
+        let deleting = self.plan.action == Action::Delete;
+        let operation = match (self.plan.action, self.plan.stack_id.is_some()) {
+            (Action::Delete, _) => Operation::Delete,
+            (Action::Create, _) | (_, false) => Operation::Create,
+            _ => Operation::Update,
+        };
+        if let Some(d) = &self.desired
+            && d.text.len() > TEMPLATE_BODY_LIMIT
+            && !deleting
+        {
+            return Err(Diagnostic::error(
+                codes::TEMPLATE_TOO_LARGE,
+                format!(
+                    "the template of `{name}` is {} bytes; CloudFormation takes at most {TEMPLATE_BODY_LIMIT} inline",
+                    d.text.len()
+                ),
+            )
+            .with_help("Split the environment's resources over more apps, or deploy the built template through S3 (`rel build`)."));
+        }
+        // Journal first.
+        let mut next = self.stored.state.clone();
+        next.serial += 1;
+        next.in_flight = Some(InFlight {
+            operation,
+            stack: name.clone(),
+            change_set_id: None,
+            template_sha256: self
+                .desired
+                .as_ref()
+                .map(|d| d.sha256.clone())
+                .unwrap_or_default(),
+            started: now_rfc3339(),
+        });
+        self.write(next).await?;
+
+        let status = match self.change(&client, operation).await {
+            Ok(status) => status,
+            Err(e) => {
+                // The call failed: record the stack as it is, if it can be
+                // read, so the next run starts clean; if not, the journal
+                // stays for the next apply to reconcile.
+                if let Ok(live) = aws::refresh(&client, &name).await
+                    && live
+                        .as_ref()
+                        .is_none_or(|l| aws::settled(&l.status) && l.status != "REVIEW_IN_PROGRESS")
+                {
+                    let mut next = self.stored.state.clone();
+                    next.serial += 1;
+                    next.in_flight = None;
+                    next.stack = live.as_ref().map(|l| {
+                        record(
+                            &name,
+                            l,
+                            self.desired.as_ref(),
+                            self.stored.state.stack.as_ref(),
+                            &self.stored.state.salt,
+                        )
+                    });
+                    let _ = self.write(next).await;
+                }
+                return Err(e);
             }
         };
         // Record the stack as it is now.

@@ -1,0 +1,800 @@
+//! `rel plan`, `apply` and `destroy` end to end: the binary against a moto
+//! server on loopback (a real AWS API endpoint speaking CloudFormation and
+//! S3 to the AWS SDK), with state in a local folder or in S3.
+//!
+//! moto updates in place only S3 buckets, IAM roles, ECR repositories and
+//! Route 53 record sets, so the templates here use those.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+mod support;
+use support::{Moto, venv_tool};
+
+const CANARY: &str = "canary-3f9a71";
+
+/// A test project: a `.rel` file with a shared bucket and, per service, a
+/// registry; a role whose description is a secret (a reference rel must
+/// never show).
+fn template(services: &[&str], secret: &str) -> String {
+    let mut s = String::from(
+        r#"import "std/aws" as aws
+
+param branch: string = "main"
+param scan: bool = true
+
+resource logs "AWS::S3::Bucket" {
+  BucketName = "rel-shared-logs"
+}
+
+app store {
+  hostname = "${service}-${env}.example.com"
+"#,
+    );
+    for name in services {
+        s.push_str(&format!(
+            r#"
+  service {name} {{
+    image = "registry.example.com/{name}:1"
+    port  = 8080
+  }}
+
+  registry {name}_repo = aws.repository {{
+    name         = "store/${{env}}/{name}"
+    scan_on_push = scan
+  }}
+"#
+        ));
+    }
+    s.push_str(&format!(
+        r#"
+  resource role "AWS::IAM::Role" {{
+    AssumeRolePolicyDocument = {{
+      Version   = "2012-10-17"
+      Statement = [{{ Effect = "Allow", Principal = {{ Service = "ec2.amazonaws.com" }}, Action = "sts:AssumeRole" }}]
+    }}
+    Description = secret("{secret}")
+  }}
+}}
+
+environment "pr-${{branch}}" from store {{
+  tier = "preprod"
+}}
+"#
+    ));
+    s
+}
+
+struct Project {
+    moto: Moto,
+    dir: PathBuf,
+    /// Extra arguments for every command (`--state s3://...`).
+    state: Vec<String>,
+}
+
+impl Project {
+    fn new(name: &str, text: &str) -> Project {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join("deploy")
+            .join(name);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = Project {
+            moto: Moto::start(),
+            dir,
+            state: Vec::new(),
+        };
+        p.write(text);
+        p
+    }
+
+    fn write(&self, text: &str) {
+        std::fs::write(self.dir.join("main.rel"), text).unwrap();
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_rel"));
+        c.args(args)
+            .args(&self.state)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("NO_COLOR", "1")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_ENDPOINT_URL")
+            .env_remove("REL_STATE")
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// `rel VERB DIR --env pr-main --endpoint-url MOTO EXTRA...`.
+    fn args<'a>(&'a self, verb: &'a str, extra: &[&'a str]) -> Vec<String> {
+        self.args_in("pr-main", verb, extra)
+    }
+
+    fn args_in(&self, env: &str, verb: &str, extra: &[&str]) -> Vec<String> {
+        let mut a: Vec<String> = vec![
+            verb.into(),
+            self.dir.display().to_string(),
+            "--env".into(),
+            env.into(),
+            "--endpoint-url".into(),
+            self.moto.endpoint.clone(),
+            // A stuck operation fails the test instead of hanging it.
+            "--timeout".into(),
+            "120".into(),
+        ];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    }
+
+    fn rel(&self, verb: &str, extra: &[&str]) -> Run {
+        self.rel_in("pr-main", verb, extra)
+    }
+
+    fn rel_in(&self, env: &str, verb: &str, extra: &[&str]) -> Run {
+        let args = self.args_in(env, verb, extra);
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        Run::of(self.command(&refs).output().expect("rel runs"))
+    }
+
+    fn spawn(&self, verb: &str, extra: &[&str]) -> Child {
+        let args = self.args(verb, extra);
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.command(&refs)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("rel starts")
+    }
+
+    fn state_dir(&self) -> PathBuf {
+        self.dir.join(".rel/state")
+    }
+
+    /// The CloudFormation stacks that exist, by name, with their status.
+    fn stacks(&self) -> Vec<(String, String)> {
+        let script = "import boto3,sys,json\nc=boto3.client('cloudformation',endpoint_url=sys.argv[1],region_name='us-east-1',aws_access_key_id='t',aws_secret_access_key='t')\nprint(json.dumps(sorted([s['StackName'],s['StackStatus']] for s in c.describe_stacks()['Stacks'] if s['StackStatus']!='DELETE_COMPLETE')))";
+        let out = Command::new(venv_tool("python"))
+            .args(["-c", script, &self.moto.endpoint])
+            .output()
+            .expect("python runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Vec<(String, String)> = serde_json::from_slice(&out.stdout).unwrap();
+        v
+    }
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn of(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: flat(&String::from_utf8_lossy(&o.stderr)),
+        }
+    }
+
+    #[track_caller]
+    fn expect(self, code: i32) -> Run {
+        assert_eq!(
+            self.code, code,
+            "exit {} (expected {code})\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        );
+        self
+    }
+
+    fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+/// Diagnostics as one line: the renderer wraps long messages in a frame.
+fn flat(text: &str) -> String {
+    text.replace('│', " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn json(run: &Run) -> serde_json::Value {
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
+}
+
+/// Validates a document against a schema in docs/schema with the pinned
+/// `jsonschema` package.
+fn assert_schema_valid(document: &str, schema: &str) {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("deploy");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(format!(
+        "doc-{}.json",
+        std::process::id() as u64 * 1000 + rand_suffix()
+    ));
+    std::fs::write(&file, document).unwrap();
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("docs/schema")
+        .join(schema);
+    let out = Command::new(venv_tool("python"))
+        .args([
+            "-c",
+            "import json,sys,jsonschema\ns=json.load(open(sys.argv[2]))\njsonschema.Draft202012Validator.check_schema(s)\njsonschema.Draft202012Validator(s).validate(json.load(open(sys.argv[1])))",
+        ])
+        .arg(&file)
+        .arg(&schema)
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "{} does not follow {}:\n{}",
+        file.display(),
+        schema.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Waits until `ready` holds (polled often), or fails after a minute.
+#[track_caller]
+fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !ready() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+fn signal(child: &Child, sig: i32) {
+    // SAFETY: kill(2) on a child this test started and has not reaped.
+    let rc = unsafe { libc::kill(child.id() as i32, sig) };
+    assert_eq!(rc, 0, "kill({}, {sig})", child.id());
+}
+
+#[test]
+fn create_then_plan_again_shows_no_changes() {
+    let p = Project::new("create", &template(&["web"], "store/db-password"));
+    let first = p.rel("plan", &[]).expect(2);
+    assert!(first.stdout.contains("3 to create"), "{}", first.stdout);
+    let applied = p.rel("apply", &["--auto-approve"]).expect(0);
+    assert!(
+        applied.stderr.contains("apply complete: 3 created"),
+        "{}",
+        applied.stderr
+    );
+    assert_eq!(
+        p.stacks(),
+        vec![
+            ("rel-env-pr-main".to_string(), "CREATE_COMPLETE".to_string()),
+            ("rel-shared".to_string(), "CREATE_COMPLETE".to_string())
+        ]
+    );
+    let again = p.rel("plan", &[]).expect(0);
+    assert!(again.stdout.contains("No changes"), "{}", again.stdout);
+    let again = p.rel("plan", &["--json"]).expect(0);
+    assert_schema_valid(&again.stdout, "plan.v1.json");
+    for f in ["rel-shared.json", "rel-env-pr-main.json"] {
+        let text = std::fs::read_to_string(p.state_dir().join(f)).unwrap();
+        assert_schema_valid(&text, "state.v1.json");
+        let state = rel::state::State::from_json(&text).unwrap();
+        assert!(state.in_flight.is_none());
+        assert!(
+            state
+                .stack
+                .unwrap()
+                .stack_id
+                .starts_with("arn:aws:cloudformation:")
+        );
+    }
+    // The outputs and state commands read what was recorded.
+    let state_list = p
+        .command(&["state", "list", p.dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&state_list.stdout);
+    assert!(
+        listed.contains("rel-env-pr-main") && listed.contains("CREATE_COMPLETE"),
+        "{listed}"
+    );
+    // From state alone (no provider), still no changes.
+    p.rel("plan", &["--refresh=false"]).expect(0);
+}
+
+#[test]
+fn a_changed_value_shows_exactly_that_field_and_is_applied() {
+    let p = Project::new("update", &template(&["web"], "store/db-password"));
+    p.rel("apply", &["--auto-approve"]).expect(0);
+    let plan = p.rel("plan", &["--json", "--set", "scan=false"]).expect(2);
+    assert_schema_valid(&plan.stdout, "plan.v1.json");
+    let v = json(&plan);
+    assert_eq!(v["summary"]["update"], 1, "{v:#}");
+    assert_eq!(v["summary"]["create"], 0);
+    let changes: Vec<&serde_json::Value> = v["stacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["changes"].as_array().unwrap())
+        .collect();
+    assert_eq!(changes.len(), 1, "{v:#}");
+    let c = changes[0];
+    assert_eq!(
+        c["address"],
+        "env:pr-main/app.store/registry.web_repo/resource.repo"
+    );
+    assert_eq!(c["action"], "update");
+    assert_eq!(
+        c["fields"],
+        serde_json::json!([{
+            "path": "Properties.ImageScanningConfiguration.ScanOnPush",
+            "before": true, "after": false,
+            "sensitive": false, "known_after_apply": false, "forces_replacement": false
+        }])
+    );
+    let text = p.rel("plan", &["--set", "scan=false"]).expect(2);
+    assert!(
+        text.stdout
+            .contains("- Properties.ImageScanningConfiguration.ScanOnPush = true"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout
+            .contains("+ Properties.ImageScanningConfiguration.ScanOnPush = false"),
+        "{}",
+        text.stdout
+    );
+    let md = p
+        .rel("plan", &["--format", "markdown", "--set", "scan=false"])
+        .expect(2);
+    assert!(
+        md.stdout
+            .contains("| rel-env-pr-main | update | 0 | 1 | 0 | 0 | 1 |"),
+        "{}",
+        md.stdout
+    );
+
+    p.rel("apply", &["--auto-approve", "--set", "scan=false"])
+        .expect(0);
+    assert_eq!(
+        p.stacks()[0],
+        ("rel-env-pr-main".into(), "UPDATE_COMPLETE".into())
+    );
+    p.rel("plan", &["--set", "scan=false"]).expect(0);
+    // The recorded value is the new one.
+    let state = std::fs::read_to_string(p.state_dir().join("rel-env-pr-main.json")).unwrap();
+    let state = rel::state::State::from_json(&state).unwrap();
+    let repo = &state.stack.unwrap().resources["RegistryWebRepoRepo"];
+    assert_eq!(
+        repo.values["Properties"]["ImageScanningConfiguration"]["ScanOnPush"],
+        false
+    );
+    // A name change replaces the repository, and the plan says so first.
+    let renamed =
+        template(&["web"], "store/db-password").replace("store/${env}/web", "store/${env}/web2");
+    p.write(&renamed);
+    let plan = p.rel("plan", &["--set", "scan=false"]).expect(2);
+    let pinned = plan
+        .stdout
+        .find("Destroyed or replaced:")
+        .expect("replacements pinned");
+    let detail = plan.stdout.find("rel-env-pr-main (update):").unwrap();
+    assert!(pinned < detail, "{}", plan.stdout);
+    assert!(
+        plan.stdout
+            .contains("Properties.RepositoryName forces replacement"),
+        "{}",
+        plan.stdout
+    );
+}
+
+#[test]
+fn a_removed_service_has_its_resources_deleted() {
+    let p = Project::new("remove", &template(&["web", "api"], "store/db-password"));
+    p.rel("apply", &["--auto-approve"]).expect(0);
+    p.write(&template(&["web"], "store/db-password"));
+    let plan = p.rel("plan", &["--json"]).expect(2);
+    let v = json(&plan);
+    assert_eq!(v["summary"]["delete"], 1, "{v:#}");
+    let env = &v["stacks"][1];
+    assert_eq!(
+        env["changes"][0]["address"],
+        "env:pr-main/app.store/registry.api_repo/resource.repo"
+    );
+    assert_eq!(env["changes"][0]["action"], "delete");
+    assert_eq!(env["changes"][0]["physical_id"], "store/pr-main/api");
+    let text = p.rel("plan", &[]).expect(2);
+    assert!(text.stdout.contains("- env:pr-main/app.store/registry.api_repo/resource.repo (AWS::ECR::Repository) in rel-env-pr-main"), "{}", text.stdout);
+    p.rel("apply", &["--auto-approve"]).expect(0);
+    p.rel("plan", &[]).expect(0);
+    let state = std::fs::read_to_string(p.state_dir().join("rel-env-pr-main.json")).unwrap();
+    let state = rel::state::State::from_json(&state).unwrap();
+    let resources: Vec<String> = state.stack.unwrap().resources.into_keys().collect();
+    assert_eq!(resources, ["RegistryWebRepoRepo", "Role"]);
+}
+
+#[test]
+fn a_saved_plan_is_applied_exactly_and_refused_once_stale() {
+    let p = Project::new("saved", &template(&["web"], "store/db-password"));
+    let plan_file = p.dir.join("plan.out");
+    let plan_arg = plan_file.to_str().unwrap();
+    p.rel("plan", &["-o", plan_arg]).expect(2);
+    // Applied as saved: no question asked, no second plan needed.
+    let applied = p.rel("apply", &[plan_arg]).expect(0);
+    assert!(
+        applied.stderr.contains("apply complete: 3 created"),
+        "{}",
+        applied.stderr
+    );
+    // A plan saved, then the state moves on: refused, nothing changed.
+    p.rel("plan", &["-o", plan_arg, "--set", "scan=false"])
+        .expect(2);
+    p.rel("apply", &["--auto-approve", "--set", "scan=false"])
+        .expect(0);
+    p.rel("apply", &["--auto-approve"]).expect(0);
+    let refused = p.rel("apply", &["--set", "scan=false", plan_arg]).expect(1);
+    assert!(refused.stderr.contains("E0502"), "{}", refused.stderr);
+    assert!(refused.stderr.contains("stale"), "{}", refused.stderr);
+    // The template changed since the plan: refused too.
+    p.rel("plan", &["-o", plan_arg, "--set", "scan=false"])
+        .expect(2);
+    let refused = p.rel("apply", &[plan_arg]).expect(1);
+    assert!(
+        refused
+            .stderr
+            .contains("template of `rel-env-pr-main` changed"),
+        "{}",
+        refused.stderr
+    );
+    // Without a plan or --auto-approve, and no terminal: refused, not hung.
+    let refused = p.rel("apply", &["--set", "scan=false"]).expect(1);
+    assert!(refused.stderr.contains("E0507"), "{}", refused.stderr);
+    p.rel("plan", &[]).expect(0);
+}
+
+/// Starts an apply, stops it while it holds the lock, and checks that a
+/// second apply fails at once naming the holder.
+fn second_apply_is_refused_while_the_first_holds_the_lock(
+    p: &Project,
+    wait_lock: impl Fn(),
+    lock_held: impl Fn() -> bool,
+) {
+    let mut first = p.spawn("apply", &["--auto-approve"]);
+    wait_lock();
+    signal(&first, libc::SIGSTOP);
+    let second = p.rel("apply", &["--auto-approve"]).expect(1);
+    signal(&first, libc::SIGCONT);
+    assert!(second.stderr.contains("E0501"), "{}", second.stderr);
+    assert!(
+        second.stderr.contains(&format!("(process {})", first.id())),
+        "{}",
+        second.stderr
+    );
+    assert!(
+        second.stderr.contains("rel state unlock"),
+        "{}",
+        second.stderr
+    );
+    let status = first.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(first.stderr.as_mut().unwrap(), &mut err).unwrap();
+    let err = flat(&err);
+    assert!(status.success(), "{err}");
+    assert!(err.contains("apply complete"), "{err}");
+    // The lock is gone with its holder.
+    assert!(!lock_held());
+    p.rel("plan", &[]).expect(0);
+}
+
+#[test]
+fn two_applies_at_once_one_proceeds_local_state() {
+    let p = Project::new("lock-local", &template(&["web"], "store/db-password"));
+    let lock = p.state_dir().join("rel-env-pr-main.lock");
+    second_apply_is_refused_while_the_first_holds_the_lock(
+        &p,
+        || wait_for("the first apply to take the lock", || lock.exists()),
+        || lock.exists(),
+    );
+}
+
+/// Creates a bucket on moto (path style).
+fn create_bucket(endpoint: &str, bucket: &str) {
+    let script = "import boto3,sys\nc=boto3.client('s3',endpoint_url=sys.argv[1],region_name='us-east-1',aws_access_key_id='t',aws_secret_access_key='t')\nc.create_bucket(Bucket=sys.argv[2])";
+    let out = Command::new(venv_tool("python"))
+        .args(["-c", script, endpoint, bucket])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+const S3: &str = "import boto3,sys,time\nc=boto3.client('s3',endpoint_url=sys.argv[1],region_name='us-east-1',aws_access_key_id='t',aws_secret_access_key='t')\n";
+
+/// The object's body, if it exists.
+fn s3_object(endpoint: &str, bucket: &str, key: &str) -> Option<String> {
+    let script = format!(
+        "{S3}try:\n  sys.stdout.write(c.get_object(Bucket=sys.argv[2],Key=sys.argv[3])['Body'].read().decode())\nexcept c.exceptions.NoSuchKey:\n  sys.exit(3)"
+    );
+    let out = Command::new(venv_tool("python"))
+        .args(["-c", &script, endpoint, bucket, key])
+        .output()
+        .expect("python runs");
+    match out.status.code() {
+        Some(0) => Some(String::from_utf8_lossy(&out.stdout).into_owned()),
+        Some(3) => None,
+        _ => panic!("{}", String::from_utf8_lossy(&out.stderr)),
+    }
+}
+
+/// Waits (polling every 5 ms, at most a minute) until an object exists.
+fn wait_for_s3_object(endpoint: &str, bucket: &str, key: &str) {
+    let script = format!(
+        "{S3}end=time.time()+60\nwhile time.time()<end:\n  try:\n    c.head_object(Bucket=sys.argv[2],Key=sys.argv[3]); sys.exit(0)\n  except c.exceptions.ClientError:\n    time.sleep(0.005)\nsys.exit(4)"
+    );
+    let out = Command::new(venv_tool("python"))
+        .args(["-c", &script, endpoint, bucket, key])
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "no {key} within a minute: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn two_applies_at_once_one_proceeds_s3_state() {
+    let mut p = Project::new("lock-s3", &template(&["web"], "store/db-password"));
+    create_bucket(&p.moto.endpoint, "rel-state");
+    p.state = vec!["--state".into(), "s3://rel-state/teams/store".into()];
+    let endpoint = p.moto.endpoint.clone();
+    let lock = "teams/store/rel-env-pr-main.lock";
+    second_apply_is_refused_while_the_first_holds_the_lock(
+        &p,
+        || wait_for_s3_object(&endpoint, "rel-state", lock),
+        || s3_object(&endpoint, "rel-state", lock).is_some(),
+    );
+    // The state went to S3, not to the project.
+    assert!(!p.state_dir().exists());
+    let state =
+        s3_object(&endpoint, "rel-state", "teams/store/rel-env-pr-main.json").expect("state in S3");
+    assert_schema_valid(&state, "state.v1.json");
+    let state = rel::state::State::from_json(&state).unwrap();
+    assert_eq!(state.stack.unwrap().status, "CREATE_COMPLETE");
+    // A write from an old read is refused (If-Match), not clobbered:
+    // `state unlock` of an unknown id is an error too.
+    let unlock = p
+        .command(&[
+            "state",
+            "unlock",
+            "0000",
+            p.dir.to_str().unwrap(),
+            "--endpoint-url",
+            &endpoint,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(unlock.status.code(), Some(1));
+    assert!(flat(&String::from_utf8_lossy(&unlock.stderr)).contains("E0511"));
+}
+
+#[test]
+fn a_killed_apply_leaves_state_intact_and_the_next_apply_finishes() {
+    let p = Project::new("kill", &template(&["web", "api"], "store/db-password"));
+    let env_state = p.state_dir().join("rel-env-pr-main.json");
+    let shared_state = p.state_dir().join("rel-shared.json");
+    let in_flight = |path: &Path| {
+        std::fs::read_to_string(path)
+            .is_ok_and(|t| t.contains("\"in_flight\"") && t.contains("change_set_id"))
+    };
+    let mut first = p.spawn("apply", &["--auto-approve"]);
+    wait_for("the apply to start a change set", || {
+        in_flight(&env_state) || in_flight(&shared_state)
+    });
+    signal(&first, libc::SIGKILL);
+    first.wait().unwrap();
+    // Every state file is whole and records the change in flight.
+    let mut journaled = 0;
+    for path in [&env_state, &shared_state] {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            let state = rel::state::State::from_json(&text).expect("a whole state file");
+            journaled += usize::from(state.in_flight.is_some());
+        }
+    }
+    assert_eq!(journaled, 1);
+    // The lock is left behind by the dead process.
+    assert!(p.state_dir().join("rel-env-pr-main.lock").exists());
+    let second = p.rel("apply", &["--auto-approve"]).expect(0);
+    assert!(
+        second.stderr.contains("took over stale lock"),
+        "{}",
+        second.stderr
+    );
+    assert!(
+        second.stderr.contains("recovered the interrupted create"),
+        "{}",
+        second.stderr
+    );
+    p.rel("plan", &[]).expect(0);
+    assert_eq!(p.stacks().len(), 2);
+}
+
+#[test]
+fn a_secret_never_appears_in_plans_state_or_logs() {
+    let secret = format!("{CANARY}/db-password");
+    let p = Project::new("secret", &template(&["web"], &secret));
+    let plan_file = p.dir.join("plan.out");
+    let plan_arg = plan_file.to_str().unwrap();
+    let mut seen = vec![
+        p.rel("plan", &[]).expect(2).all(),
+        p.rel("plan", &["--json"]).expect(2).all(),
+        p.rel("plan", &["--format", "markdown"]).expect(2).all(),
+        p.rel("plan", &["-o", plan_arg]).expect(2).all(),
+    ];
+    seen.push(std::fs::read_to_string(&plan_file).unwrap());
+    seen.push(p.rel("apply", &[plan_arg]).expect(0).all());
+    // The secret changes: shown as changed, never in clear.
+    p.write(&template(&["web"], &format!("{CANARY}/db-password-2")));
+    let changed = p.rel("plan", &[]).expect(2);
+    assert!(
+        changed
+            .stdout
+            .contains("Properties.Description = (sensitive, changed)"),
+        "{}",
+        changed.stdout
+    );
+    let changed_json = p.rel("plan", &["--json"]).expect(2);
+    let v = json(&changed_json);
+    let field = &v["stacks"][1]["changes"][0]["fields"][0];
+    assert_eq!(field["sensitive"], true, "{v:#}");
+    assert_eq!(field["after"], "(sensitive)");
+    seen.push(changed.all());
+    seen.push(changed_json.all());
+    seen.push(p.rel("apply", &["--auto-approve"]).expect(0).all());
+    for entry in std::fs::read_dir(p.state_dir()).unwrap() {
+        seen.push(std::fs::read_to_string(entry.unwrap().path()).unwrap());
+    }
+    let show = p
+        .command(&["state", "show", p.dir.to_str().unwrap(), "--env", "pr-main"])
+        .output()
+        .unwrap();
+    assert!(show.status.success());
+    seen.push(String::from_utf8_lossy(&show.stdout).into_owned());
+    let out = p
+        .command(&["output", p.dir.to_str().unwrap(), "--env", "pr-main"])
+        .output()
+        .unwrap();
+    seen.push(String::from_utf8_lossy(&out.stdout).into_owned());
+    seen.push(p.rel("destroy", &["--auto-approve"]).expect(0).all());
+    for (i, text) in seen.iter().enumerate() {
+        assert!(
+            !text.contains(CANARY),
+            "output {i} shows the secret:\n{text}"
+        );
+    }
+    // The state records a salted hash where the secret was.
+    assert!(seen.iter().any(|t| t.contains("(sensitive sha256:")));
+}
+
+#[test]
+fn destroy_removes_everything_it_created() {
+    let p = Project::new("destroy", &template(&["web"], "store/db-password"));
+    p.rel("apply", &["--auto-approve"]).expect(0);
+    p.rel_in(
+        "pr-other",
+        "apply",
+        &["--auto-approve", "--set", "branch=other"],
+    )
+    .expect(0);
+    assert_eq!(p.stacks().len(), 3);
+    // The shared stack stays while another environment uses it.
+    let refused = p
+        .rel("destroy", &["--auto-approve", "--include-shared"])
+        .expect(1);
+    assert!(refused.stderr.contains("E0512"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("rel-env-pr-other"),
+        "{}",
+        refused.stderr
+    );
+    let plan = p.rel("destroy", &["--auto-approve"]).expect(0);
+    assert!(
+        plan.stdout.contains("stack rel-env-pr-main is deleted"),
+        "{}",
+        plan.stdout
+    );
+    assert_eq!(p.stacks().len(), 2);
+    p.rel_in(
+        "pr-other",
+        "destroy",
+        &[
+            "--auto-approve",
+            "--include-shared",
+            "--set",
+            "branch=other",
+        ],
+    )
+    .expect(0);
+    assert_eq!(p.stacks(), Vec::<(String, String)>::new());
+    // Nothing left to destroy, and the states say so.
+    let again = p
+        .rel("destroy", &["--auto-approve", "--include-shared"])
+        .expect(0);
+    assert!(again.stderr.contains("nothing to do"), "{}", again.stderr);
+    for entry in std::fs::read_dir(p.state_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        assert_eq!(
+            path.extension().unwrap(),
+            "json",
+            "no lock left: {}",
+            path.display()
+        );
+        let state = rel::state::State::from_json(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert!(
+            state.stack.is_none() && state.in_flight.is_none(),
+            "{}",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn the_shop_example_is_applied_planned_and_destroyed() {
+    let p = Project::new("shop", "");
+    let shop = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/shop");
+    let state = p.dir.join("state");
+    let run = |verb: &str, extra: &[&str]| {
+        let mut args = vec![
+            verb.to_string(),
+            shop.display().to_string(),
+            "--env".into(),
+            "pr-feature-x".into(),
+            "--set".into(),
+            "branch=feature/x".into(),
+            "--endpoint-url".into(),
+            p.moto.endpoint.clone(),
+            "--state".into(),
+            state.display().to_string(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        Run::of(p.command(&refs).output().unwrap())
+    };
+    let plan = run("plan", &["--json"]).expect(2);
+    assert_schema_valid(&plan.stdout, "plan.v1.json");
+    let v = json(&plan);
+    assert!(v["summary"]["create"].as_u64().unwrap() > 20, "{v:#}");
+    // The certificate's manual validation records are in the plan.
+    assert!(
+        run("plan", &[])
+            .stdout
+            .contains("Certificates whose DNS validation records must be created by hand")
+            || v["manual_dns_validation"].as_array().unwrap().is_empty()
+    );
+    run("apply", &["--auto-approve"]).expect(0);
+    run("plan", &[]).expect(0);
+    // moto deletes a VPC before its subnets and fails (DependencyViolation),
+    // so the shared stack's deletion is shown by the other tests.
+    run("destroy", &["--auto-approve"]).expect(0);
+    assert_eq!(
+        p.stacks(),
+        vec![("rel-shared".to_string(), "CREATE_COMPLETE".to_string())]
+    );
+}
