@@ -798,3 +798,58 @@ fn the_shop_example_is_applied_planned_and_destroyed() {
         vec![("rel-shared".to_string(), "CREATE_COMPLETE".to_string())]
     );
 }
+
+#[test]
+fn a_failed_stack_is_reported_and_stops_its_dependents() {
+    let p = Project::new("failure", &template(&["web"], "store/db-password"));
+    // The shared stack's bucket name is taken already.
+    create_bucket(&p.moto.endpoint, "rel-shared-logs");
+    let failed = p.rel("apply", &["--auto-approve"]).expect(1);
+    assert!(
+        failed.stderr.contains("BucketAlreadyExists"),
+        "{}",
+        failed.stderr
+    );
+    assert!(
+        failed
+            .stderr
+            .contains("FAIL rel-env-pr-main create not started: `rel-shared` failed"),
+        "{}",
+        failed.stderr
+    );
+    assert!(failed.stderr.contains("apply failed"), "{}", failed.stderr);
+    // Nothing of the environment was started or recorded.
+    assert!(!p.state_dir().join("rel-env-pr-main.json").exists());
+    assert!(p.stacks().iter().all(|(name, _)| name != "rel-env-pr-main"));
+    // Once the cause is gone, apply again finishes from where it stopped.
+    let script = "import boto3,sys\nc=boto3.client('s3',endpoint_url=sys.argv[1],region_name='us-east-1',aws_access_key_id='t',aws_secret_access_key='t')\nc.delete_bucket(Bucket='rel-shared-logs')";
+    let out = Command::new(venv_tool("python"))
+        .args(["-c", script, &p.moto.endpoint])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    p.rel("apply", &["--auto-approve"]).expect(0);
+    p.rel("plan", &[]).expect(0);
+}
+
+#[test]
+fn an_interrupted_apply_releases_its_lock() {
+    let p = Project::new("sigterm", &template(&["web"], "store/db-password"));
+    let lock = p.state_dir().join("rel-env-pr-main.lock");
+    let mut first = p.spawn("apply", &["--auto-approve"]);
+    wait_for("the apply to take the lock", || lock.exists());
+    signal(&first, libc::SIGTERM);
+    let status = first.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(first.stderr.as_mut().unwrap(), &mut err).unwrap();
+    let err = flat(&err);
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(err.contains("E0513") && err.contains("SIGTERM"), "{err}");
+    assert!(!lock.exists(), "the lock is released");
+    p.rel("apply", &["--auto-approve"]).expect(0);
+    p.rel("plan", &[]).expect(0);
+}

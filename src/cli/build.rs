@@ -65,7 +65,7 @@ pub fn run(
     }
     for m in &build.manual_validation {
         eprintln!(
-            "note: certificate `{}` needs DNS validation records created by hand for {} (no managed public zone); index.json lists them, apply prints their values",
+            "note: certificate `{}` needs DNS validation records created by hand for {} (no managed public zone); index.json and `rel plan` list them",
             m.certificate,
             m.domains.join(", ")
         );

@@ -561,3 +561,130 @@ pub fn plan(
         warnings,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn stack(template: J) -> DesiredStack {
+        DesiredStack {
+            name: "rel-env-x".into(),
+            layer: "env:x".into(),
+            text: template.to_string(),
+            sha256: "0".repeat(64),
+            addresses: [("Repo".to_string(), "env:x/app.a/resource.repo".to_string())].into(),
+            depends_on: Vec::new(),
+            template,
+        }
+    }
+
+    fn plan_against(desired: &DesiredStack, live: J) -> StackPlan {
+        let live = LiveStack {
+            stack_id: "arn".into(),
+            status: "CREATE_COMPLETE".into(),
+            template: Some(live),
+            ..LiveStack::default()
+        };
+        let input = StackInput {
+            name: &desired.name,
+            layer: &desired.layer,
+            desired: Some(desired),
+            recorded: None,
+            live: Some(Some(&live)),
+            salt: "salt",
+            precondition: Precondition::default(),
+        };
+        plan_stack(&input, &mut Vec::new())
+    }
+
+    fn repo(name: &str, scan: bool) -> J {
+        json!({"Resources": {"Repo": {"Type": "AWS::ECR::Repository", "Properties": {
+            "RepositoryName": name, "ImageScanningConfiguration": {"ScanOnPush": scan}}}}})
+    }
+
+    #[test]
+    fn a_changed_mutable_field_is_an_update_of_that_field() {
+        let p = plan_against(&stack(repo("a", false)), repo("a", true));
+        assert_eq!(p.action, Action::Update);
+        assert_eq!(p.changes.len(), 1);
+        let c = &p.changes[0];
+        assert_eq!(
+            (c.action, c.address.as_str()),
+            (Action::Update, "env:x/app.a/resource.repo")
+        );
+        assert_eq!(c.fields.len(), 1);
+        assert_eq!(
+            c.fields[0].path,
+            "Properties.ImageScanningConfiguration.ScanOnPush"
+        );
+        assert!(!c.fields[0].forces_replacement);
+    }
+
+    #[test]
+    fn a_create_only_field_forces_replacement() {
+        let p = plan_against(&stack(repo("b", true)), repo("a", true));
+        assert_eq!(p.changes[0].action, Action::Replace);
+        assert!(p.changes[0].fields[0].forces_replacement);
+        assert_eq!(p.summary.replace, 1);
+    }
+
+    #[test]
+    fn secrets_are_compared_hashed_and_never_shown() {
+        let with = |s: &str| {
+            json!({"Resources": {"Repo": {"Type": "AWS::IAM::Role", "Properties": {
+                "Description": format!("{{{{resolve:secretsmanager:{s}}}}}")}}}})
+        };
+        let same = plan_against(&stack(with("canary/a")), with("canary/a"));
+        assert_eq!(same.action, Action::NoOp);
+        let changed = plan_against(&stack(with("canary/b")), with("canary/a"));
+        let f = &changed.changes[0].fields[0];
+        assert!(f.sensitive);
+        assert_eq!(f.after, Some(json!("(sensitive)")));
+        assert!(!serde_json::to_string(&changed).unwrap().contains("canary"));
+    }
+
+    #[test]
+    fn intrinsics_are_known_after_apply_and_compared_whole() {
+        let t = |att: &str| {
+            json!({"Resources": {"Repo": {"Type": "AWS::Route53::RecordSet", "Properties": {
+                "ResourceRecords": [{"Fn::GetAtt": ["Lb", att]}]}}}})
+        };
+        let p = plan_against(&stack(t("DNSName")), t("Arn"));
+        let f = &p.changes[0].fields[0];
+        assert_eq!(f.path, "Properties.ResourceRecords[0]");
+        assert!(f.known_after_apply);
+        assert_eq!(f.after, Some(json!({"Fn::GetAtt": ["Lb", "DNSName"]})));
+    }
+
+    #[test]
+    fn deletions_and_replacements_come_first() {
+        let desired = json!({"Resources": {
+            "A": {"Type": "AWS::S3::Bucket", "Properties": {}},
+            "Repo": {"Type": "AWS::ECR::Repository", "Properties": {"RepositoryName": "new"}}}});
+        let live = json!({"Resources": {
+            "Repo": {"Type": "AWS::ECR::Repository", "Properties": {"RepositoryName": "old"}},
+            "Z": {"Type": "AWS::S3::Bucket", "Properties": {}}}});
+        let p = plan_against(&stack(desired), live);
+        let order: Vec<(Action, &str)> = p
+            .changes
+            .iter()
+            .map(|c| (c.action, c.logical_id.as_str()))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                (Action::Delete, "Z"),
+                (Action::Replace, "Repo"),
+                (Action::Create, "A")
+            ]
+        );
+    }
+
+    #[test]
+    fn the_create_only_table_is_sorted_for_binary_search() {
+        let table = crate::deploy::create_only::CREATE_ONLY;
+        assert!(table.windows(2).all(|w| w[0].0 < w[1].0));
+        assert!(create_only("AWS::ECR::Repository").contains(&"RepositoryName"));
+    }
+}

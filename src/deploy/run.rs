@@ -139,6 +139,54 @@ impl Held {
     }
 }
 
+/// Ctrl-C and SIGTERM, caught from the moment this is made (so that a
+/// signal arriving while the first lock is being taken is not missed).
+struct Signals {
+    #[cfg(unix)]
+    interrupt: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn catch() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Signals {
+                interrupt: signal(SignalKind::interrupt()).ok(),
+                terminate: signal(SignalKind::terminate()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        Signals {}
+    }
+
+    /// Resolves when the process is asked to stop; names the signal.
+    async fn received(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
+                match s {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }
+            tokio::select! {
+                _ = recv(&mut self.interrupt) => "Ctrl-C",
+                _ = recv(&mut self.terminate) => "SIGTERM",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        }
+    }
+}
+
 fn hold(backend: Arc<Backend>) -> Held {
     let locks: Arc<Mutex<Vec<Lock>>> = Arc::new(Mutex::new(Vec::new()));
     let renewer = {
@@ -169,8 +217,18 @@ pub async fn run(
     mode: Mode,
     confirm: Confirm<'_>,
 ) -> Result<Outcome, Diagnostic> {
+    let mut signals = Signals::catch();
     let held = hold(backend.clone());
-    let result = run_locked(&ctx, &backend, &held, desired, mode, confirm).await;
+    // Ctrl-C or SIGTERM stops the work (a change set already executing goes
+    // on in CloudFormation; its journal entry stays) and releases the locks.
+    let result = tokio::select! {
+        r = run_locked(&ctx, &backend, &held, desired, mode, confirm) => r,
+        signal = signals.received() => Err(Diagnostic::error(
+            codes::INTERRUPTED,
+            format!("interrupted by {signal}: stopped, locks released"),
+        )
+        .with_help("Run the same command again: it records what finished and carries on.")),
+    };
     let released = held.release().await;
     let outcome = result?;
     released?;
@@ -461,8 +519,9 @@ fn check_saved(saved: &SavedPlan, now: &Plan) -> Result<(), Diagnostic> {
     Ok(())
 }
 
-/// A stack's record from what is live.
-fn record(
+/// A stack's record from what is live: its template (secrets hashed),
+/// physical ids and outputs.
+pub fn record(
     name: &str,
     live: &LiveStack,
     desired: Option<&DesiredStack>,

@@ -325,6 +325,11 @@ codes! {
         why: "Environments import the shared stack's exports; CloudFormation refuses to delete exports in use, and the environments would break.",
         example: "`rel destroy --env staging --include-shared` while production is still deployed"
     }
+    INTERRUPTED = "E0513" "interrupted" {
+        what: "The operation was interrupted (Ctrl-C or SIGTERM) and stopped.",
+        why: "Stopping releases the locks; a change CloudFormation had already started goes on there and is recorded in state as in flight.",
+        example: "Ctrl-C during `rel apply`: run apply again to record what finished and carry on"
+    }
 }
 
 /// Looks a code up by id (`E0201`) or name (`unresolved-name`).

@@ -1,0 +1,154 @@
+//! `rel plan` over 10,000 recorded resources with nothing changed: a
+//! generated app of 5,000 services, each with an ECR repository and a
+//! Route 53 record in the environment's stack, recorded as applied.
+//! Measures the plan itself in process (desired, recorded and live
+//! compared, with live equal to the record as a refresh would find it),
+//! then the release binary end to end from state (`--refresh=false`:
+//! compile, read the states, compare, print).
+//! `cargo bench --bench plan [-- SERVICES]`.
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[path = "support/generate.rs"]
+#[allow(dead_code)]
+mod generate;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use rel::deploy::Desired;
+use rel::deploy::plan::{self, LiveStack, Precondition, StackInput};
+use rel::emit::BuildOptions;
+use rel::source::SourceMap;
+use rel::state::State;
+
+fn median(times: &mut [Duration]) -> f64 {
+    times.sort();
+    times[times.len() / 2].as_secs_f64() * 1e3
+}
+
+fn main() {
+    let services: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(5000);
+    let dir = generate::write_build_app(services, "rel-plan-bench");
+    let (entry, options) = generate::build_inputs(&dir);
+    let (model, build) = rel::build_entries(
+        &mut SourceMap::new(),
+        &[entry],
+        &options,
+        &BuildOptions::default(),
+    )
+    .expect("the generated app builds");
+    let desired = Desired::from_build(&model, &build).expect("JSON templates");
+
+    // What a refresh finds, and the states an apply would have recorded.
+    let mut live = BTreeMap::new();
+    let mut states = BTreeMap::new();
+    let state_dir = dir.join(".rel/state");
+    for d in &desired.stacks {
+        let l = LiveStack {
+            stack_id: format!(
+                "arn:aws:cloudformation:us-east-1:123456789012:stack/{}/1",
+                d.name
+            ),
+            status: "CREATE_COMPLETE".into(),
+            template: Some(d.template.clone()),
+            outputs: BTreeMap::new(),
+            physical_ids: d
+                .addresses
+                .keys()
+                .map(|k| (k.clone(), format!("physical-{k}")))
+                .collect(),
+        };
+        let mut state = State::new(&d.layer);
+        state.serial = 1;
+        state.stack = Some(rel::deploy::run::record(
+            &d.name,
+            &l,
+            Some(d),
+            None,
+            &state.salt,
+        ));
+        rel::state::backend::write_atomically(
+            &state_dir.join(format!("{}.json", d.name)),
+            state.to_json().as_bytes(),
+        )
+        .expect("the state is written");
+        live.insert(d.name.clone(), l);
+        states.insert(d.name.clone(), state);
+    }
+    let recorded: usize = states
+        .values()
+        .map(|s| s.stack.as_ref().map_or(0, |st| st.resources.len()))
+        .sum();
+
+    let plan_once = || {
+        let inputs: Vec<StackInput<'_>> = desired
+            .stacks
+            .iter()
+            .map(|d| StackInput {
+                name: &d.name,
+                layer: &d.layer,
+                desired: Some(d),
+                recorded: states[&d.name].stack.as_ref(),
+                live: Some(live.get(&d.name)),
+                salt: &states[&d.name].salt,
+                precondition: Precondition {
+                    lineage: Some(states[&d.name].lineage.clone()),
+                    serial: 1,
+                },
+            })
+            .collect();
+        let start = Instant::now();
+        let p = plan::plan(&desired.environment, &inputs, true, &[]);
+        let took = start.elapsed();
+        assert!(!p.has_changes(), "nothing changed, so the plan is empty");
+        assert_eq!(p.summary.unchanged, recorded);
+        took
+    };
+    let mut times = vec![plan_once()];
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while times.len() < 20 && Instant::now() < deadline {
+        times.push(plan_once());
+    }
+    println!(
+        "plan in process: {recorded} recorded resources, refreshed, no changes   median {:.1} ms   runs {}",
+        median(&mut times),
+        times.len()
+    );
+
+    // The binary, from state.
+    let mut runs = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while runs.len() < 10 && Instant::now() < deadline {
+        let start = Instant::now();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rel"))
+            .args([
+                "plan",
+                "--env",
+                "production",
+                "--set",
+                "git.sha=abc1234",
+                "--refresh=false",
+            ])
+            .arg(&dir)
+            .output()
+            .expect("rel runs");
+        runs.push(start.elapsed());
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "no changes: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let runs_count = runs.len();
+    println!(
+        "rel plan --refresh=false (the binary, compile included): {recorded} recorded resources   wall median {:.1} ms   runs {runs_count}",
+        median(&mut runs)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
