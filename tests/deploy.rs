@@ -543,20 +543,37 @@ fn s3_object(endpoint: &str, bucket: &str, key: &str) -> Option<String> {
     }
 }
 
-/// Waits (polling every 5 ms, at most a minute) until an object exists.
+/// Waits (polling every 2 ms through the AWS SDK, at most a minute) until
+/// an object exists.
 fn wait_for_s3_object(endpoint: &str, bucket: &str, key: &str) {
-    let script = format!(
-        "{S3}end=time.time()+60\nwhile time.time()<end:\n  try:\n    c.head_object(Bucket=sys.argv[2],Key=sys.argv[3]); sys.exit(0)\n  except c.exceptions.ClientError:\n    time.sleep(0.005)\nsys.exit(4)"
-    );
-    let out = Command::new(venv_tool("python"))
-        .args(["-c", &script, endpoint, bucket, key])
-        .output()
-        .expect("python runs");
-    assert!(
-        out.status.success(),
-        "no {key} within a minute: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "t", "t", None, None, "test",
+        ))
+        .force_path_style(true)
+        .build();
+    let client = aws_sdk_s3::Client::from_conf(config);
+    rt.block_on(async {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while client
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .is_err()
+        {
+            assert!(Instant::now() < deadline, "no {key} within a minute");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    });
 }
 
 #[test]
