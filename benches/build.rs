@@ -58,16 +58,8 @@ fn children_peak_rss_mb() -> f64 {
     usage.ru_maxrss as f64 / 1024.0
 }
 
-fn median(times: &mut [Duration]) -> f64 {
-    times.sort();
-    times[times.len() / 2].as_secs_f64() * 1e3
-}
-
 fn main() {
-    let services: usize = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(5000);
+    let services = generate::services_arg();
     let dir = generate::write_build_app(services, "rel-build-bench");
 
     // The binary, as a user runs it: a fresh process each time, writing
@@ -99,7 +91,7 @@ fn main() {
     let runs_count = runs.len();
     println!(
         "rel build (the binary): {services} services   wall median {:.1} ms   best {:.1} ms   runs {runs_count}   peak memory {:.1} MB",
-        median(&mut runs),
+        generate::median_ms(&mut runs),
         best.as_secs_f64() * 1e3,
         children_peak_rss_mb()
     );
@@ -118,9 +110,9 @@ fn main() {
     println!(
         "in process: {resources} resources, {:.1} MB of artifacts   build median {:.1} ms (first {:.1} ms)   then freeing {:.1} ms   runs {}",
         bytes as f64 / 1e6,
-        median(&mut builds),
+        generate::median_ms(&mut builds),
         built.as_secs_f64() * 1e3,
-        median(&mut frees),
+        generate::median_ms(&mut frees),
         builds.len()
     );
     if let (Some(before), Some(peak)) = (before, peak) {

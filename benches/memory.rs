@@ -58,10 +58,7 @@ fn report(stage: &str) {
 }
 
 fn main() {
-    let services: usize = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(5000);
+    let services = generate::services_arg();
     let dir = generate::write_build_app(services, "rel-memory-bench");
     let (entry, options) = generate::build_inputs(&dir);
     println!("memory: {services} services, the stages of rel::build_entries");

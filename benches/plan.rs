@@ -23,16 +23,8 @@ use rel::emit::BuildOptions;
 use rel::source::SourceMap;
 use rel::state::State;
 
-fn median(times: &mut [Duration]) -> f64 {
-    times.sort();
-    times[times.len() / 2].as_secs_f64() * 1e3
-}
-
 fn main() {
-    let services: usize = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(5000);
+    let services = generate::services_arg();
     let dir = generate::write_build_app(services, "rel-plan-bench");
     let (entry, options) = generate::build_inputs(&dir);
     let (model, build) = rel::build_entries(
@@ -116,7 +108,7 @@ fn main() {
     }
     println!(
         "plan in process: {recorded} recorded resources, refreshed, no changes   median {:.1} ms   runs {}",
-        median(&mut times),
+        generate::median_ms(&mut times),
         times.len()
     );
 
@@ -148,7 +140,7 @@ fn main() {
     let runs_count = runs.len();
     println!(
         "rel plan --refresh=false (the binary, compile included): {recorded} recorded resources   wall median {:.1} ms   runs {runs_count}",
-        median(&mut runs)
+        generate::median_ms(&mut runs)
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -870,3 +870,38 @@ fn an_interrupted_apply_releases_its_lock() {
     p.rel("apply", &["--auto-approve"]).expect(0);
     p.rel("plan", &[]).expect(0);
 }
+
+#[test]
+fn a_template_over_the_inline_limit_goes_through_s3() {
+    let names: Vec<String> = (0..300).map(|i| format!("svc{i}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let p = Project::new("large", &template(&refs, "store/db-password"));
+    // Without a bucket: a clear error, and the shared stack still applied.
+    let refused = p.rel("apply", &["--auto-approve"]).expect(1);
+    assert!(refused.stderr.contains("E0509"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("--template-bucket"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!p.state_dir().join("rel-env-pr-main.json").exists());
+    create_bucket(&p.moto.endpoint, "rel-templates");
+    let bucket = ["--template-bucket", "s3://rel-templates/big"];
+    let plan = p
+        .rel("plan", &[&["--json"][..], &bucket[..]].concat())
+        .expect(2);
+    let v = json(&plan);
+    let sha = v["stacks"][1]["template_sha256"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    p.rel("apply", &[&["--auto-approve"][..], &bucket[..]].concat())
+        .expect(0);
+    p.rel("plan", &bucket).expect(0);
+    // The template went to S3, content-addressed.
+    let key = format!("big/rel-env-pr-main/{sha}.json");
+    let uploaded =
+        s3_object(&p.moto.endpoint, "rel-templates", &key).expect("the uploaded template");
+    assert!(uploaded.len() > 51_200, "{}", uploaded.len());
+    assert_eq!(rel::state::sha256_hex(uploaded.as_bytes()), sha);
+}

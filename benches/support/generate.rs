@@ -155,3 +155,18 @@ pub fn build_inputs(dir: &std::path::Path) -> (rel::resolve::Entry, rel::compile
     };
     (entry, options)
 }
+
+/// The service count given on the command line
+/// (`cargo bench --bench NAME -- SERVICES`), or 5,000.
+pub fn services_arg() -> usize {
+    std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(5000)
+}
+
+/// The median of some timings, in milliseconds (sorts them).
+pub fn median_ms(times: &mut [std::time::Duration]) -> f64 {
+    times.sort();
+    times[times.len() / 2].as_secs_f64() * 1e3
+}

@@ -40,6 +40,13 @@ pub struct Connection {
     pub profile: Option<String>,
 }
 
+/// `s3://BUCKET/PREFIX` → (bucket, prefix).
+fn s3_location(spec: &str) -> Option<(String, String)> {
+    let rest = spec.strip_prefix("s3://")?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    (!bucket.is_empty()).then(|| (bucket.to_string(), prefix.trim_matches('/').to_string()))
+}
+
 /// Options of plan, apply and destroy.
 #[derive(clap::Args, Debug, Clone)]
 pub struct DeployArgs {
@@ -50,6 +57,9 @@ pub struct DeployArgs {
     /// At most this many stacks refreshed or changed at once.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub parallelism: u16,
+    /// Where templates over CloudFormation's inline limit (51,200 bytes) are uploaded [default: the S3 state backend's bucket, under PREFIX/templates].
+    #[arg(long, env = "REL_TEMPLATE_BUCKET", value_name = "s3://BUCKET/PREFIX")]
+    pub template_bucket: Option<String>,
     /// Give up waiting for one stack operation after this many seconds.
     #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
     pub timeout: u64,
@@ -212,7 +222,16 @@ fn desired(args: &EnvironmentArgs, color: bool) -> Result<Desired, u8> {
         template_format: TemplateFormat::Json,
     };
     let (model, build) = crate::build_entries(&mut sources, &entries, &options, &build_options)
-        .map_err(|diags| {
+        .map_err(|mut diags| {
+            if diags.iter().any(|d| d.code == codes::WRONG_TARGET) {
+                diags.push(
+                    Diagnostic::error(
+                        codes::DEPLOY_UNSUPPORTED,
+                        "plan, apply and destroy deploy CloudFormation stacks; this environment has GCP resources",
+                    )
+                    .with_help("`rel build --target gcp` writes its Infrastructure Manager blueprints; deploying them is not supported yet."),
+                );
+            }
             print_diagnostics(&sources, &diags, Format::Human, color);
             1u8
         })?;
@@ -262,7 +281,21 @@ fn execute(job: Job<'_>, desired: &Desired) -> Result<Outcome, Diagnostic> {
             None
         };
         let backend = Arc::new(open_backend(&args.connection, &project, config.as_ref()).await?);
+        let templates = match (&config, template_store(args)?) {
+            (Some(config), Some((bucket, prefix))) => Some(aws::TemplateStore {
+                client: aws_sdk_s3::Client::from_conf(
+                    aws_sdk_s3::config::Builder::from(config)
+                        .force_path_style(true)
+                        .build(),
+                ),
+                bucket,
+                prefix,
+                region: config.region().map(ToString::to_string).unwrap_or_default(),
+            }),
+            _ => None,
+        };
         let ctx = Arc::new(Context {
+            templates,
             client: config.as_ref().map(aws::client),
             parallelism: usize::from(args.parallelism),
             timeout: Duration::from_secs(args.timeout.max(1)),
@@ -294,6 +327,32 @@ fn execute(job: Job<'_>, desired: &Desired) -> Result<Outcome, Diagnostic> {
         }
         Ok(outcome)
     })
+}
+
+/// The bucket and prefix for large templates: `--template-bucket`, else
+/// the S3 state backend's bucket under `PREFIX/templates`.
+fn template_store(args: &DeployArgs) -> Result<Option<(String, String)>, Diagnostic> {
+    if let Some(spec) = &args.template_bucket {
+        return s3_location(spec).map(Some).ok_or_else(|| {
+            Diagnostic::error(
+                codes::BACKEND_INVALID,
+                format!("`--template-bucket {spec}` is not s3://BUCKET/PREFIX"),
+            )
+        });
+    }
+    Ok(args
+        .connection
+        .state
+        .as_deref()
+        .and_then(s3_location)
+        .map(|(bucket, prefix)| {
+            let prefix = if prefix.is_empty() {
+                "templates".to_string()
+            } else {
+                format!("{prefix}/templates")
+            };
+            (bucket, prefix)
+        }))
 }
 
 fn plan_format(json: bool, format: Option<PlanFormatArg>) -> PlanFormat {

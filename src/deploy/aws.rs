@@ -158,21 +158,90 @@ pub enum ChangeSetOutcome {
     Empty,
 }
 
+/// Where CloudFormation reads a template from.
+pub enum TemplateSource<'a> {
+    /// Inline, up to 51,200 bytes.
+    Body(&'a str),
+    /// An S3 object's URL, up to 1 MB.
+    Url(String),
+}
+
+/// A bucket (and prefix) that holds templates too large to pass inline.
+#[derive(Clone, Debug)]
+pub struct TemplateStore {
+    pub client: aws_sdk_s3::Client,
+    pub bucket: String,
+    pub prefix: String,
+    pub region: String,
+}
+
+impl TemplateStore {
+    /// Uploads a template under `PREFIX/STACK/SHA256.json` (content
+    /// addressed: the same template is the same object) and returns the
+    /// URL CloudFormation reads it from.
+    pub async fn upload(
+        &self,
+        stack: &str,
+        sha256: &str,
+        text: &str,
+    ) -> Result<String, Diagnostic> {
+        let key = if self.prefix.is_empty() {
+            format!("{stack}/{sha256}.json")
+        } else {
+            format!("{}/{stack}/{sha256}.json", self.prefix)
+        };
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .content_type("application/json")
+            .body(text.as_bytes().to_vec().into())
+            .send()
+            .await
+            .map_err(|e| {
+                Diagnostic::error(
+                    codes::PROVIDER_ERROR,
+                    format!(
+                        "uploading the template of `{stack}` to s3://{}/{key}: {}",
+                        self.bucket,
+                        aws_sdk_s3::error::DisplayErrorContext(&e)
+                    ),
+                )
+                .with_help(
+                    "Check that the template bucket exists and that the identity may write to it.",
+                )
+            })?;
+        let domain = if self.region.starts_with("cn-") {
+            "amazonaws.com.cn"
+        } else {
+            "amazonaws.com"
+        };
+        Ok(format!(
+            "https://{}.s3.{}.{domain}/{key}",
+            self.bucket, self.region
+        ))
+    }
+}
+
 /// Creates a change set; returns its id and the stack's.
 pub async fn create_change_set(
     client: &Client,
     stack: &str,
     environment: &str,
-    template: &str,
+    template: TemplateSource<'_>,
     create: bool,
     name: &str,
 ) -> Result<(String, String), Diagnostic> {
     let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build();
-    let out = client
+    let request = client
         .create_change_set()
         .stack_name(stack)
-        .change_set_name(name)
-        .template_body(template)
+        .change_set_name(name);
+    let request = match template {
+        TemplateSource::Body(text) => request.template_body(text),
+        TemplateSource::Url(url) => request.template_url(url),
+    };
+    let out = request
         .change_set_type(if create {
             ChangeSetType::Create
         } else {

@@ -29,6 +29,9 @@ pub const PLAN_VERSION: u32 = 1;
 /// CloudFormation's limit for a template passed inline.
 pub const TEMPLATE_BODY_LIMIT: usize = 51_200;
 
+/// CloudFormation's limit for a template read from S3.
+pub const TEMPLATE_URL_LIMIT: usize = 1_048_576;
+
 /// One stack rel wants to exist.
 #[derive(Clone, Debug)]
 pub struct DesiredStack {

@@ -23,7 +23,7 @@ use tokio::sync::Mutex;
 
 use super::aws;
 use super::plan::{self, Action, LiveStack, Plan, Precondition, StackInput, StackPlan};
-use super::{Desired, DesiredStack, SavedPlan, TEMPLATE_BODY_LIMIT};
+use super::{Desired, DesiredStack, SavedPlan, TEMPLATE_BODY_LIMIT, TEMPLATE_URL_LIMIT};
 use crate::diagnostic::{Diagnostic, codes};
 use crate::state::backend::{Backend, Lock, Stored, lease};
 use crate::state::{
@@ -41,6 +41,8 @@ pub trait Progress: Send + Sync {
 }
 
 pub struct Context {
+    /// Where templates too large to pass inline go.
+    pub templates: Option<aws::TemplateStore>,
     /// None when nothing needs the provider (`plan --refresh=false`).
     pub client: Option<Client>,
     pub parallelism: usize,
@@ -825,11 +827,18 @@ impl StackJob {
                 .expect("a template for create or update");
             let cs_name = format!("rel-{}-{}", self.stored.state.serial, random_hex(4));
             self.step("creating change set");
+            let source = match &self.ctx.templates {
+                Some(store) if d.text.len() > TEMPLATE_BODY_LIMIT => {
+                    self.step("uploading the template");
+                    aws::TemplateSource::Url(store.upload(&name, &d.sha256, &d.text).await?)
+                }
+                _ => aws::TemplateSource::Body(&d.text),
+            };
             let (cs, stack_id) = aws::create_change_set(
                 &client,
                 &name,
                 &self.environment,
-                &d.text,
+                source,
                 operation == Operation::Create,
                 &cs_name,
             )
@@ -871,17 +880,26 @@ impl StackJob {
             _ => Operation::Update,
         };
         if let Some(d) = &self.desired
-            && d.text.len() > TEMPLATE_BODY_LIMIT
             && !deleting
         {
-            return Err(Diagnostic::error(
-                codes::TEMPLATE_TOO_LARGE,
-                format!(
-                    "the template of `{name}` is {} bytes; CloudFormation takes at most {TEMPLATE_BODY_LIMIT} inline",
-                    d.text.len()
-                ),
-            )
-            .with_help("Split the environment's resources over more apps, or deploy the built template through S3 (`rel build`)."));
+            let len = d.text.len();
+            let fits = len <= TEMPLATE_BODY_LIMIT
+                || (len <= TEMPLATE_URL_LIMIT && self.ctx.templates.is_some());
+            if !fits {
+                let help = if len > TEMPLATE_URL_LIMIT {
+                    "Split the environment's resources over more apps: CloudFormation reads at most 1 MB even from S3.".to_string()
+                } else {
+                    "Give rel a bucket for large templates: --template-bucket s3://BUCKET/PREFIX (an S3 state backend's bucket is used by default).".to_string()
+                };
+                return Err(Diagnostic::error(
+                    codes::TEMPLATE_TOO_LARGE,
+                    format!(
+                        "the template of `{name}` is {len} bytes; CloudFormation takes at most {TEMPLATE_BODY_LIMIT} inline{}",
+                        if len > TEMPLATE_URL_LIMIT { " and 1,048,576 from S3" } else { "" }
+                    ),
+                )
+                .with_help(help));
+            }
         }
         // Journal first.
         let mut next = self.stored.state.clone();

@@ -306,9 +306,9 @@ codes! {
         example: "`--state gs://bucket` (write a folder, or s3://BUCKET/PREFIX)"
     }
     TEMPLATE_TOO_LARGE = "E0509" "template-too-large" {
-        what: "A CloudFormation template is larger than CloudFormation accepts inline (51,200 bytes).",
-        why: "Larger templates must be uploaded to S3 first, which rel does not do yet.",
-        example: "An environment with hundreds of services in one stack"
+        what: "A CloudFormation template is larger than CloudFormation accepts inline (51,200 bytes) and no template bucket is set, or larger than it accepts at all (1 MB from S3).",
+        why: "Larger templates are read from S3: rel uploads them to the bucket given by --template-bucket (or the S3 state backend's).",
+        example: "An environment with hundreds of services in one stack, applied with local state and no --template-bucket"
     }
     DEPLOY_UNSUPPORTED = "E0510" "deploy-unsupported" {
         what: "This target cannot be planned or applied by this version of rel.",
