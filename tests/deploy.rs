@@ -905,3 +905,39 @@ fn a_template_over_the_inline_limit_goes_through_s3() {
     assert!(uploaded.len() > 51_200, "{}", uploaded.len());
     assert_eq!(rel::state::sha256_hex(uploaded.as_bytes()), sha);
 }
+
+#[test]
+fn an_unreadable_state_stops_the_run_and_is_left_as_it_was() {
+    let p = Project::new("corrupt", &template(&["web"], "store/db-password"));
+    p.rel("apply", &["--auto-approve"]).expect(0);
+    let path = p.state_dir().join("rel-env-pr-main.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    for broken in [
+        text[..text.len() / 2].to_string(),
+        text.replace("\"version\": 1", "\"version\": 2"),
+    ] {
+        std::fs::write(&path, &broken).unwrap();
+        for verb in ["plan", "apply"] {
+            let run = p
+                .rel(verb, &["--auto-approve"][..usize::from(verb == "apply")])
+                .expect(1);
+            assert!(run.stderr.contains("E0503"), "{}", run.stderr);
+            assert!(
+                run.stderr.contains("rel-env-pr-main.json"),
+                "{}",
+                run.stderr
+            );
+        }
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            broken,
+            "left untouched"
+        );
+        assert!(
+            !p.state_dir().join("rel-env-pr-main.lock").exists(),
+            "lock released"
+        );
+    }
+    std::fs::write(&path, &text).unwrap();
+    p.rel("plan", &[]).expect(0);
+}
