@@ -95,7 +95,7 @@ fn main() {
             })
             .collect();
         let start = Instant::now();
-        let p = plan::plan(&desired.environment, &inputs, true, &[]);
+        let p = plan::plan(&desired.environment, &inputs, true, &[], "bench");
         let took = start.elapsed();
         assert!(!p.has_changes(), "nothing changed, so the plan is empty");
         assert_eq!(p.summary.unchanged, recorded);

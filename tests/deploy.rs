@@ -887,23 +887,29 @@ fn a_template_over_the_inline_limit_goes_through_s3() {
     assert!(!p.state_dir().join("rel-env-pr-main.json").exists());
     create_bucket(&p.moto.endpoint, "rel-templates");
     let bucket = ["--template-bucket", "s3://rel-templates/big"];
-    let plan = p
-        .rel("plan", &[&["--json"][..], &bucket[..]].concat())
-        .expect(2);
-    let v = json(&plan);
-    let sha = v["stacks"][1]["template_sha256"]
-        .as_str()
-        .unwrap()
-        .to_string();
     p.rel("apply", &[&["--auto-approve"][..], &bucket[..]].concat())
         .expect(0);
     p.rel("plan", &bucket).expect(0);
-    // The template went to S3, content-addressed.
-    let key = format!("big/rel-env-pr-main/{sha}.json");
+    // The template went to S3, content-addressed: one object, named by
+    // the SHA-256 of what it holds.
+    let script = format!(
+        "{S3}print('\\n'.join(o['Key'] for o in c.list_objects_v2(Bucket=sys.argv[2])['Contents']))"
+    );
+    let out = Command::new(venv_tool("python"))
+        .args(["-c", &script, &p.moto.endpoint, "rel-templates"])
+        .output()
+        .unwrap();
+    let keys = String::from_utf8_lossy(&out.stdout).trim().to_string();
     let uploaded =
-        s3_object(&p.moto.endpoint, "rel-templates", &key).expect("the uploaded template");
+        s3_object(&p.moto.endpoint, "rel-templates", &keys).expect("the uploaded template");
     assert!(uploaded.len() > 51_200, "{}", uploaded.len());
-    assert_eq!(rel::state::sha256_hex(uploaded.as_bytes()), sha);
+    assert_eq!(
+        keys,
+        format!(
+            "big/rel-env-pr-main/{}.json",
+            rel::state::sha256_hex(uploaded.as_bytes())
+        )
+    );
 }
 
 #[test]
@@ -940,4 +946,48 @@ fn an_unreadable_state_stops_the_run_and_is_left_as_it_was() {
     }
     std::fs::write(&path, &text).unwrap();
     p.rel("plan", &[]).expect(0);
+}
+
+#[test]
+fn a_stack_deleted_outside_rel_is_noticed_and_destroy_still_finishes() {
+    let p = Project::new("gone", &template(&["web"], "store/db-password"));
+    p.rel("apply", &["--auto-approve"]).expect(0);
+    let script = format!(
+        "{S3}c=boto3.client('cloudformation',endpoint_url=sys.argv[1],region_name='us-east-1',aws_access_key_id='t',aws_secret_access_key='t')\nc.delete_stack(StackName='rel-env-pr-main')"
+    );
+    let out = Command::new(venv_tool("python"))
+        .args(["-c", &script, &p.moto.endpoint])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan = p.rel("plan", &[]).expect(2);
+    assert!(
+        plan.stdout
+            .contains("stack `rel-env-pr-main` was deleted outside rel"),
+        "{}",
+        plan.stdout
+    );
+    // Destroying what is already gone clears its record.
+    p.rel("destroy", &["--auto-approve"]).expect(0);
+    let state = std::fs::read_to_string(p.state_dir().join("rel-env-pr-main.json")).unwrap();
+    assert!(
+        rel::state::State::from_json(&state)
+            .unwrap()
+            .stack
+            .is_none()
+    );
+    let last = p
+        .rel("destroy", &["--auto-approve", "--include-shared"])
+        .expect(0);
+    assert_eq!(
+        p.stacks(),
+        Vec::<(String, String)>::new(),
+        "{}{}",
+        last.stdout,
+        last.stderr
+    );
 }

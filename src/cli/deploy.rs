@@ -61,7 +61,7 @@ pub struct DeployArgs {
     #[arg(long, env = "REL_TEMPLATE_BUCKET", value_name = "s3://BUCKET/PREFIX")]
     pub template_bucket: Option<String>,
     /// Give up waiting for one stack operation after this many seconds.
-    #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
+    #[arg(long, default_value_t = 3600, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=604_800))]
     pub timeout: u64,
 }
 
@@ -317,9 +317,26 @@ fn execute(job: Job<'_>, desired: &Desired) -> Result<Outcome, Diagnostic> {
             }
             eprint!("\nDo you want to {verb} these changes to `{}`? Only `yes` is accepted: ", plan.environment);
             let _ = std::io::stderr().flush();
-            let mut answer = String::new();
-            let _ = std::io::stdin().read_line(&mut answer);
-            Ok(answer.trim() == "yes")
+            // Read on a thread of its own, so Ctrl-C at the prompt stops
+            // the run instead of waiting for Enter.
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let mut answer = String::new();
+                let _ = std::io::stdin().read_line(&mut answer);
+                let _ = tx.send(answer);
+            });
+            loop {
+                match rx.recv_timeout(Duration::from_millis(100)) {
+                    Ok(answer) => return Ok(answer.trim() == "yes"),
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Ok(false),
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                        if run::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+                            eprintln!();
+                            return Ok(false);
+                        }
+                    }
+                }
+            }
         };
         let outcome = run::run(ctx, backend, desired, mode, &mut confirm).await?;
         if !printed.load(std::sync::atomic::Ordering::Relaxed) {
@@ -431,7 +448,7 @@ pub fn apply(args: &DeployArgs, saved_path: Option<&Path>, auto_approve: bool, c
             })
             .and_then(|t| SavedPlan::read(&t, &p.display().to_string()))
         {
-            Ok(s) => Some(s),
+            Ok(s) => Some(Box::new(s)),
             Err(d) => {
                 report(&d, color);
                 return 1;
@@ -539,7 +556,7 @@ pub fn state(paths: &[PathBuf], conn: &Connection, command: StateCommand, color:
                     let Some(s) = backend.read(&name).await? else {
                         continue;
                     };
-                    let lock = backend.read_lock(&name).await?;
+                    let lock = backend.read_lock(&name).await?.map(|(l, _)| l);
                     println!(
                         "{:<28} serial {:<5} {:<24} {:>4} resources{}{}",
                         name,

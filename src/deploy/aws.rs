@@ -28,11 +28,21 @@ pub struct AwsOptions {
 /// (environment, profile, SSO, container and instance roles), and the
 /// `AWS_ENDPOINT_URL` the SDK honours, with the options on top.
 pub async fn sdk_config(options: &AwsOptions) -> aws_config::SdkConfig {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).retry_config(
-        aws_config::retry::RetryConfig::standard()
-            .with_max_attempts(options.max_attempts.max(1))
-            .with_initial_backoff(Duration::from_millis(500)),
-    );
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .retry_config(
+            aws_config::retry::RetryConfig::standard()
+                .with_max_attempts(options.max_attempts.max(1))
+                .with_initial_backoff(Duration::from_millis(500)),
+        )
+        // A stalled call fails (and is retried) instead of hanging the run
+        // while the lock's lease is renewed forever.
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .operation_attempt_timeout(Duration::from_secs(60))
+                .operation_timeout(Duration::from_secs(300))
+                .build(),
+        );
     if let Some(profile) = &options.profile {
         loader = loader.profile_name(profile);
     }
@@ -49,23 +59,36 @@ pub fn client(config: &aws_config::SdkConfig) -> Client {
     Client::new(config)
 }
 
-/// A failed call, with the service's code and message.
+/// A failed call, with the service's code and message (secret references
+/// scrubbed) and a help that fits the kind of failure.
 pub fn call_error<E, R>(what: &str, e: &SdkError<E, R>) -> Diagnostic
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    let detail = match e.as_service_error() {
-        Some(s) => format!(
-            "{}: {}",
-            s.code().unwrap_or("error"),
-            s.message().unwrap_or_default()
+    let (detail, help) = match e.as_service_error() {
+        Some(s) => {
+            let code = s.code().unwrap_or("error");
+            let help = if ["AccessDenied", "Token", "Signature", "Credentials"]
+                .iter()
+                .any(|k| code.contains(k))
+            {
+                "Check the credentials and their permissions (`AWS_PROFILE`, `--profile`)."
+            } else {
+                "The provider refused the request; its message says why."
+            };
+            (format!("{code}: {}", s.message().unwrap_or_default()), help)
+        }
+        None => (
+            aws_sdk_cloudformation::error::DisplayErrorContext(e).to_string(),
+            "Check the network, region and endpoint (`--region`, `--endpoint-url`, `AWS_ENDPOINT_URL`) and the credentials.",
         ),
-        None => aws_sdk_cloudformation::error::DisplayErrorContext(e).to_string(),
     };
-    Diagnostic::error(codes::PROVIDER_ERROR, format!("{what}: {detail}")).with_help(
-        "Check credentials, region and endpoint (`--region`, `--endpoint-url`, `AWS_PROFILE`).",
+    Diagnostic::error(
+        codes::PROVIDER_ERROR,
+        crate::state::scrub(&format!("{what}: {detail}")),
     )
+    .with_help(help)
 }
 
 fn missing_stack<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
@@ -281,7 +304,7 @@ pub async fn wait_change_set(
         match out.status() {
             Some(ChangeSetStatus::CreateComplete) => return Ok(ChangeSetOutcome::Ready),
             Some(ChangeSetStatus::Failed) => {
-                let reason = out.status_reason().unwrap_or_default();
+                let reason = crate::state::scrub(out.status_reason().unwrap_or_default());
                 if reason.contains("didn't contain changes")
                     || reason.contains("No updates are to be performed")
                 {
@@ -402,7 +425,7 @@ pub async fn failure_reasons(client: &Client, id: &str) -> Vec<String> {
                 "{} {}: {}",
                 e.logical_resource_id().unwrap_or("?"),
                 e.resource_status().map(|s| s.as_str()).unwrap_or("?"),
-                e.resource_status_reason().unwrap_or("no reason given")
+                crate::state::scrub(e.resource_status_reason().unwrap_or("no reason given"))
             )
         })
         .collect()

@@ -25,6 +25,15 @@ pub struct LiveStack {
     pub physical_ids: BTreeMap<String, String>,
 }
 
+/// Statuses of a stack whose creation failed: it holds nothing and cannot
+/// be updated, only deleted and created again.
+pub fn failed_create(status: &str) -> bool {
+    matches!(
+        status,
+        "ROLLBACK_COMPLETE" | "ROLLBACK_FAILED" | "CREATE_FAILED"
+    )
+}
+
 /// One stack's inputs to the plan.
 pub struct StackInput<'a> {
     pub name: &'a str,
@@ -150,7 +159,8 @@ pub struct StackPlan {
     pub stack_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub live_status: Option<String>,
-    /// SHA-256 of the template to apply (absent for a delete).
+    /// SHA-256 of the template to apply with secrets hashed by the plan's
+    /// `digest_salt` (absent for a delete).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template_sha256: Option<String>,
     pub state: Precondition,
@@ -173,6 +183,9 @@ pub struct Plan {
     pub target: String,
     /// Whether live state was read (`--refresh=false` plans from state only).
     pub refreshed: bool,
+    /// The salt of this plan's template digests (templates are digested
+    /// with secrets hashed, so a digest reveals no secret reference).
+    pub digest_salt: String,
     pub summary: Summary,
     pub stacks: Vec<StackPlan>,
     pub manual_dns_validation: Vec<ManualValidation>,
@@ -360,17 +373,23 @@ fn type_of(entry: &J) -> &str {
 }
 
 /// Plans one stack.
-pub fn plan_stack(input: &StackInput<'_>, warnings: &mut Vec<String>) -> StackPlan {
+pub fn plan_stack(
+    input: &StackInput<'_>,
+    digest_salt: &str,
+    warnings: &mut Vec<String>,
+) -> StackPlan {
     let desired = input.desired.map(|d| redact(&d.template, input.salt));
     let recorded = input.recorded.map(recorded_template);
     let live_template = match input.live {
         Some(Some(live)) => live.template.as_ref().map(|t| redact(t, input.salt)),
         _ => None,
     };
-    // The stack as it is: live when refreshed, else as recorded.
+    // The stack as it is: live when refreshed, else as recorded. A stack
+    // whose creation failed holds nothing: it is created again.
     let current: Option<J> = match input.live {
         None => recorded.clone(),
         Some(None) => None,
+        Some(Some(l)) if failed_create(&l.status) => None,
         Some(Some(_)) => live_template.clone().or_else(|| recorded.clone()),
     };
     let live = input.live.flatten();
@@ -399,19 +418,24 @@ pub fn plan_stack(input: &StackInput<'_>, warnings: &mut Vec<String>) -> StackPl
                     warnings.push(format!("stack `{}` is {}", input.name, live.status));
                 }
             }
-            (None, Some(live)) => warnings.push(format!(
+            (None, Some(live)) if !failed_create(&live.status) => warnings.push(format!(
                 "stack `{}` exists ({}) but no state records it: rel takes it over and updates it to the template",
                 input.name, live.status
             )),
-            (None, None) => {}
+            (None, _) => {}
         }
-        if let Some(live) = live
-            && (live.status == "ROLLBACK_COMPLETE" || live.status.ends_with("_FAILED"))
-        {
-            warnings.push(format!(
-                "stack `{}` is {}: CloudFormation cannot update it; delete it (`rel destroy`) and apply again",
-                input.name, live.status
-            ));
+        if let Some(live) = live {
+            if failed_create(&live.status) {
+                warnings.push(format!(
+                    "stack `{}` is {}: its creation failed; apply deletes it and creates it again",
+                    input.name, live.status
+                ));
+            } else if live.status.ends_with("_FAILED") {
+                warnings.push(format!(
+                    "stack `{}` is {}: CloudFormation may refuse to change it until it is recovered (for example with continue-update-rollback)",
+                    input.name, live.status
+                ));
+            }
         }
     }
 
@@ -521,7 +545,9 @@ pub fn plan_stack(input: &StackInput<'_>, warnings: &mut Vec<String>) -> StackPl
             .map(|l| l.stack_id.clone())
             .or_else(|| input.recorded.map(|r| r.stack_id.clone())),
         live_status: live.map(|l| l.status.clone()),
-        template_sha256: input.desired.map(|d| d.sha256.clone()),
+        template_sha256: input
+            .desired
+            .map(|d| crate::state::template_digest(&d.template, digest_salt)),
         state: input.precondition.clone(),
         summary,
         changes,
@@ -540,11 +566,12 @@ pub fn plan(
     inputs: &[StackInput<'_>],
     refreshed: bool,
     manual: &[ManualValidation],
+    digest_salt: &str,
 ) -> Plan {
     let mut warnings = Vec::new();
     let stacks: Vec<StackPlan> = inputs
         .iter()
-        .map(|i| plan_stack(i, &mut warnings))
+        .map(|i| plan_stack(i, digest_salt, &mut warnings))
         .collect();
     let mut summary = Summary::default();
     for s in &stacks {
@@ -555,6 +582,7 @@ pub fn plan(
         environment: environment.to_string(),
         target: "aws".into(),
         refreshed,
+        digest_salt: digest_salt.to_string(),
         summary,
         stacks,
         manual_dns_validation: manual.to_vec(),
@@ -595,7 +623,7 @@ mod tests {
             salt: "salt",
             precondition: Precondition::default(),
         };
-        plan_stack(&input, &mut Vec::new())
+        plan_stack(&input, "digest-salt", &mut Vec::new())
     }
 
     fn repo(name: &str, scan: bool) -> J {
@@ -678,6 +706,47 @@ mod tests {
                 (Action::Replace, "Repo"),
                 (Action::Create, "A")
             ]
+        );
+    }
+
+    #[test]
+    fn a_stack_whose_creation_failed_is_created_again() {
+        let desired = stack(repo("a", true));
+        let live = LiveStack {
+            stack_id: "arn".into(),
+            status: "ROLLBACK_COMPLETE".into(),
+            template: Some(repo("a", true)),
+            ..LiveStack::default()
+        };
+        let input = StackInput {
+            name: &desired.name,
+            layer: &desired.layer,
+            desired: Some(&desired),
+            recorded: None,
+            live: Some(Some(&live)),
+            salt: "salt",
+            precondition: Precondition::default(),
+        };
+        let mut warnings = Vec::new();
+        let p = plan_stack(&input, "d", &mut warnings);
+        assert_eq!(p.action, Action::Create);
+        assert_eq!(p.live_status.as_deref(), Some("ROLLBACK_COMPLETE"));
+        assert!(
+            warnings.len() == 1 && warnings[0].contains("deletes it and creates it again"),
+            "{warnings:?}"
+        );
+    }
+
+    #[test]
+    fn digests_hide_secret_references() {
+        let t = json!({"Resources": {"R": {"Properties": {"P": "{{resolve:secretsmanager:a}}"}}}});
+        let u = json!({"Resources": {"R": {"Properties": {"P": "{{resolve:secretsmanager:b}}"}}}});
+        let digest = crate::state::template_digest;
+        assert_ne!(digest(&t, "s"), digest(&u, "s"));
+        assert_ne!(digest(&t, "s"), digest(&t, "other salt"));
+        assert_ne!(
+            digest(&t, "s"),
+            crate::state::sha256_hex(t.to_string().as_bytes())
         );
     }
 

@@ -56,7 +56,7 @@ pub enum Mode {
         refresh: bool,
     },
     Apply {
-        saved: Option<SavedPlan>,
+        saved: Option<Box<SavedPlan>>,
         auto_approve: bool,
     },
     Destroy {
@@ -105,6 +105,8 @@ struct Held {
     backend: Arc<Backend>,
     locks: Arc<Mutex<Vec<Lock>>>,
     renewer: tokio::task::JoinHandle<()>,
+    /// Set when a renewal found a lock taken away: no stack starts after.
+    lost: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Held {
@@ -140,6 +142,10 @@ impl Held {
         self.locks.lock().await.iter().any(|l| l.info.state == key)
     }
 }
+
+/// Set once Ctrl-C or SIGTERM arrived during an operation; a prompt
+/// waiting for an answer gives up when it sees it.
+pub static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Ctrl-C and SIGTERM, caught from the moment this is made (so that a
 /// signal arriving while the first lock is being taken is not missed).
@@ -191,14 +197,17 @@ impl Signals {
 
 fn hold(backend: Arc<Backend>) -> Held {
     let locks: Arc<Mutex<Vec<Lock>>> = Arc::new(Mutex::new(Vec::new()));
+    let lost = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let renewer = {
-        let (backend, locks) = (backend.clone(), locks.clone());
+        let (backend, locks, lost) = (backend.clone(), locks.clone(), lost.clone());
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(lease() / 3).await;
                 let mut held = locks.lock().await;
                 for lock in held.iter_mut() {
-                    let _ = backend.renew(lock).await;
+                    if backend.renew(lock).await.is_err() {
+                        lost.store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
                 }
             }
         })
@@ -207,6 +216,7 @@ fn hold(backend: Arc<Backend>) -> Held {
         backend,
         locks,
         renewer,
+        lost,
     }
 }
 
@@ -220,17 +230,26 @@ pub async fn run(
     confirm: Confirm<'_>,
 ) -> Result<Outcome, Diagnostic> {
     let mut signals = Signals::catch();
+    // Watched on a task of its own, so a signal is seen even while the
+    // command line waits for an answer on the terminal.
+    let (told, heard) = tokio::sync::oneshot::channel();
+    let watcher = tokio::spawn(async move {
+        let which = signals.received().await;
+        INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+        let _ = told.send(which);
+    });
     let held = hold(backend.clone());
     // Ctrl-C or SIGTERM stops the work (a change set already executing goes
     // on in CloudFormation; its journal entry stays) and releases the locks.
     let result = tokio::select! {
         r = run_locked(&ctx, &backend, &held, desired, mode, confirm) => r,
-        signal = signals.received() => Err(Diagnostic::error(
+        Ok(signal) = heard => Err(Diagnostic::error(
             codes::INTERRUPTED,
             format!("interrupted by {signal}: stopped, locks released"),
         )
         .with_help("Run the same command again: it records what finished and carries on.")),
     };
+    watcher.abort();
     let released = held.release().await;
     let outcome = result?;
     released?;
@@ -388,6 +407,7 @@ async fn run_locked(
         } else {
             &desired.manual_validation
         },
+        &random_hex(16),
     );
     drop(inputs);
     let outcome = |plan: Plan| Outcome {
@@ -400,28 +420,11 @@ async fn run_locked(
         Mode::Plan { .. } => return Ok(outcome(plan)),
         Mode::Apply {
             saved: Some(saved), ..
-        } => check_saved(saved, &plan)?,
+        } => check_saved(saved, &plan, desired)?,
         _ => {}
     }
-    // Records of unchanged stacks follow what is live.
-    for sp in &plan.stacks {
-        if sp.action == Action::NoOp
-            && let Some(Some(l)) = live.get(&sp.name)
-            && held.holds(&sp.name).await
-        {
-            let s = &stored[&sp.name];
-            let d = desired.stacks.iter().find(|d| d.name == sp.name);
-            let record = record(&sp.name, l, d, s.state.stack.as_ref(), &s.state.salt);
-            if s.state.stack.as_ref() != Some(&record) {
-                let mut next = s.state.clone();
-                next.stack = Some(record);
-                next.serial += 1;
-                let w = backend.write(&sp.name, s, &next).await?;
-                stored.insert(sp.name.clone(), w);
-            }
-        }
-    }
     if !plan.has_changes() {
+        follow_live(backend, held, desired, &plan, &live, &mut stored).await?;
         return Ok(outcome(plan));
     }
     let approved = match &mode {
@@ -452,13 +455,51 @@ async fn run_locked(
         }
     }
 
-    let (results, error) = execute(ctx, backend, desired, &mut plan, stored, destroying).await;
+    follow_live(backend, held, desired, &plan, &live, &mut stored).await?;
+    let (results, error) = execute(
+        ctx, backend, desired, &mut plan, stored, destroying, &held.lost,
+    )
+    .await;
     Ok(Outcome {
         plan,
         results,
         declined: false,
         error,
     })
+}
+
+/// Records of unchanged stacks whose state this run holds follow what is
+/// live (a stack taken over, or deleted outside rel). Only once the run
+/// goes ahead: declining a plan changes nothing.
+async fn follow_live(
+    backend: &Backend,
+    held: &Held,
+    desired: &Desired,
+    plan: &Plan,
+    live: &BTreeMap<String, Option<LiveStack>>,
+    stored: &mut BTreeMap<String, Stored>,
+) -> Result<(), Diagnostic> {
+    for sp in &plan.stacks {
+        let Some(l) = live.get(&sp.name) else {
+            continue; // not refreshed
+        };
+        if sp.action != Action::NoOp || !held.holds(&sp.name).await {
+            continue;
+        }
+        let s = &stored[&sp.name];
+        let d = desired.stacks.iter().find(|d| d.name == sp.name);
+        let record = l
+            .as_ref()
+            .map(|l| record(&sp.name, l, d, s.state.stack.as_ref(), &s.state.salt));
+        if s.state.stack != record {
+            let mut next = s.state.clone();
+            next.stack = record;
+            next.serial += 1;
+            let w = backend.write(&sp.name, s, &next).await?;
+            stored.insert(sp.name.clone(), w);
+        }
+    }
+    Ok(())
 }
 
 fn precondition(state: &State) -> Precondition {
@@ -475,7 +516,7 @@ fn stale(why: &str) -> Diagnostic {
 }
 
 /// A saved plan applies only to the state and templates it was made from.
-fn check_saved(saved: &SavedPlan, now: &Plan) -> Result<(), Diagnostic> {
+fn check_saved(saved: &SavedPlan, now: &Plan, desired: &Desired) -> Result<(), Diagnostic> {
     if saved.plan.environment != now.environment {
         return Err(stale(&format!(
             "it was made for environment `{}`",
@@ -495,7 +536,12 @@ fn check_saved(saved: &SavedPlan, now: &Plan) -> Result<(), Diagnostic> {
                 s.name, n.state.serial, s.state.serial
             )));
         }
-        if n.template_sha256 != s.template_sha256 {
+        let digest = desired
+            .stacks
+            .iter()
+            .find(|d| d.name == s.name)
+            .map(|d| crate::state::template_digest(&d.template, &saved.plan.digest_salt));
+        if digest != s.template_sha256 {
             return Err(stale(&format!(
                 "the template of `{}` changed since the plan was made",
                 s.name
@@ -509,12 +555,20 @@ fn check_saved(saved: &SavedPlan, now: &Plan) -> Result<(), Diagnostic> {
     {
         return Err(stale(&format!("stack `{}` was not in the plan", n.name)));
     }
-    if saved
-        .plan
-        .stacks
-        .iter()
-        .zip(&now.stacks)
-        .any(|(s, n)| s.action != n.action)
+    // Everything else the reviewer saw must be what would happen now:
+    // the same changes, field by field, against the same live stacks.
+    let comparable = |p: &StackPlan| {
+        let mut p = p.clone();
+        p.template_sha256 = None;
+        p
+    };
+    if saved.plan.refreshed != now.refreshed
+        || saved
+            .plan
+            .stacks
+            .iter()
+            .zip(&now.stacks)
+            .any(|(s, n)| comparable(s) != comparable(n))
     {
         return Err(stale("the live stacks changed since the plan was made"));
     }
@@ -579,7 +633,18 @@ pub fn record(
         template_sha256: crate::state::sha256_hex(text.as_bytes()),
         template: serde_json::Value::Object(top),
         resources,
-        outputs: live.outputs.clone(),
+        outputs: live
+            .outputs
+            .iter()
+            .map(|(k, v)| {
+                let v = if crate::state::is_secret_text(v) {
+                    crate::state::secret_hash(salt, v)
+                } else {
+                    v.clone()
+                };
+                (k.clone(), v)
+            })
+            .collect(),
         applied_at: previous
             .filter(|p| p.template_sha256 == crate::state::sha256_hex(text.as_bytes()))
             .map_or_else(now_rfc3339, |p| p.applied_at.clone()),
@@ -654,6 +719,7 @@ async fn execute(
     plan: &mut Plan,
     mut stored: BTreeMap<String, Stored>,
     destroying: bool,
+    lost: &std::sync::atomic::AtomicBool,
 ) -> (Vec<StackResult>, Option<Diagnostic>) {
     // name → names it waits for.
     let mut waits: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -687,56 +753,85 @@ async fn execute(
     let semaphore = Arc::new(tokio::sync::Semaphore::new(ctx.parallelism.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
     let mut started: Vec<String> = Vec::new();
+    let mut names: std::collections::HashMap<tokio::task::Id, (String, Action)> =
+        std::collections::HashMap::new();
     loop {
-        // Start what is ready; skip what depends on a failure.
-        for sp in &plan.stacks {
-            if started.contains(&sp.name) {
-                continue;
-            }
-            let deps = &waits[&sp.name];
-            if let Some(failed) = deps.iter().find(|d| results.get(*d).is_some_and(|r| !r.ok)) {
-                started.push(sp.name.clone());
-                let r = StackResult {
-                    name: sp.name.clone(),
-                    action: sp.action,
-                    outcome: format!("not started: `{failed}` failed"),
-                    ok: false,
-                };
-                ctx.progress.finish(&sp.name, &r.outcome);
-                results.insert(sp.name.clone(), r);
-                continue;
-            }
-            if !deps.iter().all(|d| results.get(d).is_some_and(|r| r.ok)) {
-                continue;
-            }
-            started.push(sp.name.clone());
-            if sp.action == Action::NoOp {
-                results.insert(
-                    sp.name.clone(),
-                    StackResult {
+        // Start what is ready; skip what depends on a failure; again
+        // until nothing more can start (a stack with nothing to do may
+        // free its dependents at once).
+        loop {
+            let before = results.len() + tasks.len();
+            for sp in &plan.stacks {
+                if started.contains(&sp.name) {
+                    continue;
+                }
+                let deps = &waits[&sp.name];
+                if let Some(failed) = deps.iter().find(|d| results.get(*d).is_some_and(|r| !r.ok)) {
+                    started.push(sp.name.clone());
+                    let r = StackResult {
                         name: sp.name.clone(),
                         action: sp.action,
-                        outcome: "no changes".into(),
-                        ok: true,
-                    },
-                );
-                continue;
+                        outcome: format!("not started: `{failed}` failed"),
+                        ok: false,
+                    };
+                    ctx.progress.finish(&sp.name, &r.outcome);
+                    results.insert(sp.name.clone(), r);
+                    continue;
+                }
+                if !deps.iter().all(|d| results.get(d).is_some_and(|r| r.ok)) {
+                    continue;
+                }
+                started.push(sp.name.clone());
+                if lost.load(std::sync::atomic::Ordering::SeqCst) && sp.action != Action::NoOp {
+                    let r = StackResult {
+                        name: sp.name.clone(),
+                        action: sp.action,
+                        outcome: "not started: this run lost its lock".into(),
+                        ok: false,
+                    };
+                    first_error.get_or_insert(Diagnostic::error(
+                    codes::STATE_LOCKED,
+                    "the state lock was taken away while this run held it; no further stack was started",
+                ));
+                    ctx.progress.finish(&sp.name, &r.outcome);
+                    results.insert(sp.name.clone(), r);
+                    continue;
+                }
+                if sp.action == Action::NoOp {
+                    results.insert(
+                        sp.name.clone(),
+                        StackResult {
+                            name: sp.name.clone(),
+                            action: sp.action,
+                            outcome: "no changes".into(),
+                            ok: true,
+                        },
+                    );
+                    continue;
+                }
+                let job = StackJob {
+                    change_set: None,
+                    ctx: ctx.clone(),
+                    backend: backend.clone(),
+                    environment: desired.environment.clone(),
+                    plan: sp.clone(),
+                    desired: desired.stacks.iter().find(|d| d.name == sp.name).cloned(),
+                    stored: stored.remove(&sp.name).expect("a state per stack"),
+                };
+                let semaphore = semaphore.clone();
+                let name = sp.name.clone();
+                let action = sp.action;
+                let handle = tasks.spawn(async move {
+                    let _permit = semaphore.acquire().await;
+                    let name = job.plan.name.clone();
+                    let action = job.plan.action;
+                    (name, action, job.run().await)
+                });
+                names.insert(handle.id(), (name, action));
             }
-            let job = StackJob {
-                ctx: ctx.clone(),
-                backend: backend.clone(),
-                environment: desired.environment.clone(),
-                plan: sp.clone(),
-                desired: desired.stacks.iter().find(|d| d.name == sp.name).cloned(),
-                stored: stored.remove(&sp.name).expect("a state per stack"),
-            };
-            let semaphore = semaphore.clone();
-            tasks.spawn(async move {
-                let _permit = semaphore.acquire().await;
-                let name = job.plan.name.clone();
-                let action = job.plan.action;
-                (name, action, job.run().await)
-            });
+            if results.len() + tasks.len() == before {
+                break;
+            }
         }
         let Some(joined) = tasks.join_next().await else {
             break;
@@ -744,11 +839,18 @@ async fn execute(
         let (name, action, result) = match joined {
             Ok(r) => r,
             Err(e) => {
-                first_error.get_or_insert(Diagnostic::error(
-                    codes::PROVIDER_ERROR,
-                    format!("a stack's apply stopped: {e}"),
-                ));
-                continue;
+                let (name, action) = names
+                    .get(&e.id())
+                    .cloned()
+                    .unwrap_or_else(|| ("(unknown stack)".into(), Action::NoOp));
+                (
+                    name,
+                    action,
+                    Err(Diagnostic::error(
+                        codes::PROVIDER_ERROR,
+                        format!("the stack's apply stopped: {e}"),
+                    )),
+                )
             }
         };
         let r = match result {
@@ -781,6 +883,8 @@ async fn execute(
 }
 
 struct StackJob {
+    /// The change set this job created, once it exists.
+    change_set: Option<String>,
     ctx: Arc<Context>,
     backend: Arc<Backend>,
     environment: String,
@@ -825,6 +929,14 @@ impl StackJob {
                 .desired
                 .clone()
                 .expect("a template for create or update");
+            if let (Some(status), Some(id)) = (&self.plan.live_status, &self.plan.stack_id)
+                && super::plan::failed_create(status)
+            {
+                // A stack whose creation failed cannot be updated: deleted first.
+                self.step(&format!("deleting the failed stack ({status})"));
+                aws::delete_stack(&client, id).await?;
+                aws::wait_stack(&client, id, timeout, &mut |_| {}).await?;
+            }
             let cs_name = format!("rel-{}-{}", self.stored.state.serial, random_hex(4));
             self.step("creating change set");
             let source = match &self.ctx.templates {
@@ -843,6 +955,7 @@ impl StackJob {
                 &cs_name,
             )
             .await?;
+            self.change_set = Some(cs.clone());
             let mut next = self.stored.state.clone();
             next.serial += 1;
             if let Some(f) = &mut next.in_flight {
@@ -911,7 +1024,7 @@ impl StackJob {
             template_sha256: self
                 .desired
                 .as_ref()
-                .map(|d| d.sha256.clone())
+                .map(|d| crate::state::template_digest(&d.template, &self.stored.state.salt))
                 .unwrap_or_default(),
             started: now_rfc3339(),
         });
@@ -920,6 +1033,13 @@ impl StackJob {
         let status = match self.change(&client, operation).await {
             Ok(status) => status,
             Err(e) => {
+                // A change set never executed is not left behind.
+                if let Some(cs) = &self.change_set
+                    && let Ok(Some(status)) = aws::change_set_execution(&client, cs).await
+                    && status == "AVAILABLE"
+                {
+                    let _ = aws::delete_change_set(&client, cs).await;
+                }
                 // The call failed: record the stack as it is, if it can be
                 // read, so the next run starts clean; if not, the journal
                 // stays for the next apply to reconcile.

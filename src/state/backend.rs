@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use super::{State, now_rfc3339, parse_rfc3339, random_hex, rfc3339};
+use super::{State, parse_rfc3339, random_hex, rfc3339};
 use crate::diagnostic::{Diagnostic, codes};
 
 /// A lock's record.
@@ -27,6 +27,10 @@ pub struct LockInfo {
     pub holder: String,
     pub host: String,
     pub pid: u32,
+    /// This boot of this machine and its process namespace: a pid means
+    /// something only there (containers may share a host name).
+    #[serde(default)]
+    pub machine: String,
     pub operation: String,
     pub created: String,
     /// The lease's end; the holder renews it while it works.
@@ -50,7 +54,7 @@ impl LockInfo {
         if parse_rfc3339(&self.expires).is_some_and(|t| t < now) {
             return Some("its lease expired");
         }
-        if self.host == host_name() && !process_alive(self.pid) {
+        if !self.machine.is_empty() && self.machine == machine_id() && !process_alive(self.pid) {
             return Some("its process on this host has ended");
         }
         None
@@ -96,7 +100,7 @@ pub fn lease() -> Duration {
     let secs = std::env::var("REL_LOCK_LEASE_SECONDS")
         .ok()
         .and_then(|s| s.parse::<u64>().ok())
-        .filter(|s| *s >= 3)
+        .filter(|s| (3..=86_400).contains(s))
         .unwrap_or(300);
     Duration::from_secs(secs)
 }
@@ -108,6 +112,20 @@ fn host_name() -> String {
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "unknown-host".into())
+}
+
+/// The boot id and pid namespace of this process: where its pids mean
+/// something. Empty where they cannot be read (then only leases decide).
+fn machine_id() -> String {
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
+    let ns = std::fs::read_link("/proc/self/ns/pid")
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    if boot.trim().is_empty() || ns.is_empty() {
+        String::new()
+    } else {
+        format!("{}:{ns}", boot.trim())
+    }
 }
 
 fn user_name() -> String {
@@ -345,10 +363,12 @@ impl Backend {
         }
     }
 
-    /// Takes the lock of a state, or fails at once naming its holder.
+    /// Takes the lock of a state, or fails at once naming its holder. A
+    /// stale lock is taken over, conditionally: if another process took
+    /// it over first, that one holds it.
     pub async fn lock(&self, key: &str, operation: &str) -> Result<Lock, Diagnostic> {
         let mut took_over = None;
-        for _ in 0..2 {
+        for _ in 0..3 {
             let now = SystemTime::now();
             let info = LockInfo {
                 id: random_hex(8),
@@ -356,6 +376,7 @@ impl Backend {
                 holder: user_name(),
                 host: host_name(),
                 pid: std::process::id(),
+                machine: machine_id(),
                 operation: operation.to_string(),
                 created: rfc3339(now),
                 expires: rfc3339(now + lease()),
@@ -368,14 +389,14 @@ impl Backend {
                         took_over,
                     });
                 }
-                Err(held) => {
-                    let Some(held) = held else { continue };
-                    if let Some(why) = held.stale() {
+                Err(None) => continue,
+                Err(Some((held, etag))) => {
+                    let Some(why) = held.stale() else {
+                        return Err(locked(&held));
+                    };
+                    if self.break_lock(key, &held, etag.as_deref()).await? {
                         took_over = Some(format!("took over stale {} ({why})", held.describe()));
-                        self.remove_lock(key, &held.id).await?;
-                        continue;
                     }
-                    return Err(locked(&held));
                 }
             }
         }
@@ -386,32 +407,28 @@ impl Backend {
         .with_help("Try again in a moment."))
     }
 
-    /// Creates the lock object only if absent: `Ok(Ok(etag))` when taken,
-    /// `Ok(Err(holder))` when someone holds it (None: gone while reading).
+    /// Creates the lock object only if absent, whole or not at all:
+    /// `Ok(Ok(etag))` when taken, `Ok(Err(holder))` when someone holds it
+    /// (None: gone while reading).
     async fn create_lock(
         &self,
         key: &str,
         info: &LockInfo,
-    ) -> Result<Result<Option<String>, Option<LockInfo>>, Diagnostic> {
+    ) -> Result<Result<Option<String>, Option<(LockInfo, Option<String>)>>, Diagnostic> {
         let file = format!("{key}.lock");
         let text = serde_json::to_string_pretty(info).expect("lock serialises") + "\n";
         match self {
             Backend::Local { dir } => {
-                use std::io::Write;
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| backend_error(&format!("cannot create `{}`", dir.display()), e))?;
                 let path = dir.join(&file);
-                match std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .open(&path)
-                {
-                    Ok(mut f) => {
-                        f.write_all(text.as_bytes())
-                            .and_then(|()| f.sync_all())
-                            .map_err(|e| backend_error("cannot write the lock", e))?;
-                        Ok(Ok(None))
-                    }
+                // Written aside, then linked into place: a reader never
+                // sees an empty or partial lock.
+                let tmp = dir.join(format!(".{file}.new-{}", random_hex(4)));
+                write_atomically(&tmp, text.as_bytes())
+                    .map_err(|e| backend_error("cannot write the lock", e))?;
+                let linked = std::fs::hard_link(&tmp, &path);
+                let _ = std::fs::remove_file(&tmp);
+                match linked {
+                    Ok(()) => Ok(Ok(None)),
                     Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                         Ok(Err(self.read_lock(key).await?))
                     }
@@ -440,15 +457,71 @@ impl Backend {
         }
     }
 
-    /// The lock of a state, if held.
-    pub async fn read_lock(&self, key: &str) -> Result<Option<LockInfo>, Diagnostic> {
+    /// Removes a stale lock if it is still the one judged stale; false if
+    /// someone else replaced it meanwhile.
+    async fn break_lock(
+        &self,
+        key: &str,
+        held: &LockInfo,
+        etag: Option<&str>,
+    ) -> Result<bool, Diagnostic> {
         let file = format!("{key}.lock");
-        let text = match self {
-            Backend::Local { dir } => match std::fs::read_to_string(dir.join(&file)) {
-                Ok(t) => t,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-                Err(e) => return Err(backend_error("cannot read the lock", e)),
-            },
+        match self {
+            Backend::Local { dir } => {
+                // Moved aside atomically, then checked: if it was not the
+                // stale lock, it is put back.
+                let path = dir.join(&file);
+                let aside = dir.join(format!(".{file}.stale-{}", random_hex(4)));
+                match std::fs::rename(&path, &aside) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+                    Err(e) => return Err(backend_error("cannot remove the stale lock", e)),
+                }
+                let moved: Option<LockInfo> = std::fs::read_to_string(&aside)
+                    .ok()
+                    .and_then(|t| serde_json::from_str(&t).ok());
+                let same = match &moved {
+                    Some(m) => m.id == held.id,
+                    None => held.id == UNREADABLE,
+                };
+                if !same {
+                    let _ = std::fs::hard_link(&aside, &path);
+                }
+                let _ = std::fs::remove_file(&aside);
+                Ok(same)
+            }
+            Backend::S3 { client, bucket, .. } => {
+                let mut delete = client.delete_object().bucket(bucket).key(self.key(&file));
+                if let Some(etag) = etag {
+                    delete = delete.if_match(etag);
+                }
+                match delete.send().await {
+                    Ok(_) => Ok(true),
+                    Err(e) if precondition_failed(&e) => Ok(false),
+                    Err(e) => Err(s3_error("removing the stale lock on S3", &e)),
+                }
+            }
+        }
+    }
+
+    /// The lock of a state, if held, with its version (S3 ETag).
+    pub async fn read_lock(
+        &self,
+        key: &str,
+    ) -> Result<Option<(LockInfo, Option<String>)>, Diagnostic> {
+        let file = format!("{key}.lock");
+        let (text, etag, modified) = match self {
+            Backend::Local { dir } => {
+                let path = dir.join(&file);
+                match std::fs::read_to_string(&path) {
+                    Ok(t) => {
+                        let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+                        (t, None, modified)
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                    Err(e) => return Err(backend_error("cannot read the lock", e)),
+                }
+            }
             Backend::S3 { client, bucket, .. } => {
                 match client
                     .get_object()
@@ -458,13 +531,17 @@ impl Backend {
                     .await
                 {
                     Ok(out) => {
+                        let etag = out.e_tag().map(str::to_string);
+                        let modified = out
+                            .last_modified()
+                            .and_then(|t| SystemTime::try_from(*t).ok());
                         let bytes = out
                             .body
                             .collect()
                             .await
                             .map_err(|e| backend_error("reading the lock from S3", e))?
                             .into_bytes();
-                        String::from_utf8_lossy(&bytes).into_owned()
+                        (String::from_utf8_lossy(&bytes).into_owned(), etag, modified)
                     }
                     Err(e)
                         if e.as_service_error().is_some_and(
@@ -478,30 +555,52 @@ impl Backend {
             }
         };
         match serde_json::from_str(&text) {
-            Ok(info) => Ok(Some(info)),
-            // A lock being written this instant, or damaged: report it as
-            // held by someone unknown, never as free.
-            Err(_) => Ok(Some(LockInfo {
-                id: "(unreadable)".into(),
-                state: key.into(),
-                holder: "unknown".into(),
-                host: "unknown".into(),
-                pid: 0,
-                operation: "unknown".into(),
-                created: now_rfc3339(),
-                expires: rfc3339(SystemTime::now() + lease()),
-            })),
+            Ok(info) => Ok(Some((info, etag))),
+            // A damaged lock: held by someone unknown, never free, with a
+            // lease counted from when it was written.
+            Err(_) => {
+                let written = modified.unwrap_or_else(SystemTime::now);
+                Ok(Some((
+                    LockInfo {
+                        id: UNREADABLE.into(),
+                        state: key.into(),
+                        holder: "unknown".into(),
+                        host: "unknown".into(),
+                        pid: 0,
+                        machine: String::new(),
+                        operation: "unknown".into(),
+                        created: rfc3339(written),
+                        expires: rfc3339(written + lease()),
+                    },
+                    etag,
+                )))
+            }
         }
     }
 
-    /// Extends this process's lease.
+    /// Extends this process's lease; an error means the lock is no longer
+    /// this process's.
     pub async fn renew(&self, lock: &mut Lock) -> Result<(), Diagnostic> {
-        lock.info.expires = rfc3339(SystemTime::now() + lease());
-        let text = serde_json::to_string_pretty(&lock.info).expect("lock serialises") + "\n";
+        let mut info = lock.info.clone();
+        info.expires = rfc3339(SystemTime::now() + lease());
+        let text = serde_json::to_string_pretty(&info).expect("lock serialises") + "\n";
         let file = format!("{}.lock", lock.info.state);
+        let lost = || {
+            Diagnostic::error(
+                codes::STATE_LOCKED,
+                format!("the lock of `{}` was taken away while this run held it", lock.info.state),
+            )
+            .with_help("Someone removed it (`rel state unlock`) or took it over; this run stops before changing more.")
+        };
         match self {
-            Backend::Local { dir } => write_atomically(&dir.join(&file), text.as_bytes())
-                .map_err(|e| backend_error("cannot renew the lock", e)),
+            Backend::Local { dir } => {
+                match self.read_lock(&lock.info.state).await? {
+                    Some((held, _)) if held.id == lock.info.id => {}
+                    _ => return Err(lost()),
+                }
+                write_atomically(&dir.join(&file), text.as_bytes())
+                    .map_err(|e| backend_error("cannot renew the lock", e))?;
+            }
             Backend::S3 { client, bucket, .. } => {
                 let mut put = client
                     .put_object()
@@ -509,55 +608,44 @@ impl Backend {
                     .key(self.key(&file))
                     .content_type("application/json")
                     .body(text.into_bytes().into());
-                if let Some(etag) = &lock.etag {
-                    put = put.if_match(etag);
-                }
-                let out = put
-                    .send()
-                    .await
-                    .map_err(|e| s3_error("renewing the lock on S3", &e))?;
+                put = match &lock.etag {
+                    Some(etag) => put.if_match(etag),
+                    None => put.if_none_match("*"),
+                };
+                let out = match put.send().await {
+                    Ok(out) => out,
+                    Err(e) if precondition_failed(&e) => return Err(lost()),
+                    Err(e) => return Err(s3_error("renewing the lock on S3", &e)),
+                };
                 lock.etag = out.e_tag().map(str::to_string);
-                Ok(())
             }
         }
+        lock.info = info;
+        Ok(())
     }
 
-    /// Releases this process's lock.
+    /// Releases this process's lock (only if it is still this process's).
     pub async fn unlock(&self, lock: &Lock) -> Result<(), Diagnostic> {
-        self.remove_lock(&lock.info.state, &lock.info.id).await
-    }
-
-    /// Removes the lock of `key` if its id is `id`.
-    async fn remove_lock(&self, key: &str, id: &str) -> Result<(), Diagnostic> {
-        let file = format!("{key}.lock");
-        match self.read_lock(key).await? {
-            Some(info) if info.id == id || id == "(unreadable)" => {}
-            _ => return Ok(()),
-        }
-        match self {
-            Backend::Local { dir } => match std::fs::remove_file(dir.join(&file)) {
-                Ok(()) => Ok(()),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                Err(e) => Err(backend_error("cannot remove the lock", e)),
-            },
-            Backend::S3 { client, bucket, .. } => client
-                .delete_object()
-                .bucket(bucket)
-                .key(self.key(&file))
-                .send()
+        match self.read_lock(&lock.info.state).await? {
+            Some((held, etag)) if held.id == lock.info.id => self
+                .break_lock(
+                    &lock.info.state,
+                    &held,
+                    etag.as_deref().or(lock.etag.as_deref()),
+                )
                 .await
-                .map(|_| ())
-                .map_err(|e| s3_error("removing the lock on S3", &e)),
+                .map(|_| ()),
+            _ => Ok(()),
         }
     }
 
     /// Removes a lock by its id, whoever holds it (`rel state unlock`).
     pub async fn force_unlock(&self, id: &str) -> Result<LockInfo, Diagnostic> {
         for key in self.list_names("lock").await? {
-            if let Some(info) = self.read_lock(&key).await?
+            if let Some((info, etag)) = self.read_lock(&key).await?
                 && info.id == id
             {
-                self.remove_lock(&key, id).await?;
+                self.break_lock(&key, &info, etag.as_deref()).await?;
                 return Ok(info);
             }
         }
@@ -622,6 +710,9 @@ impl Backend {
         Ok(names)
     }
 }
+
+/// The id shown for a lock whose file cannot be read.
+pub const UNREADABLE: &str = "(unreadable)";
 
 /// The error for a state someone else holds.
 pub fn locked(held: &LockInfo) -> Diagnostic {

@@ -166,6 +166,29 @@ pub fn redact(value: &serde_json::Value, salt: &str) -> serde_json::Value {
     }
 }
 
+/// The digest of a template with its secrets hashed with `salt`.
+pub fn template_digest(template: &serde_json::Value, salt: &str) -> String {
+    let text = serde_json::to_string(&redact(template, salt)).unwrap_or_default();
+    sha256_hex(text.as_bytes())
+}
+
+/// A provider's message with every dynamic reference to a secret
+/// (`{{resolve:...}}`) replaced, for errors and progress lines.
+pub fn scrub(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("{{resolve:") {
+        out.push_str(&rest[..at]);
+        out.push_str("{{resolve:(sensitive)}}");
+        rest = match rest[at..].find("}}") {
+            Some(end) => &rest[at + end + 2..],
+            None => "",
+        };
+    }
+    out.push_str(rest);
+    out
+}
+
 /// True for a string that is a secret's hash (as `redact` writes it).
 pub fn is_secret_hash(s: &str) -> bool {
     s.starts_with("(sensitive sha256:")
@@ -270,6 +293,17 @@ mod tests {
         assert_ne!(a, redact(&v, "s2"));
         assert_eq!(a, redact(&v, "s1"));
         assert_eq!(a["Q"], serde_json::json!(["x"]));
+    }
+
+    #[test]
+    fn provider_messages_are_scrubbed() {
+        assert_eq!(
+            scrub(
+                "bad {{resolve:secretsmanager:canary/x:SecretString}} value {{resolve:ssm-secure:/p"
+            ),
+            "bad {{resolve:(sensitive)}} value {{resolve:(sensitive)}}"
+        );
+        assert_eq!(scrub("plain"), "plain");
     }
 
     #[test]
