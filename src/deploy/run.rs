@@ -906,6 +906,24 @@ impl StackJob {
         self.ctx.progress.step(&self.plan.name, message);
     }
 
+    /// The next state once the stack rests: the change no longer in
+    /// flight, the stack recorded as it is (or gone).
+    fn settled(&self, live: Option<&LiveStack>) -> State {
+        let mut next = self.stored.state.clone();
+        next.serial += 1;
+        next.in_flight = None;
+        next.stack = live.map(|l| {
+            record(
+                &self.plan.name,
+                l,
+                self.desired.as_ref(),
+                self.stored.state.stack.as_ref(),
+                &self.stored.state.salt,
+            )
+        });
+        next
+    }
+
     /// Makes the change: a change set (created, inspected, executed,
     /// awaited) or a deletion. Returns the stack's final status.
     async fn change(
@@ -1048,18 +1066,7 @@ impl StackJob {
                         .as_ref()
                         .is_none_or(|l| aws::settled(&l.status) && l.status != "REVIEW_IN_PROGRESS")
                 {
-                    let mut next = self.stored.state.clone();
-                    next.serial += 1;
-                    next.in_flight = None;
-                    next.stack = live.as_ref().map(|l| {
-                        record(
-                            &name,
-                            l,
-                            self.desired.as_ref(),
-                            self.stored.state.stack.as_ref(),
-                            &self.stored.state.salt,
-                        )
-                    });
+                    let next = self.settled(live.as_ref());
                     let _ = self.write(next).await;
                 }
                 return Err(e);
@@ -1067,18 +1074,7 @@ impl StackJob {
         };
         // Record the stack as it is now.
         let live = aws::refresh(&client, &name).await?;
-        let mut next = self.stored.state.clone();
-        next.serial += 1;
-        next.in_flight = None;
-        next.stack = live.as_ref().map(|l| {
-            record(
-                &name,
-                l,
-                self.desired.as_ref(),
-                self.stored.state.stack.as_ref(),
-                &self.stored.state.salt,
-            )
-        });
+        let next = self.settled(live.as_ref());
         self.write(next).await?;
         let ok = matches!(
             status.as_str(),

@@ -249,6 +249,47 @@ impl Backend {
         }
     }
 
+    /// An S3 object's bytes, ETag and modification time; None if absent.
+    async fn s3_get(
+        &self,
+        file: &str,
+        what: &str,
+    ) -> Result<Option<(Vec<u8>, Option<String>, Option<SystemTime>)>, Diagnostic> {
+        let Backend::S3 { client, bucket, .. } = self else {
+            unreachable!("called for the S3 backend");
+        };
+        let reading = format!("reading {what} from S3");
+        match client
+            .get_object()
+            .bucket(bucket)
+            .key(self.key(file))
+            .send()
+            .await
+        {
+            Ok(out) => {
+                let etag = out.e_tag().map(str::to_string);
+                let modified = out
+                    .last_modified()
+                    .and_then(|t| SystemTime::try_from(*t).ok());
+                let bytes = out
+                    .body
+                    .collect()
+                    .await
+                    .map_err(|e| backend_error(&reading, e))?
+                    .into_bytes();
+                Ok(Some((bytes.to_vec(), etag, modified)))
+            }
+            Err(e)
+                if e.as_service_error().is_some_and(
+                    aws_sdk_s3::operation::get_object::GetObjectError::is_no_such_key,
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(s3_error(&reading, &e)),
+        }
+    }
+
     /// The state of a layer, if one was written.
     pub async fn read(&self, key: &str) -> Result<Option<Stored>, Diagnostic> {
         let file = format!("{key}.json");
@@ -263,37 +304,14 @@ impl Backend {
                     )));
                 }
             },
-            Backend::S3 { client, bucket, .. } => {
-                match client
-                    .get_object()
-                    .bucket(bucket)
-                    .key(self.key(&file))
-                    .send()
-                    .await
-                {
-                    Ok(out) => {
-                        let etag = out.e_tag().map(str::to_string);
-                        let bytes = out
-                            .body
-                            .collect()
-                            .await
-                            .map_err(|e| backend_error("reading the state from S3", e))?
-                            .into_bytes();
-                        let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
-                            state_error(format!("`{}` is not UTF-8", self.key(&file)))
-                        })?;
-                        (text, etag)
-                    }
-                    Err(e)
-                        if e.as_service_error().is_some_and(
-                            aws_sdk_s3::operation::get_object::GetObjectError::is_no_such_key,
-                        ) =>
-                    {
-                        return Ok(None);
-                    }
-                    Err(e) => return Err(s3_error("reading the state from S3", &e)),
+            Backend::S3 { .. } => match self.s3_get(&file, "the state").await? {
+                None => return Ok(None),
+                Some((bytes, etag, _)) => {
+                    let text = String::from_utf8(bytes)
+                        .map_err(|_| state_error(format!("`{}` is not UTF-8", self.key(&file))))?;
+                    (text, etag)
                 }
-            }
+            },
         };
         let state = State::from_json(&text).map_err(|e| {
             state_error(format!("state `{}` in {}: {e}", file, self.describe()))
@@ -522,37 +540,12 @@ impl Backend {
                     Err(e) => return Err(backend_error("cannot read the lock", e)),
                 }
             }
-            Backend::S3 { client, bucket, .. } => {
-                match client
-                    .get_object()
-                    .bucket(bucket)
-                    .key(self.key(&file))
-                    .send()
-                    .await
-                {
-                    Ok(out) => {
-                        let etag = out.e_tag().map(str::to_string);
-                        let modified = out
-                            .last_modified()
-                            .and_then(|t| SystemTime::try_from(*t).ok());
-                        let bytes = out
-                            .body
-                            .collect()
-                            .await
-                            .map_err(|e| backend_error("reading the lock from S3", e))?
-                            .into_bytes();
-                        (String::from_utf8_lossy(&bytes).into_owned(), etag, modified)
-                    }
-                    Err(e)
-                        if e.as_service_error().is_some_and(
-                            aws_sdk_s3::operation::get_object::GetObjectError::is_no_such_key,
-                        ) =>
-                    {
-                        return Ok(None);
-                    }
-                    Err(e) => return Err(s3_error("reading the lock from S3", &e)),
+            Backend::S3 { .. } => match self.s3_get(&file, "the lock").await? {
+                None => return Ok(None),
+                Some((bytes, etag, modified)) => {
+                    (String::from_utf8_lossy(&bytes).into_owned(), etag, modified)
                 }
-            }
+            },
         };
         match serde_json::from_str(&text) {
             Ok(info) => Ok(Some((info, etag))),
