@@ -290,6 +290,36 @@ impl Backend {
         }
     }
 
+    /// Writes an S3 object only if it is still the version `etag` (or,
+    /// without one, only if absent); returns the new ETag.
+    async fn s3_put(
+        &self,
+        file: &str,
+        text: String,
+        etag: Option<&str>,
+    ) -> Result<
+        Option<String>,
+        aws_sdk_s3::error::SdkError<
+            aws_sdk_s3::operation::put_object::PutObjectError,
+            aws_sdk_s3::config::http::HttpResponse,
+        >,
+    > {
+        let Backend::S3 { client, bucket, .. } = self else {
+            unreachable!("called for the S3 backend");
+        };
+        let put = client
+            .put_object()
+            .bucket(bucket)
+            .key(self.key(file))
+            .content_type("application/json")
+            .body(text.into_bytes().into());
+        let put = match etag {
+            Some(etag) => put.if_match(etag),
+            None => put.if_none_match("*"),
+        };
+        put.send().await.map(|out| out.e_tag().map(str::to_string))
+    }
+
     /// The state of a layer, if one was written.
     pub async fn read(&self, key: &str) -> Result<Option<Stored>, Diagnostic> {
         let file = format!("{key}.json");
@@ -358,26 +388,14 @@ impl Backend {
                     etag: Some(format!("{}:{}", state.lineage, state.serial)),
                 })
             }
-            Backend::S3 { client, bucket, .. } => {
-                let mut put = client
-                    .put_object()
-                    .bucket(bucket)
-                    .key(self.key(&file))
-                    .content_type("application/json")
-                    .body(text.into_bytes().into());
-                put = match &previous.etag {
-                    Some(etag) => put.if_match(etag),
-                    None => put.if_none_match("*"),
-                };
-                match put.send().await {
-                    Ok(out) => Ok(Stored {
-                        state: state.clone(),
-                        etag: out.e_tag().map(str::to_string),
-                    }),
-                    Err(e) if precondition_failed(&e) => Err(conflict()),
-                    Err(e) => Err(s3_error("writing the state to S3", &e)),
-                }
-            }
+            Backend::S3 { .. } => match self.s3_put(&file, text, previous.etag.as_deref()).await {
+                Ok(etag) => Ok(Stored {
+                    state: state.clone(),
+                    etag,
+                }),
+                Err(e) if precondition_failed(&e) => Err(conflict()),
+                Err(e) => Err(s3_error("writing the state to S3", &e)),
+            },
         }
     }
 
@@ -456,22 +474,11 @@ impl Backend {
                     )),
                 }
             }
-            Backend::S3 { client, bucket, .. } => {
-                match client
-                    .put_object()
-                    .bucket(bucket)
-                    .key(self.key(&file))
-                    .if_none_match("*")
-                    .content_type("application/json")
-                    .body(text.into_bytes().into())
-                    .send()
-                    .await
-                {
-                    Ok(out) => Ok(Ok(out.e_tag().map(str::to_string))),
-                    Err(e) if precondition_failed(&e) => Ok(Err(self.read_lock(key).await?)),
-                    Err(e) => Err(s3_error("writing the lock to S3", &e)),
-                }
-            }
+            Backend::S3 { .. } => match self.s3_put(&file, text, None).await {
+                Ok(etag) => Ok(Ok(etag)),
+                Err(e) if precondition_failed(&e) => Ok(Err(self.read_lock(key).await?)),
+                Err(e) => Err(s3_error("writing the lock to S3", &e)),
+            },
         }
     }
 
@@ -594,23 +601,12 @@ impl Backend {
                 write_atomically(&dir.join(&file), text.as_bytes())
                     .map_err(|e| backend_error("cannot renew the lock", e))?;
             }
-            Backend::S3 { client, bucket, .. } => {
-                let mut put = client
-                    .put_object()
-                    .bucket(bucket)
-                    .key(self.key(&file))
-                    .content_type("application/json")
-                    .body(text.into_bytes().into());
-                put = match &lock.etag {
-                    Some(etag) => put.if_match(etag),
-                    None => put.if_none_match("*"),
-                };
-                let out = match put.send().await {
-                    Ok(out) => out,
+            Backend::S3 { .. } => {
+                lock.etag = match self.s3_put(&file, text, lock.etag.as_deref()).await {
+                    Ok(etag) => etag,
                     Err(e) if precondition_failed(&e) => return Err(lost()),
                     Err(e) => return Err(s3_error("renewing the lock on S3", &e)),
                 };
-                lock.etag = out.e_tag().map(str::to_string);
             }
         }
         lock.info = info;
