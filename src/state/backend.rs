@@ -242,6 +242,10 @@ impl Backend {
         matches!(self, Backend::S3 { .. })
     }
 
+    fn is_local(&self) -> bool {
+        matches!(self, Backend::Local { .. })
+    }
+
     fn key(&self, name: &str) -> String {
         match self {
             Backend::S3 { prefix, .. } if !prefix.is_empty() => format!("{prefix}/{name}"),
@@ -347,6 +351,7 @@ impl Backend {
             state_error(format!("state `{}` in {}: {e}", file, self.describe()))
                 .with_help("Restore the file from a backup, or move it aside to start a new history (rel then forgets what it created).")
         })?;
+        let etag = etag.or_else(|| self.is_local().then(|| local_version(&state)));
         Ok(Some(Stored { state, etag }))
     }
 
@@ -372,20 +377,23 @@ impl Backend {
                 let path = dir.join(&file);
                 std::fs::create_dir_all(dir)
                     .map_err(|e| backend_error(&format!("cannot create `{}`", dir.display()), e))?;
+                // The version on disk must be the one read (none: absent).
                 let current = match std::fs::read_to_string(&path) {
-                    Ok(t) => State::from_json(&t).ok().map(|s| (s.lineage, s.serial)),
+                    Ok(t) => Some(
+                        State::from_json(&t)
+                            .map(|s| local_version(&s))
+                            .unwrap_or_default(),
+                    ),
                     Err(_) => None,
                 };
-                let expected = (previous.etag.is_some() || previous.state.serial > 0)
-                    .then(|| (previous.state.lineage.clone(), previous.state.serial));
-                if current.is_some() && current != expected {
+                if current != previous.etag {
                     return Err(conflict());
                 }
                 write_atomically(&path, text.as_bytes())
                     .map_err(|e| backend_error(&format!("cannot write `{}`", path.display()), e))?;
                 Ok(Stored {
                     state: state.clone(),
-                    etag: Some(format!("{}:{}", state.lineage, state.serial)),
+                    etag: Some(local_version(state)),
                 })
             }
             Backend::S3 { .. } => match self.s3_put(&file, text, previous.etag.as_deref()).await {
@@ -698,6 +706,11 @@ impl Backend {
         names.sort();
         Ok(names)
     }
+}
+
+/// A local state's version token: its lineage and serial.
+fn local_version(state: &State) -> String {
+    format!("{}:{}", state.lineage, state.serial)
 }
 
 /// The id shown for a lock whose file cannot be read.
