@@ -67,8 +67,10 @@ fn field_sides(f: &FieldChange) -> (Option<String>, Option<String>) {
     (before, after)
 }
 
-/// A resource's fields as a diff: removed lines `-`, added `+`.
-fn field_diff(r: &ResourceChange, indent: &str, out: &mut String) {
+/// A resource's fields as a diff: removed lines `-`, added `+`. On a
+/// terminal the sign follows the indent; in a Markdown `diff` block it
+/// comes first, so that the lines are coloured.
+fn field_diff(r: &ResourceChange, indent: &str, sign_first: bool, out: &mut String) {
     let (mut before, mut after) = (String::new(), String::new());
     for f in &r.fields {
         let (b, a) = field_sides(f);
@@ -88,11 +90,25 @@ fn field_diff(r: &ResourceChange, indent: &str, out: &mut String) {
             ChangeTag::Insert => '+',
             ChangeTag::Equal => ' ',
         };
-        let _ = writeln!(
-            out,
-            "{indent}{sign} {}",
-            change.value().trim_end_matches('\n')
-        );
+        let line = change.value().trim_end_matches('\n');
+        let _ = if sign_first {
+            writeln!(out, "{sign}{indent}{line}")
+        } else {
+            writeln!(out, "{indent}{sign} {line}")
+        };
+    }
+}
+
+/// A stack's outputs and description changes, shown like a resource's.
+fn template_pseudo(s: &super::plan::StackPlan) -> ResourceChange {
+    ResourceChange {
+        address: String::new(),
+        logical_id: String::new(),
+        type_name: String::new(),
+        action: Action::Update,
+        physical_id: None,
+        fields: s.template_changes.clone(),
+        changed_outside: false,
     }
 }
 
@@ -205,20 +221,11 @@ pub fn text(plan: &Plan) -> String {
                     ""
                 }
             );
-            field_diff(c, "      ", &mut out);
+            field_diff(c, "      ", false, &mut out);
         }
         if !s.template_changes.is_empty() {
             out.push_str("  ~ stack outputs and description\n");
-            let pseudo = ResourceChange {
-                address: String::new(),
-                logical_id: String::new(),
-                type_name: String::new(),
-                action: Action::Update,
-                physical_id: None,
-                fields: s.template_changes.clone(),
-                changed_outside: false,
-            };
-            field_diff(&pseudo, "      ", &mut out);
+            field_diff(&template_pseudo(s), "      ", false, &mut out);
         }
     }
     if !plan.manual_dns_validation.is_empty() {
@@ -295,6 +302,18 @@ pub fn markdown(plan: &Plan) -> String {
     for w in &plan.warnings {
         let _ = writeln!(out, "\n> [!CAUTION]\n> {}", md_escape(w));
     }
+    for s in &plan.stacks {
+        if !s.outside_changes.is_empty() {
+            let _ = writeln!(
+                out,
+                "\n**Changed outside rel in {}:**\n",
+                md_escape(&s.name)
+            );
+            for c in &s.outside_changes {
+                let _ = writeln!(out, "- {}", md_escape(c));
+            }
+        }
+    }
     for s in plan.stacks.iter().filter(|s| s.action != Action::NoOp) {
         let _ = writeln!(
             out,
@@ -307,13 +326,22 @@ pub fn markdown(plan: &Plan) -> String {
         for c in &s.changes {
             let _ = writeln!(
                 body,
-                "{} {} ({}) {}",
+                "{} {} ({}) {}{}",
                 symbol(c.action),
                 c.address,
                 c.type_name,
-                c.action.word()
+                c.action.word(),
+                if c.changed_outside {
+                    "  (changed outside rel)"
+                } else {
+                    ""
+                }
             );
-            field_diff(c, "    ", &mut body);
+            field_diff(c, "     ", true, &mut body);
+        }
+        if !s.template_changes.is_empty() {
+            body.push_str("~ stack outputs and description\n");
+            field_diff(&template_pseudo(s), "     ", true, &mut body);
         }
         // A fence inside the diff cannot close the block.
         out.push_str(&body.replace("```", "`\u{200b}``"));
