@@ -798,12 +798,17 @@ fn the_shop_example_is_applied_planned_and_destroyed() {
     assert_schema_valid(&plan.stdout, "plan.v1.json");
     let v = json(&plan);
     assert!(v["summary"]["create"].as_u64().unwrap() > 20, "{v:#}");
-    // The certificate's manual validation records are in the plan.
+    // The certificate validated by hand is in the plan, with its domains.
+    let manual = v["manual_dns_validation"].as_array().unwrap();
+    assert_eq!(manual.len(), 1, "{v:#}");
+    assert_eq!(
+        manual[0]["certificate"],
+        "shared/certificate.web/resource.cert"
+    );
+    let text = run("plan", &[]).stdout;
     assert!(
-        run("plan", &[])
-            .stdout
-            .contains("Certificates whose DNS validation records must be created by hand")
-            || v["manual_dns_validation"].as_array().unwrap().is_empty()
+        text.contains("Certificates whose DNS validation records must be created by hand:\n  shared/certificate.web/resource.cert: "),
+        "{text}"
     );
     run("apply", &["--auto-approve"]).expect(0);
     run("plan", &[]).expect(0);
@@ -990,4 +995,58 @@ fn a_stack_deleted_outside_rel_is_noticed_and_destroy_still_finishes() {
         last.stdout,
         last.stderr
     );
+}
+
+#[test]
+fn certificates_validated_by_hand_show_the_records_to_create() {
+    // Against moto's ACM: a certificate requested with DNS validation.
+    let moto = Moto::start();
+    let script = "import boto3,sys\nc=boto3.client('acm',endpoint_url=sys.argv[1],region_name='us-east-1',aws_access_key_id='t',aws_secret_access_key='t')\nprint(c.request_certificate(DomainName='*.example.dev',SubjectAlternativeNames=['*.example.dev','example.dev'],ValidationMethod='DNS')['CertificateArn'])";
+    let out = Command::new(venv_tool("python"))
+        .args(["-c", script, &moto.endpoint])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let arn = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let config = aws_sdk_acm::Config::builder()
+        .behavior_version(aws_sdk_acm::config::BehaviorVersion::latest())
+        .endpoint_url(&moto.endpoint)
+        .region(aws_sdk_acm::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_acm::config::Credentials::new(
+            "t", "t", None, None, "test",
+        ))
+        .build();
+    let acm = aws_sdk_acm::Client::from_conf(config);
+    let records = rt
+        .block_on(rel::deploy::aws::validation_records(&acm, &arn))
+        .expect("the records are read");
+    let domains: Vec<&str> = records.iter().map(|r| r.domain.as_str()).collect();
+    assert_eq!(domains, ["*.example.dev", "example.dev"]);
+    for r in &records {
+        assert_eq!(r.record_type, "CNAME");
+        assert!(r.name.ends_with(".example.dev."), "{r:?}");
+        assert!(r.value.ends_with(".acm-validations.aws."), "{r:?}");
+    }
+    let text = rel::deploy::render::validation_records(&[rel::deploy::plan::CertificateRecords {
+        certificate: "shared/certificate.web/resource.cert".into(),
+        arn: arn.clone(),
+        records,
+    }]);
+    assert!(text.contains("CNAME"), "{text}");
+    // An unknown certificate is an error with the provider's reason.
+    let missing = rt
+        .block_on(rel::deploy::aws::validation_records(
+            &acm,
+            &format!("{arn}0"),
+        ))
+        .expect_err("no such certificate");
+    assert_eq!(missing.code.id, "E0505");
 }

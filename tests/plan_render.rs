@@ -122,7 +122,19 @@ fn example_plan() -> plan::Plan {
         record_type: "CNAME".into(),
         records: "known once ACM has the request".into(),
     }];
-    plan::plan("pr-1", &inputs, true, &manual, "digest-salt")
+    let mut p = plan::plan("pr-1", &inputs, true, &manual, "digest-salt");
+    p.validation_records = vec![plan::CertificateRecords {
+        certificate: "shared/certificate.web/resource.cert".into(),
+        arn: "arn:aws:acm:us-east-1:123456789012:certificate/1".into(),
+        records: vec![plan::ValidationRecord {
+            domain: "*.example.com".into(),
+            name: "_d930.example.com.".into(),
+            record_type: "CNAME".into(),
+            value: "_c9ed.acm-validations.aws.".into(),
+            status: "PENDING_VALIDATION".into(),
+        }],
+    }];
+    p
 }
 
 #[test]

@@ -297,6 +297,7 @@ fn execute(job: Job<'_>, desired: &Desired) -> Result<Outcome, Diagnostic> {
         let ctx = Arc::new(Context {
             templates,
             client: config.as_ref().map(aws::client),
+            acm: config.as_ref().map(aws_sdk_acm::Client::new),
             parallelism: usize::from(args.parallelism),
             timeout: Duration::from_secs(args.timeout.max(1)),
             progress: Arc::new(Bars::new()),
@@ -530,6 +531,12 @@ fn finish(result: Result<Outcome, Diagnostic>, verb: &str, color: bool) -> u8 {
         "{verb} complete: {} created, {} updated, {} replaced, {} deleted",
         s.create, s.update, s.replace, s.delete
     );
+    if !outcome.validation_records.is_empty() {
+        print!(
+            "{}",
+            render::validation_records(&outcome.validation_records)
+        );
+    }
     0
 }
 

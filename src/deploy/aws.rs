@@ -173,6 +173,43 @@ pub async fn refresh(client: &Client, name: &str) -> Result<Option<LiveStack>, D
     }))
 }
 
+/// The DNS records ACM asks for to validate a certificate, per domain, with
+/// each domain's validation status.
+pub async fn validation_records(
+    acm: &aws_sdk_acm::Client,
+    certificate_arn: &str,
+) -> Result<Vec<super::plan::ValidationRecord>, Diagnostic> {
+    let out = acm
+        .describe_certificate()
+        .certificate_arn(certificate_arn)
+        .send()
+        .await
+        .map_err(|e| call_error(&format!("reading certificate `{certificate_arn}`"), &e))?;
+    let mut records = Vec::new();
+    for option in out
+        .certificate()
+        .map(|c| c.domain_validation_options())
+        .unwrap_or_default()
+    {
+        let Some(rr) = option.resource_record() else {
+            continue;
+        };
+        records.push(super::plan::ValidationRecord {
+            domain: option.domain_name().to_string(),
+            name: rr.name().to_string(),
+            record_type: rr.r#type().as_str().to_string(),
+            value: rr.value().to_string(),
+            status: option
+                .validation_status()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+        });
+    }
+    records.sort_by(|a, b| (&a.domain, &a.name).cmp(&(&b.domain, &b.name)));
+    records.dedup();
+    Ok(records)
+}
+
 /// What a change set turned out to be.
 pub enum ChangeSetOutcome {
     /// Ready to execute.

@@ -174,6 +174,30 @@ pub struct StackPlan {
     pub depends_on: Vec<String>,
 }
 
+/// A DNS record ACM asks for to validate a certificate's domain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidationRecord {
+    pub domain: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub record_type: String,
+    pub value: String,
+    /// `PENDING_VALIDATION`, `SUCCESS`, `FAILED`.
+    pub status: String,
+}
+
+/// The records to create for one certificate, read from ACM once the
+/// certificate exists.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateRecords {
+    /// The certificate's rel address.
+    pub certificate: String,
+    pub arn: String,
+    pub records: Vec<ValidationRecord>,
+}
+
 /// A whole plan (`rel plan --json`; schema `docs/schema/plan.v1.json`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -189,6 +213,9 @@ pub struct Plan {
     pub summary: Summary,
     pub stacks: Vec<StackPlan>,
     pub manual_dns_validation: Vec<ManualValidation>,
+    /// For those certificates that exist: the records ACM asks for.
+    #[serde(default)]
+    pub validation_records: Vec<CertificateRecords>,
     pub warnings: Vec<String>,
 }
 
@@ -586,6 +613,7 @@ pub fn plan(
         summary,
         stacks,
         manual_dns_validation: manual.to_vec(),
+        validation_records: Vec::new(),
         warnings,
     }
 }

@@ -228,6 +228,9 @@ pub fn text(plan: &Plan) -> String {
             field_diff(&template_pseudo(s), "      ", false, &mut out);
         }
     }
+    if !plan.validation_records.is_empty() {
+        out.push_str(&validation_records(&plan.validation_records));
+    }
     if !plan.manual_dns_validation.is_empty() {
         out.push_str("\nCertificates whose DNS validation records must be created by hand:\n");
         for m in &plan.manual_dns_validation {
@@ -245,6 +248,22 @@ pub fn text(plan: &Plan) -> String {
         let _ = writeln!(out, "\nPlan: {}.", summary_line(&plan.summary));
     } else {
         out.push_str("\nNo changes: the live stacks match the templates.\n");
+    }
+    out
+}
+
+/// The records to create for certificates validated by hand, one line each.
+pub fn validation_records(certificates: &[super::plan::CertificateRecords]) -> String {
+    let mut out = String::from("\nCreate these DNS records to validate certificates:\n");
+    for c in certificates {
+        let _ = writeln!(out, "  {} ({})", c.certificate, c.arn);
+        for r in &c.records {
+            let _ = writeln!(
+                out,
+                "    {} {} {}  ({}: {})",
+                r.name, r.record_type, r.value, r.domain, r.status
+            );
+        }
     }
     out
 }
@@ -346,6 +365,23 @@ pub fn markdown(plan: &Plan) -> String {
         // A fence inside the diff cannot close the block.
         out.push_str(&body.replace("```", "`\u{200b}``"));
         out.push_str("```\n\n</details>\n");
+    }
+    if !plan.validation_records.is_empty() {
+        out.push_str("\n**DNS records to create to validate certificates:**\n\n| certificate | domain | name | type | value | status |\n|---|---|---|---|---|---|\n");
+        for c in &plan.validation_records {
+            for r in &c.records {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | `{}` | {} | `{}` | {} |",
+                    md_escape(&c.certificate),
+                    md_escape(&r.domain),
+                    r.name.replace('`', ""),
+                    md_escape(&r.record_type),
+                    r.value.replace('`', ""),
+                    md_escape(&r.status)
+                );
+            }
+        }
     }
     if !plan.manual_dns_validation.is_empty() {
         out.push_str(

@@ -45,6 +45,8 @@ pub struct Context {
     pub templates: Option<aws::TemplateStore>,
     /// None when nothing needs the provider (`plan --refresh=false`).
     pub client: Option<Client>,
+    /// For the DNS validation records of certificates validated by hand.
+    pub acm: Option<aws_sdk_acm::Client>,
     pub parallelism: usize,
     pub timeout: Duration,
     pub progress: Arc<dyn Progress>,
@@ -83,6 +85,9 @@ pub struct Outcome {
     pub declined: bool,
     /// The first failure, with the provider's reasons.
     pub error: Option<Diagnostic>,
+    /// After an apply: the DNS records ACM asks for, for certificates
+    /// validated by hand.
+    pub validation_records: Vec<plan::CertificateRecords>,
 }
 
 /// Asks the user to go ahead with a plan: Ok(true) to proceed.
@@ -410,11 +415,15 @@ async fn run_locked(
         &random_hex(16),
     );
     drop(inputs);
+    if refresh && !destroying {
+        plan.validation_records = validation_records(ctx, desired, &live, &mut plan.warnings).await;
+    }
     let outcome = |plan: Plan| Outcome {
         plan,
         results: Vec::new(),
         declined: false,
         error: None,
+        validation_records: Vec::new(),
     };
     match &mode {
         Mode::Plan { .. } => return Ok(outcome(plan)),
@@ -460,12 +469,69 @@ async fn run_locked(
         ctx, backend, desired, &mut plan, stored, destroying, &held.lost,
     )
     .await;
+    // Certificates created just now have their records to show.
+    let mut validation = Vec::new();
+    if !destroying && !desired.manual_validation.is_empty() {
+        let mut after: BTreeMap<String, Option<LiveStack>> = BTreeMap::new();
+        for s in &desired.stacks {
+            if let Ok(l) = aws::refresh(client(ctx), &s.name).await {
+                after.insert(s.name.clone(), l);
+            }
+        }
+        let mut ignored = Vec::new();
+        validation = validation_records(ctx, desired, &after, &mut ignored).await;
+    }
     Ok(Outcome {
         plan,
         results,
         declined: false,
         error,
+        validation_records: validation,
     })
+}
+
+/// The DNS records ACM asks for, for each certificate validated by hand
+/// that exists (its physical id is its ARN). A certificate that cannot
+/// be read is a warning, not a failure of the plan.
+async fn validation_records(
+    ctx: &Context,
+    desired: &Desired,
+    live: &BTreeMap<String, Option<LiveStack>>,
+    warnings: &mut Vec<String>,
+) -> Vec<plan::CertificateRecords> {
+    let Some(acm) = &ctx.acm else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for m in &desired.manual_validation {
+        let arn = desired.stacks.iter().find_map(|s| {
+            let logical = s
+                .addresses
+                .iter()
+                .find(|(_, a)| **a == m.certificate)
+                .map(|(l, _)| l)?;
+            live.get(&s.name)?
+                .as_ref()?
+                .physical_ids
+                .get(logical)
+                .cloned()
+        });
+        let Some(arn) = arn else {
+            continue; // not created yet
+        };
+        match aws::validation_records(acm, &arn).await {
+            Ok(records) => out.push(plan::CertificateRecords {
+                certificate: m.certificate.clone(),
+                arn,
+                records,
+            }),
+            Err(e) => warnings.push(format!(
+                "the DNS validation records of `{}` could not be read: {}",
+                m.certificate, e.message
+            )),
+        }
+    }
+    out
 }
 
 /// Records of unchanged stacks whose state this run holds follow what is

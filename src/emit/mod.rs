@@ -72,7 +72,7 @@ pub struct Placeholder {
 /// A certificate whose DNS validation records a person must create: its
 /// zone is not a public zone rel manages (a private-only zone, GovCloud,
 /// DNS hosted elsewhere). The records' names and values exist only after
-/// the certificate is requested; the ACM console or API shows them.
+/// the certificate is requested; `rel plan` and `rel apply` read them from ACM.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 pub struct ManualValidation {
     pub certificate: String,
@@ -125,7 +125,9 @@ fn manual_validation(model: &Model) -> Vec<ManualValidation> {
             certificate: r.address.to_string(),
             domains,
             record_type: "CNAME".into(),
-            records: "known once ACM has the request: the ACM console or `aws acm describe-certificate` shows them".into(),
+            records:
+                "known once ACM has the request: `rel plan` and `rel apply` read them from ACM"
+                    .into(),
         });
     }
     out
