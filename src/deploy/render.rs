@@ -99,6 +99,37 @@ fn field_diff(r: &ResourceChange, indent: &str, sign_first: bool, out: &mut Stri
     }
 }
 
+/// A stack's resource changes and template changes. For a terminal, lines
+/// are indented under the stack's heading; in a Markdown `diff` block
+/// every line starts with its sign.
+fn stack_changes(s: &super::plan::StackPlan, markdown: bool, out: &mut String) {
+    let (lead, indent) = if markdown {
+        ("", "     ")
+    } else {
+        ("  ", "      ")
+    };
+    for c in &s.changes {
+        let _ = writeln!(
+            out,
+            "{lead}{} {}  {}  {}{}",
+            symbol(c.action),
+            c.address,
+            c.type_name,
+            c.action.word(),
+            if c.changed_outside {
+                "  (changed outside rel)"
+            } else {
+                ""
+            }
+        );
+        field_diff(c, indent, markdown, out);
+    }
+    if !s.template_changes.is_empty() {
+        let _ = writeln!(out, "{lead}~ stack outputs and description");
+        field_diff(&template_pseudo(s), indent, markdown, out);
+    }
+}
+
 /// A stack's outputs and description changes, shown like a resource's.
 fn template_pseudo(s: &super::plan::StackPlan) -> ResourceChange {
     ResourceChange {
@@ -207,26 +238,7 @@ pub fn text(plan: &Plan) -> String {
     }
     for s in plan.stacks.iter().filter(|s| s.action != Action::NoOp) {
         let _ = writeln!(out, "\n{} ({}):", s.name, s.action.word());
-        for c in &s.changes {
-            let _ = writeln!(
-                out,
-                "  {} {}  {}  {}{}",
-                symbol(c.action),
-                c.address,
-                c.type_name,
-                c.action.word(),
-                if c.changed_outside {
-                    "  (changed outside rel)"
-                } else {
-                    ""
-                }
-            );
-            field_diff(c, "      ", false, &mut out);
-        }
-        if !s.template_changes.is_empty() {
-            out.push_str("  ~ stack outputs and description\n");
-            field_diff(&template_pseudo(s), "      ", false, &mut out);
-        }
+        stack_changes(s, false, &mut out);
     }
     if !plan.validation_records.is_empty() {
         out.push_str(&validation_records(&plan.validation_records));
@@ -342,26 +354,7 @@ pub fn markdown(plan: &Plan) -> String {
             summary_line(&s.summary)
         );
         let mut body = String::new();
-        for c in &s.changes {
-            let _ = writeln!(
-                body,
-                "{} {} ({}) {}{}",
-                symbol(c.action),
-                c.address,
-                c.type_name,
-                c.action.word(),
-                if c.changed_outside {
-                    "  (changed outside rel)"
-                } else {
-                    ""
-                }
-            );
-            field_diff(c, "     ", true, &mut body);
-        }
-        if !s.template_changes.is_empty() {
-            body.push_str("~ stack outputs and description\n");
-            field_diff(&template_pseudo(s), "     ", true, &mut body);
-        }
+        stack_changes(s, true, &mut body);
         // A fence inside the diff cannot close the block.
         out.push_str(&body.replace("```", "`\u{200b}``"));
         out.push_str("```\n\n</details>\n");
