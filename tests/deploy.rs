@@ -1050,3 +1050,59 @@ fn certificates_validated_by_hand_show_the_records_to_create() {
         .expect_err("no such certificate");
     assert_eq!(missing.code.id, "E0505");
 }
+
+#[test]
+fn a_change_set_the_journal_does_not_name_is_cleaned_up() {
+    // A run killed between CreateChangeSet and writing the change set's id
+    // into the journal: the state says a change was in flight, and a
+    // `rel-...` change set waits unexecuted.
+    let p = Project::new("orphan", &template(&["web"], "store/db-password"));
+    p.rel("apply", &["--auto-approve"]).expect(0);
+    let cfn = format!(
+        "{S3}c=boto3.client('cloudformation',endpoint_url=sys.argv[1],region_name='us-east-1',aws_access_key_id='t',aws_secret_access_key='t')\n"
+    );
+    let create = format!(
+        "{cfn}import json\nt=c.get_template(StackName='rel-env-pr-main')['TemplateBody']\nt=t if isinstance(t,dict) else json.loads(t)\nt.setdefault('Outputs',{{}})['Extra']={{'Value':'x'}}\nc.create_change_set(StackName='rel-env-pr-main',ChangeSetName='rel-99-dead',TemplateBody=json.dumps(t),ChangeSetType='UPDATE')"
+    );
+    let out = Command::new(venv_tool("python"))
+        .args(["-c", &create, &p.moto.endpoint])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let path = p.state_dir().join("rel-env-pr-main.json");
+    let mut state = rel::state::State::from_json(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    state.in_flight = Some(rel::state::InFlight {
+        operation: rel::state::Operation::Update,
+        stack: "rel-env-pr-main".into(),
+        change_set_id: None,
+        template_sha256: String::new(),
+        started: "2026-11-26T00:00:00Z".into(),
+    });
+    std::fs::write(&path, state.to_json()).unwrap();
+
+    let second = p.rel("apply", &["--auto-approve"]).expect(0);
+    assert!(
+        second.stderr.contains("recovered the interrupted update"),
+        "{}",
+        second.stderr
+    );
+    let list = format!(
+        "{cfn}print(json.dumps([s['ChangeSetName'] for s in c.list_change_sets(StackName='rel-env-pr-main')['Summaries'] if s.get('ExecutionStatus')=='AVAILABLE']))\nimport json"
+    );
+    let list = list.replace("print(json.dumps", "import json\nprint(json.dumps");
+    let out = Command::new(venv_tool("python"))
+        .args(["-c", &list, &p.moto.endpoint])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "[]");
+    p.rel("plan", &[]).expect(0);
+}

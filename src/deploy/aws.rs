@@ -388,6 +388,51 @@ pub async fn delete_change_set(client: &Client, id: &str) -> Result<(), Diagnost
     }
 }
 
+/// The ids of a stack's change sets that rel made (`rel-...`) and that
+/// were never executed: what a run killed before journalling leaves.
+pub async fn unexecuted_rel_change_sets(
+    client: &Client,
+    stack: &str,
+) -> Result<Vec<String>, Diagnostic> {
+    let mut ids = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let out = match client
+            .list_change_sets()
+            .stack_name(stack)
+            .set_next_token(next.take())
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) if missing_stack(&e) => return Ok(ids),
+            Err(e) => {
+                return Err(call_error(
+                    &format!("listing the change sets of `{stack}`"),
+                    &e,
+                ));
+            }
+        };
+        for summary in out.summaries() {
+            // Filtered here too: some endpoints list every stack's.
+            let ours = summary.stack_name() == Some(stack)
+                && summary
+                    .change_set_name()
+                    .is_some_and(|n| n.starts_with("rel-"))
+                && summary
+                    .execution_status()
+                    .is_some_and(|s| s.as_str() == "AVAILABLE");
+            if ours && let Some(id) = summary.change_set_id() {
+                ids.push(id.to_string());
+            }
+        }
+        match out.next_token() {
+            Some(t) if !t.is_empty() => next = Some(t.to_string()),
+            _ => return Ok(ids),
+        }
+    }
+}
+
 /// The execution status of a change set, if it still exists.
 pub async fn change_set_execution(client: &Client, id: &str) -> Result<Option<String>, Diagnostic> {
     match client

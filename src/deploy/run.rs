@@ -738,6 +738,11 @@ async fn reconcile(
         // Prepared, never executed.
         aws::delete_change_set(client, cs).await?;
     }
+    // A run killed between creating a change set and journalling its id
+    // leaves one the journal does not name.
+    for cs in aws::unexecuted_rel_change_sets(client, key).await? {
+        aws::delete_change_set(client, &cs).await?;
+    }
     if let Some(live) = aws::refresh(client, key).await? {
         let mut status = live.status.clone();
         if !aws::settled(&status) {
