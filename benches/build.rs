@@ -65,9 +65,7 @@ fn main() {
     // The binary, as a user runs it: a fresh process each time, writing
     // the artifacts to disk.
     let out = dir.join("out");
-    let mut runs = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while runs.len() < 15 && Instant::now() < deadline {
+    let mut runs = generate::repeat(15, 20, || {
         let start = Instant::now();
         let status = std::process::Command::new(env!("CARGO_BIN_EXE_rel"))
             .args([
@@ -84,9 +82,9 @@ fn main() {
             .stderr(std::process::Stdio::null())
             .status()
             .expect("rel runs");
-        runs.push(start.elapsed());
         assert!(status.success(), "rel build failed on the generated app");
-    }
+        start.elapsed()
+    });
     let best = runs.iter().min().copied().unwrap_or_default();
     let runs_count = runs.len();
     println!(
@@ -101,9 +99,7 @@ fn main() {
     let (resources, bytes, built, freed) = build_once(&dir);
     let peak = peak_rss_mb();
     let (mut builds, mut frees) = (vec![built], vec![freed]);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while builds.len() < 10 && Instant::now() < deadline {
-        let (_, _, built, freed) = build_once(&dir);
+    for (_, _, built, freed) in generate::repeat(9, 10, || build_once(&dir)) {
         builds.push(built);
         frees.push(freed);
     }

@@ -15,7 +15,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod generate;
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rel::deploy::Desired;
 use rel::deploy::plan::{self, LiveStack, Precondition, StackInput};
@@ -64,7 +64,7 @@ fn main() {
             None,
             &state.salt,
         ));
-        rel::state::backend::write_atomically(
+        rel::atomic_file::write_atomically(
             &state_dir.join(format!("{}.json", d.name)),
             state.to_json().as_bytes(),
         )
@@ -101,11 +101,7 @@ fn main() {
         assert_eq!(p.summary.unchanged, recorded);
         took
     };
-    let mut times = vec![plan_once()];
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while times.len() < 20 && Instant::now() < deadline {
-        times.push(plan_once());
-    }
+    let mut times = generate::repeat(20, 20, plan_once);
     println!(
         "plan in process: {recorded} recorded resources, refreshed, no changes   median {:.1} ms   runs {}",
         generate::median_ms(&mut times),
@@ -113,9 +109,7 @@ fn main() {
     );
 
     // The binary, from state.
-    let mut runs = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while runs.len() < 10 && Instant::now() < deadline {
+    let mut runs = generate::repeat(10, 30, || {
         let start = Instant::now();
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_rel"))
             .args([
@@ -129,14 +123,14 @@ fn main() {
             .arg(&dir)
             .output()
             .expect("rel runs");
-        runs.push(start.elapsed());
         assert_eq!(
             out.status.code(),
             Some(0),
             "no changes: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-    }
+        start.elapsed()
+    });
     let runs_count = runs.len();
     println!(
         "rel plan --refresh=false (the binary, compile included): {recorded} recorded resources   wall median {:.1} ms   runs {runs_count}",

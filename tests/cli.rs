@@ -442,3 +442,26 @@ fn build_writes_the_artifacts_and_graph_prints_the_graph() {
     );
     assert!(stdout(&out).contains("\"env:production/app.store/service.shoes/k8s.deployment\" -> \"env:production/app.store/database.db/resource.instance\""));
 }
+
+#[test]
+fn artifacts_that_cannot_be_written_are_a_coded_error() {
+    let dir = scratch("unwritable");
+    // A file where the output folder should be: nothing can go under it.
+    write(&dir, "out", b"not a folder");
+    let shop = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/shop");
+    let o = rel(
+        &[
+            "build",
+            shop.to_str().unwrap(),
+            "--env",
+            "production",
+            "--out",
+            "out",
+        ],
+        &dir,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("E0514"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("cannot write"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(dir.join("out")).unwrap(), b"not a folder");
+}

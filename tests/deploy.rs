@@ -10,7 +10,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 mod support;
-use support::{Moto, venv_tool};
+use support::{Moto, boto, boto_output, venv_tool};
 
 const CANARY: &str = "canary-3f9a71";
 
@@ -156,17 +156,13 @@ impl Project {
 
     /// The CloudFormation stacks that exist, by name, with their status.
     fn stacks(&self) -> Vec<(String, String)> {
-        let script = "import boto3,sys,json\nc=boto3.client('cloudformation',endpoint_url=sys.argv[1],region_name='us-east-1',aws_access_key_id='t',aws_secret_access_key='t')\nprint(json.dumps(sorted([s['StackName'],s['StackStatus']] for s in c.describe_stacks()['Stacks'] if s['StackStatus']!='DELETE_COMPLETE')))";
-        let out = Command::new(venv_tool("python"))
-            .args(["-c", script, &self.moto.endpoint])
-            .output()
-            .expect("python runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = boto(
+            &self.moto.endpoint,
+            "cloudformation",
+            "print(json.dumps(sorted([s['StackName'],s['StackStatus']] for s in c.describe_stacks()['Stacks'] if s['StackStatus']!='DELETE_COMPLETE')))",
+            &[],
         );
-        let v: Vec<(String, String)> = serde_json::from_slice(&out.stdout).unwrap();
+        let v: Vec<(String, String)> = serde_json::from_str(&out).unwrap();
         v
     }
 }
@@ -513,29 +509,22 @@ fn two_applies_at_once_one_proceeds_local_state() {
 
 /// Creates a bucket on moto (path style).
 fn create_bucket(endpoint: &str, bucket: &str) {
-    let script = "import boto3,sys\nc=boto3.client('s3',endpoint_url=sys.argv[1],region_name='us-east-1',aws_access_key_id='t',aws_secret_access_key='t')\nc.create_bucket(Bucket=sys.argv[2])";
-    let out = Command::new(venv_tool("python"))
-        .args(["-c", script, endpoint, bucket])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    boto(
+        endpoint,
+        "s3",
+        "c.create_bucket(Bucket=sys.argv[2])",
+        &[bucket],
     );
 }
 
-const S3: &str = "import boto3,sys,time\nc=boto3.client('s3',endpoint_url=sys.argv[1],region_name='us-east-1',aws_access_key_id='t',aws_secret_access_key='t')\n";
-
 /// The object's body, if it exists.
 fn s3_object(endpoint: &str, bucket: &str, key: &str) -> Option<String> {
-    let script = format!(
-        "{S3}try:\n  sys.stdout.write(c.get_object(Bucket=sys.argv[2],Key=sys.argv[3])['Body'].read().decode())\nexcept c.exceptions.NoSuchKey:\n  sys.exit(3)"
+    let out = boto_output(
+        endpoint,
+        "s3",
+        "try:\n  sys.stdout.write(c.get_object(Bucket=sys.argv[2],Key=sys.argv[3])['Body'].read().decode())\nexcept c.exceptions.NoSuchKey:\n  sys.exit(3)",
+        &[bucket, key],
     );
-    let out = Command::new(venv_tool("python"))
-        .args(["-c", &script, endpoint, bucket, key])
-        .output()
-        .expect("python runs");
     match out.status.code() {
         Some(0) => Some(String::from_utf8_lossy(&out.stdout).into_owned()),
         Some(3) => None,
@@ -844,15 +833,11 @@ fn a_failed_stack_is_reported_and_stops_its_dependents() {
     assert!(!p.state_dir().join("rel-env-pr-main.json").exists());
     assert!(p.stacks().iter().all(|(name, _)| name != "rel-env-pr-main"));
     // Once the cause is gone, apply again finishes from where it stopped.
-    let script = "import boto3,sys\nc=boto3.client('s3',endpoint_url=sys.argv[1],region_name='us-east-1',aws_access_key_id='t',aws_secret_access_key='t')\nc.delete_bucket(Bucket='rel-shared-logs')";
-    let out = Command::new(venv_tool("python"))
-        .args(["-c", script, &p.moto.endpoint])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    boto(
+        &p.moto.endpoint,
+        "s3",
+        "c.delete_bucket(Bucket='rel-shared-logs')",
+        &[],
     );
     p.rel("apply", &["--auto-approve"]).expect(0);
     p.rel("plan", &[]).expect(0);
@@ -897,14 +882,14 @@ fn a_template_over_the_inline_limit_goes_through_s3() {
     p.rel("plan", &bucket).expect(0);
     // The template went to S3, content-addressed: one object, named by
     // the SHA-256 of what it holds.
-    let script = format!(
-        "{S3}print('\\n'.join(o['Key'] for o in c.list_objects_v2(Bucket=sys.argv[2])['Contents']))"
-    );
-    let out = Command::new(venv_tool("python"))
-        .args(["-c", &script, &p.moto.endpoint, "rel-templates"])
-        .output()
-        .unwrap();
-    let keys = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let keys = boto(
+        &p.moto.endpoint,
+        "s3",
+        "print('\\n'.join(o['Key'] for o in c.list_objects_v2(Bucket=sys.argv[2])['Contents']))",
+        &["rel-templates"],
+    )
+    .trim()
+    .to_string();
     let uploaded =
         s3_object(&p.moto.endpoint, "rel-templates", &keys).expect("the uploaded template");
     assert!(uploaded.len() > 51_200, "{}", uploaded.len());
@@ -957,17 +942,11 @@ fn an_unreadable_state_stops_the_run_and_is_left_as_it_was() {
 fn a_stack_deleted_outside_rel_is_noticed_and_destroy_still_finishes() {
     let p = Project::new("gone", &template(&["web"], "store/db-password"));
     p.rel("apply", &["--auto-approve"]).expect(0);
-    let script = format!(
-        "{S3}c=boto3.client('cloudformation',endpoint_url=sys.argv[1],region_name='us-east-1',aws_access_key_id='t',aws_secret_access_key='t')\nc.delete_stack(StackName='rel-env-pr-main')"
-    );
-    let out = Command::new(venv_tool("python"))
-        .args(["-c", &script, &p.moto.endpoint])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    boto(
+        &p.moto.endpoint,
+        "cloudformation",
+        "c.delete_stack(StackName='rel-env-pr-main')",
+        &[],
     );
     let plan = p.rel("plan", &[]).expect(2);
     assert!(
@@ -1001,17 +980,14 @@ fn a_stack_deleted_outside_rel_is_noticed_and_destroy_still_finishes() {
 fn certificates_validated_by_hand_show_the_records_to_create() {
     // Against moto's ACM: a certificate requested with DNS validation.
     let moto = Moto::start();
-    let script = "import boto3,sys\nc=boto3.client('acm',endpoint_url=sys.argv[1],region_name='us-east-1',aws_access_key_id='t',aws_secret_access_key='t')\nprint(c.request_certificate(DomainName='*.example.dev',SubjectAlternativeNames=['*.example.dev','example.dev'],ValidationMethod='DNS')['CertificateArn'])";
-    let out = Command::new(venv_tool("python"))
-        .args(["-c", script, &moto.endpoint])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let arn = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let arn = boto(
+        &moto.endpoint,
+        "acm",
+        "print(c.request_certificate(DomainName='*.example.dev',SubjectAlternativeNames=['*.example.dev','example.dev'],ValidationMethod='DNS')['CertificateArn'])",
+        &[],
+    )
+    .trim()
+    .to_string();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -1058,20 +1034,11 @@ fn a_change_set_the_journal_does_not_name_is_cleaned_up() {
     // `rel-...` change set waits unexecuted.
     let p = Project::new("orphan", &template(&["web"], "store/db-password"));
     p.rel("apply", &["--auto-approve"]).expect(0);
-    let cfn = format!(
-        "{S3}c=boto3.client('cloudformation',endpoint_url=sys.argv[1],region_name='us-east-1',aws_access_key_id='t',aws_secret_access_key='t')\n"
-    );
-    let create = format!(
-        "{cfn}import json\nt=c.get_template(StackName='rel-env-pr-main')['TemplateBody']\nt=t if isinstance(t,dict) else json.loads(t)\nt.setdefault('Outputs',{{}})['Extra']={{'Value':'x'}}\nc.create_change_set(StackName='rel-env-pr-main',ChangeSetName='rel-99-dead',TemplateBody=json.dumps(t),ChangeSetType='UPDATE')"
-    );
-    let out = Command::new(venv_tool("python"))
-        .args(["-c", &create, &p.moto.endpoint])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    boto(
+        &p.moto.endpoint,
+        "cloudformation",
+        "t=c.get_template(StackName='rel-env-pr-main')['TemplateBody']\nt=t if isinstance(t,dict) else json.loads(t)\nt.setdefault('Outputs',{})['Extra']={'Value':'x'}\nc.create_change_set(StackName='rel-env-pr-main',ChangeSetName='rel-99-dead',TemplateBody=json.dumps(t),ChangeSetType='UPDATE')",
+        &[],
     );
     let path = p.state_dir().join("rel-env-pr-main.json");
     let mut state = rel::state::State::from_json(&std::fs::read_to_string(&path).unwrap()).unwrap();
@@ -1090,19 +1057,12 @@ fn a_change_set_the_journal_does_not_name_is_cleaned_up() {
         "{}",
         second.stderr
     );
-    let list = format!(
-        "{cfn}print(json.dumps([s['ChangeSetName'] for s in c.list_change_sets(StackName='rel-env-pr-main')['Summaries'] if s.get('ExecutionStatus')=='AVAILABLE']))\nimport json"
+    let unexecuted = boto(
+        &p.moto.endpoint,
+        "cloudformation",
+        "print(json.dumps([s['ChangeSetName'] for s in c.list_change_sets(StackName='rel-env-pr-main')['Summaries'] if s.get('ExecutionStatus')=='AVAILABLE']))",
+        &[],
     );
-    let list = list.replace("print(json.dumps", "import json\nprint(json.dumps");
-    let out = Command::new(venv_tool("python"))
-        .args(["-c", &list, &p.moto.endpoint])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "[]");
+    assert_eq!(unexecuted.trim(), "[]");
     p.rel("plan", &[]).expect(0);
 }

@@ -164,11 +164,11 @@ fn s3_backend_refuses_stale_writers_and_shares_no_lock() {
     let endpoint = moto.endpoint.clone();
     rt.block_on(one_holder_at_a_time(&backend, |stale| {
         let text = serde_json::to_string(stale).unwrap();
-        let script = "import boto3,sys\nc=boto3.client('s3',endpoint_url=sys.argv[1],region_name='us-east-1',aws_access_key_id='t',aws_secret_access_key='t')\nc.put_object(Bucket='states',Key='team/rel-env-y.lock',Body=sys.argv[2].encode())";
-        let out = std::process::Command::new(support::venv_tool("python"))
-            .args(["-c", script, &endpoint, &text])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        support::boto(
+            &endpoint,
+            "s3",
+            "c.put_object(Bucket='states',Key='team/rel-env-y.lock',Body=sys.argv[2].encode())",
+            &[&text],
+        );
     }));
 }

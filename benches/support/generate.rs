@@ -170,3 +170,14 @@ pub fn median_ms(times: &mut [std::time::Duration]) -> f64 {
     times.sort();
     times[times.len() / 2].as_secs_f64() * 1e3
 }
+
+/// Runs `once` up to `count` times, stopping early once `budget_secs` have
+/// passed (it always runs once), and returns what each run returned.
+pub fn repeat<T>(count: usize, budget_secs: u64, mut once: impl FnMut() -> T) -> Vec<T> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(budget_secs);
+    let mut results = vec![once()];
+    while results.len() < count && std::time::Instant::now() < deadline {
+        results.push(once());
+    }
+    results
+}

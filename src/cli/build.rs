@@ -4,6 +4,7 @@ use std::path::Path;
 
 use super::graph::environment_inputs;
 use super::{EnvironmentArgs, Format, TargetArg, TemplateFormatArg, print_diagnostics};
+use crate::diagnostic::{Diagnostic, codes};
 use crate::emit::{BuildOptions, Target, TemplateFormat};
 use crate::source::SourceMap;
 
@@ -45,19 +46,24 @@ pub fn run(
             .par_iter()
             .map(|artifact| {
                 let path = out.join(&artifact.path);
-                let result = write_atomically(&path, &artifact.content);
+                let result =
+                    crate::atomic_file::write_atomically(&path, artifact.content.as_bytes());
                 (path, result)
             })
             .collect()
     };
-    let mut failed = false;
-    for (path, result) in &written {
-        if let Err(e) = result {
-            eprintln!("error: cannot write `{}`: {e}", path.display());
-            failed = true;
-        }
-    }
-    if failed {
+    let failures: Vec<Diagnostic> = written
+        .iter()
+        .filter_map(|(path, result)| {
+            let e = result.as_ref().err()?;
+            Some(Diagnostic::error(
+                codes::WRITE_FAILED,
+                format!("cannot write `{}`: {e}", path.display()),
+            ))
+        })
+        .collect();
+    if !failures.is_empty() {
+        print_diagnostics(&sources, &failures, Format::Human, color);
         return 1;
     }
     for artifact in &build.artifacts {
@@ -83,23 +89,4 @@ pub fn run(
     std::mem::forget(build);
     std::mem::forget(model);
     0
-}
-
-/// Writes through a temporary file and a rename, so a reader never sees half a file.
-fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }

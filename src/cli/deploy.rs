@@ -17,7 +17,7 @@ use crate::deploy::{Desired, PlanFormat, SavedPlan, aws, render};
 use crate::diagnostic::{Diagnostic, codes};
 use crate::emit::{BuildOptions, Target, TemplateFormat};
 use crate::source::SourceMap;
-use crate::state::backend::Backend;
+use crate::state::backend::{Backend, s3_client, s3_location};
 
 /// Where state lives and how to reach AWS.
 #[derive(clap::Args, Debug, Clone)]
@@ -38,13 +38,6 @@ pub struct Connection {
     /// The AWS profile [default: AWS_PROFILE, or `default`].
     #[arg(long)]
     pub profile: Option<String>,
-}
-
-/// `s3://BUCKET/PREFIX` → (bucket, prefix).
-fn s3_location(spec: &str) -> Option<(String, String)> {
-    let rest = spec.strip_prefix("s3://")?;
-    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-    (!bucket.is_empty()).then(|| (bucket.to_string(), prefix.trim_matches('/').to_string()))
 }
 
 /// Options of plan, apply and destroy.
@@ -283,11 +276,7 @@ fn execute(job: Job<'_>, desired: &Desired) -> Result<Outcome, Diagnostic> {
         let backend = Arc::new(open_backend(&args.connection, &project, config.as_ref()).await?);
         let templates = match (&config, template_store(args)?) {
             (Some(config), Some((bucket, prefix))) => Some(aws::TemplateStore {
-                client: aws_sdk_s3::Client::from_conf(
-                    aws_sdk_s3::config::Builder::from(config)
-                        .force_path_style(true)
-                        .build(),
-                ),
+                client: s3_client(config),
                 bucket,
                 prefix,
                 region: config.region().map(ToString::to_string).unwrap_or_default(),
@@ -299,7 +288,7 @@ fn execute(job: Job<'_>, desired: &Desired) -> Result<Outcome, Diagnostic> {
             client: config.as_ref().map(aws::client),
             acm: config.as_ref().map(aws_sdk_acm::Client::new),
             parallelism: usize::from(args.parallelism),
-            timeout: Duration::from_secs(args.timeout.max(1)),
+            timeout: Duration::from_secs(args.timeout),
             progress: Arc::new(Bars::new()),
         });
         let printed = std::sync::atomic::AtomicBool::new(false);
@@ -413,8 +402,14 @@ pub fn plan(
             plan: outcome.plan.clone(),
         };
         let text = serde_json::to_string_pretty(&saved).expect("a plan serialises") + "\n";
-        if let Err(e) = crate::state::backend::write_atomically(path, text.as_bytes()) {
-            eprintln!("error: cannot write `{}`: {e}", path.display());
+        if let Err(e) = crate::atomic_file::write_atomically(path, text.as_bytes()) {
+            report(
+                &Diagnostic::error(
+                    codes::WRITE_FAILED,
+                    format!("cannot write `{}`: {e}", path.display()),
+                ),
+                color,
+            );
             return 1;
         }
         eprintln!(
@@ -463,10 +458,7 @@ pub fn apply(args: &DeployArgs, saved_path: Option<&Path>, auto_approve: bool, c
     let ask = saved.is_none() && !auto_approve;
     let job = Job {
         args: &args,
-        mode: Mode::Apply {
-            saved,
-            auto_approve,
-        },
+        mode: Mode::Apply { saved },
         format: PlanFormat::Text,
         ask,
         verb: "apply",
@@ -481,10 +473,7 @@ pub fn destroy(args: &DeployArgs, include_shared: bool, auto_approve: bool, colo
     };
     let job = Job {
         args,
-        mode: Mode::Destroy {
-            include_shared,
-            auto_approve,
-        },
+        mode: Mode::Destroy { include_shared },
         format: PlanFormat::Text,
         ask: !auto_approve,
         verb: "destroy",

@@ -1,9 +1,9 @@
 //! `rel fmt`: rewrite files in the canonical style, or list those that would change.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::{Format, files, plural, print_diagnostics};
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, codes};
 use crate::source::SourceMap;
 
 pub fn run(paths: &[PathBuf], check: bool, color: bool) -> u8 {
@@ -34,13 +34,16 @@ pub fn run(paths: &[PathBuf], check: bool, color: bool) -> u8 {
             println!("would reformat: {}", entry.display);
             changed.push(entry.display.clone());
         } else {
-            match write_atomically(&entry.path, &formatted) {
+            match crate::atomic_file::write_atomically(&entry.path, formatted.as_bytes()) {
                 Ok(()) => {
                     println!("formatted: {}", entry.display);
                     changed.push(entry.display.clone());
                 }
                 Err(e) => {
-                    eprintln!("error: cannot write `{}`: {e}", entry.display);
+                    diags.push(Diagnostic::error(
+                        codes::WRITE_FAILED,
+                        format!("cannot write `{}`: {e}", entry.display),
+                    ));
                     failed = true;
                 }
             }
@@ -60,32 +63,4 @@ pub fn run(paths: &[PathBuf], check: bool, color: bool) -> u8 {
         changed.len()
     );
     u8::from(failed || check && !changed.is_empty())
-}
-
-/// Writes through a temporary file in the same folder and renames it over the
-/// original, so an interrupted run never leaves a half-written source file.
-fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.rel-fmt-{}", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        if let Ok(meta) = std::fs::metadata(path) {
-            std::fs::set_permissions(&tmp, meta.permissions())?;
-        }
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }

@@ -329,8 +329,7 @@ pub async fn wait_change_set(
     id: &str,
     timeout: Duration,
 ) -> Result<ChangeSetOutcome, Diagnostic> {
-    let deadline = Instant::now() + timeout;
-    let mut delay = Duration::from_millis(200);
+    let mut wait = Wait::new(timeout);
     loop {
         let out = client
             .describe_change_set()
@@ -354,20 +353,39 @@ pub async fn wait_change_set(
             }
             _ => {}
         }
-        if Instant::now() > deadline {
-            return Err(timeout_error("the change set to be computed", timeout));
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 3 / 2).min(Duration::from_secs(5));
+        wait.pause("the change set to be computed").await?;
     }
 }
 
-fn timeout_error(what: &str, timeout: Duration) -> Diagnostic {
-    Diagnostic::error(
-        codes::PROVIDER_ERROR,
-        format!("gave up waiting for {what} after {} s", timeout.as_secs()),
-    )
-    .with_help("The operation goes on in CloudFormation; run apply again to pick it up, or raise --timeout.")
+/// Polling with a deadline: pauses grow from 200 ms to 5 s.
+struct Wait {
+    deadline: Instant,
+    timeout: Duration,
+    delay: Duration,
+}
+
+impl Wait {
+    fn new(timeout: Duration) -> Wait {
+        Wait {
+            deadline: Instant::now() + timeout,
+            timeout,
+            delay: Duration::from_millis(200),
+        }
+    }
+
+    /// Sleeps before the next poll, or fails once the deadline passed.
+    async fn pause(&mut self, what: &str) -> Result<(), Diagnostic> {
+        if Instant::now() > self.deadline {
+            return Err(Diagnostic::error(
+                codes::PROVIDER_ERROR,
+                format!("gave up waiting for {what} after {} s", self.timeout.as_secs()),
+            )
+            .with_help("The operation goes on in CloudFormation; run apply again to pick it up, or raise --timeout."));
+        }
+        tokio::time::sleep(self.delay).await;
+        self.delay = (self.delay * 3 / 2).min(Duration::from_secs(5));
+        Ok(())
+    }
 }
 
 pub async fn execute_change_set(client: &Client, id: &str) -> Result<(), Diagnostic> {
@@ -466,8 +484,7 @@ pub async fn wait_stack(
     timeout: Duration,
     on_status: &mut (dyn FnMut(&str) + Send),
 ) -> Result<String, Diagnostic> {
-    let deadline = Instant::now() + timeout;
-    let mut delay = Duration::from_millis(200);
+    let mut wait = Wait::new(timeout);
     loop {
         let status = match client.describe_stacks().stack_name(id).send().await {
             Ok(out) => out
@@ -482,11 +499,7 @@ pub async fn wait_stack(
         if settled(&status) {
             return Ok(status);
         }
-        if Instant::now() > deadline {
-            return Err(timeout_error(&format!("stack `{id}`"), timeout));
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 3 / 2).min(Duration::from_secs(5));
+        wait.pause(&format!("stack `{id}`")).await?;
     }
 }
 

@@ -56,16 +56,21 @@ pub struct Desired {
     pub manual_validation: Vec<ManualValidation>,
 }
 
-/// The state key (and stack name) of a layer.
-pub fn state_key(layer: &Layer) -> String {
-    crate::emit::layer_name(layer)
+/// The shared stack's name, which is also its state's key.
+pub const SHARED_KEY: &str = "rel-shared";
+
+/// The stack name (and state key) of an environment's layer.
+pub fn env_key(environment: &str) -> String {
+    crate::emit::layer_name(&Layer::Environment(environment.to_string()))
 }
 
-/// The layer text recorded in state.
-pub fn layer_text(layer: &Layer) -> String {
-    match layer {
-        Layer::Shared => "shared".into(),
-        Layer::Environment(e) => format!("env:{e}"),
+/// The layer a stack of `environment` holds, as states record it:
+/// `shared` or `env:NAME`.
+pub fn layer_of(stack: &str, environment: &str) -> String {
+    if stack == SHARED_KEY {
+        "shared".into()
+    } else {
+        format!("env:{environment}")
     }
 }
 
@@ -74,15 +79,11 @@ impl Desired {
     /// resources from the model.
     pub fn from_build(model: &Model, build: &Build) -> Result<Desired, Diagnostic> {
         let mut addresses: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-        let mut layers: BTreeMap<String, String> = BTreeMap::new();
         for r in model.resources.values() {
             if r.provider != Provider::CloudFormation {
                 continue;
             }
-            let stack = state_key(&r.address.layer);
-            layers
-                .entry(stack.clone())
-                .or_insert_with(|| layer_text(&r.address.layer));
+            let stack = crate::emit::layer_name(&r.address.layer);
             addresses.entry(stack).or_default().insert(
                 crate::emit::cloudformation::logical_id(&r.address),
                 r.address.to_string(),
@@ -108,13 +109,7 @@ impl Desired {
                     )
                     .with_help("plan and apply use JSON templates.")
                 })?;
-            let layer = layers.get(&name).cloned().unwrap_or_else(|| {
-                if name == "rel-shared" {
-                    "shared".into()
-                } else {
-                    format!("env:{}", model.environment.name)
-                }
-            });
+            let layer = layer_of(&name, &model.environment.name);
             stacks.push(DesiredStack {
                 sha256: crate::state::sha256_hex(artifact.content.as_bytes()),
                 text: artifact.content.clone(),
@@ -129,7 +124,7 @@ impl Desired {
         let shared = stacks.iter().any(|s| s.layer == "shared");
         for s in &mut stacks {
             if s.layer != "shared" && shared {
-                s.depends_on.push("rel-shared".into());
+                s.depends_on.push(SHARED_KEY.into());
             }
         }
         stacks.sort_by(|a, b| (a.layer != "shared", &a.name).cmp(&(b.layer != "shared", &b.name)));

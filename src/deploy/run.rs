@@ -54,17 +54,9 @@ pub struct Context {
 
 /// What to do.
 pub enum Mode {
-    Plan {
-        refresh: bool,
-    },
-    Apply {
-        saved: Option<Box<SavedPlan>>,
-        auto_approve: bool,
-    },
-    Destroy {
-        include_shared: bool,
-        auto_approve: bool,
-    },
+    Plan { refresh: bool },
+    Apply { saved: Option<Box<SavedPlan>> },
+    Destroy { include_shared: bool },
 }
 
 /// What a stack's apply came to.
@@ -90,7 +82,8 @@ pub struct Outcome {
     pub validation_records: Vec<plan::CertificateRecords>,
 }
 
-/// Asks the user to go ahead with a plan: Ok(true) to proceed.
+/// Shows a plan with changes before they are made, and says whether to go
+/// ahead (asking the user, unless told not to): Ok(true) to proceed.
 pub type Confirm<'a> = &'a mut (dyn FnMut(&Plan) -> Result<bool, Diagnostic> + Send);
 
 fn client(ctx: &Context) -> &Client {
@@ -99,12 +92,7 @@ fn client(ctx: &Context) -> &Client {
         .expect("a CloudFormation client for this operation")
 }
 
-/// The state key of an environment's stack.
-pub fn env_key(environment: &str) -> String {
-    crate::emit::layer_name(&crate::compile::Layer::Environment(environment.to_string()))
-}
-
-pub const SHARED_KEY: &str = "rel-shared";
+pub use super::{SHARED_KEY, env_key};
 
 struct Held {
     backend: Arc<Backend>,
@@ -293,15 +281,9 @@ async fn run_locked(
 
     let mut stored: BTreeMap<String, Stored> = BTreeMap::new();
     for key in &keys {
-        let layer = if key == SHARED_KEY {
-            "shared".to_string()
-        } else {
-            format!("env:{}", desired.environment)
-        };
-        let s = backend
-            .read(key)
-            .await?
-            .unwrap_or_else(|| Stored::new(State::new(&layer)));
+        let s = backend.read(key).await?.unwrap_or_else(|| {
+            Stored::new(State::new(&super::layer_of(key, &desired.environment)))
+        });
         stored.insert(key.clone(), s);
     }
 
@@ -416,7 +398,15 @@ async fn run_locked(
     );
     drop(inputs);
     if refresh && !destroying {
-        plan.validation_records = validation_records(ctx, desired, &live, &mut plan.warnings).await;
+        let refreshed = |stack: &str, logical: &str| {
+            live.get(stack)?
+                .as_ref()?
+                .physical_ids
+                .get(logical)
+                .cloned()
+        };
+        plan.validation_records =
+            validation_records(ctx, desired, &refreshed, &mut plan.warnings).await;
     }
     let outcome = |plan: Plan| Outcome {
         plan,
@@ -436,14 +426,9 @@ async fn run_locked(
         follow_live(backend, held, desired, &plan, &live, &mut stored).await?;
         return Ok(outcome(plan));
     }
-    let approved = match &mode {
-        Mode::Apply { saved: Some(_), .. } => true,
-        Mode::Apply { auto_approve, .. } | Mode::Destroy { auto_approve, .. } => {
-            *auto_approve || confirm(&plan)?
-        }
-        Mode::Plan { .. } => unreachable!("returned above"),
-    };
-    if !approved {
+    // The caller shows the plan and says whether to go ahead: at once for
+    // a saved plan or `--auto-approve`, after asking otherwise.
+    if !confirm(&plan)? {
         let mut o = outcome(plan);
         o.declined = true;
         return Ok(o);
@@ -466,21 +451,33 @@ async fn run_locked(
 
     follow_live(backend, held, desired, &plan, &live, &mut stored).await?;
     let (results, error) = execute(
-        ctx, backend, desired, &mut plan, stored, destroying, &held.lost,
+        ctx,
+        backend,
+        desired,
+        &plan,
+        &mut stored,
+        destroying,
+        &held.lost,
     )
     .await;
-    // Certificates created just now have their records to show.
-    let mut validation = Vec::new();
-    if !destroying && !desired.manual_validation.is_empty() {
-        let mut after: BTreeMap<String, Option<LiveStack>> = BTreeMap::new();
-        for s in &desired.stacks {
-            if let Ok(l) = aws::refresh(client(ctx), &s.name).await {
-                after.insert(s.name.clone(), l);
-            }
-        }
-        let mut ignored = Vec::new();
-        validation = validation_records(ctx, desired, &after, &mut ignored).await;
-    }
+    // Certificates created just now have their records to show; their
+    // ARNs are in the states the stacks' jobs recorded.
+    let validation = if destroying {
+        Vec::new()
+    } else {
+        let recorded = |stack: &str, logical: &str| {
+            stored
+                .get(stack)?
+                .state
+                .stack
+                .as_ref()?
+                .resources
+                .get(logical)?
+                .physical_id
+                .clone()
+        };
+        validation_records(ctx, desired, &recorded, &mut Vec::new()).await
+    };
     Ok(Outcome {
         plan,
         results,
@@ -496,7 +493,7 @@ async fn run_locked(
 async fn validation_records(
     ctx: &Context,
     desired: &Desired,
-    live: &BTreeMap<String, Option<LiveStack>>,
+    physical_id: &(dyn Fn(&str, &str) -> Option<String> + Sync),
     warnings: &mut Vec<String>,
 ) -> Vec<plan::CertificateRecords> {
     let Some(acm) = &ctx.acm else {
@@ -510,11 +507,7 @@ async fn validation_records(
                 .iter()
                 .find(|(_, a)| **a == m.certificate)
                 .map(|(l, _)| l)?;
-            live.get(&s.name)?
-                .as_ref()?
-                .physical_ids
-                .get(logical)
-                .cloned()
+            physical_id(&s.name, logical)
         });
         let Some(arn) = arn else {
             continue; // not created yet
@@ -787,8 +780,8 @@ async fn execute(
     ctx: &Arc<Context>,
     backend: &Arc<Backend>,
     desired: &Desired,
-    plan: &mut Plan,
-    mut stored: BTreeMap<String, Stored>,
+    plan: &Plan,
+    stored: &mut BTreeMap<String, Stored>,
     destroying: bool,
     lost: &std::sync::atomic::AtomicBool,
 ) -> (Vec<StackResult>, Option<Diagnostic>) {
@@ -896,7 +889,8 @@ async fn execute(
                     let _permit = semaphore.acquire().await;
                     let name = job.plan.name.clone();
                     let action = job.plan.action;
-                    (name, action, job.run().await)
+                    let (state, result) = job.run().await;
+                    (name, action, Some(state), result)
                 });
                 names.insert(handle.id(), (name, action));
             }
@@ -907,7 +901,7 @@ async fn execute(
         let Some(joined) = tasks.join_next().await else {
             break;
         };
-        let (name, action, result) = match joined {
+        let (name, action, state, result) = match joined {
             Ok(r) => r,
             Err(e) => {
                 let (name, action) = names
@@ -917,6 +911,7 @@ async fn execute(
                 (
                     name,
                     action,
+                    None,
                     Err(Diagnostic::error(
                         codes::PROVIDER_ERROR,
                         format!("the stack's apply stopped: {e}"),
@@ -924,6 +919,9 @@ async fn execute(
                 )
             }
         };
+        if let Some(state) = state {
+            stored.insert(name.clone(), state);
+        }
         let r = match result {
             Ok(outcome) => StackResult {
                 name: name.clone(),
@@ -1072,7 +1070,13 @@ impl StackJob {
         Ok(status)
     }
 
-    async fn run(mut self) -> Result<String, Diagnostic> {
+    /// Makes the stack's change; returns the stack's state as it ends.
+    async fn run(mut self) -> (Stored, Result<String, Diagnostic>) {
+        let result = self.work().await;
+        (self.stored, result)
+    }
+
+    async fn work(&mut self) -> Result<String, Diagnostic> {
         let client = client(&self.ctx).clone();
         let name = self.plan.name.clone();
         let deleting = self.plan.action == Action::Delete;

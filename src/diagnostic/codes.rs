@@ -330,6 +330,11 @@ codes! {
         why: "Stopping releases the locks; a change CloudFormation had already started goes on there and is recorded in state as in flight.",
         example: "Ctrl-C during `rel apply`: run apply again to record what finished and carry on"
     }
+    WRITE_FAILED = "E0514" "write-failed" {
+        what: "A file could not be written (a formatted source, a build artifact, a saved plan).",
+        why: "Files are written whole through a temporary file and a rename, so the old file, if any, is left as it was.",
+        example: "`rel build --out /read-only/folder`, or a full disk"
+    }
 }
 
 /// Looks a code up by id (`E0201`) or name (`unresolved-name`).

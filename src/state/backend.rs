@@ -16,6 +16,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use super::{State, parse_rfc3339, random_hex, rfc3339};
+use crate::atomic_file::write_atomically;
 use crate::diagnostic::{Diagnostic, codes};
 
 /// A lock's record.
@@ -92,6 +93,24 @@ pub enum Backend {
         bucket: String,
         prefix: String,
     },
+}
+
+/// `s3://BUCKET/PREFIX` → (bucket, prefix without surrounding slashes);
+/// None without a bucket.
+pub fn s3_location(spec: &str) -> Option<(String, String)> {
+    let rest = spec.strip_prefix("s3://")?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    (!bucket.is_empty()).then(|| (bucket.to_string(), prefix.trim_matches('/').to_string()))
+}
+
+/// An S3 client on the SDK configuration, with path-style addressing
+/// (which any endpoint, local ones included, understands).
+pub fn s3_client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(true)
+            .build(),
+    )
 }
 
 /// How long a lock's lease lasts (renewed at a third of it);
@@ -201,23 +220,18 @@ impl Backend {
                 dir: project.join(".rel").join("state"),
             }),
             Some(s) if s.starts_with("s3://") => {
-                let rest = &s["s3://".len()..];
-                let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-                if bucket.is_empty() {
+                let Some((bucket, prefix)) = s3_location(s) else {
                     return Err(Diagnostic::error(
                         codes::BACKEND_INVALID,
                         format!("`{s}` names no bucket"),
                     )
                     .with_help("Write --state s3://BUCKET/PREFIX."));
-                }
+                };
                 let config = config.expect("an AWS configuration for the S3 backend");
-                let s3_config = aws_sdk_s3::config::Builder::from(config)
-                    .force_path_style(true)
-                    .build();
                 Ok(Backend::S3 {
-                    client: aws_sdk_s3::Client::from_conf(s3_config),
-                    bucket: bucket.to_string(),
-                    prefix: prefix.trim_matches('/').to_string(),
+                    client: s3_client(config),
+                    bucket,
+                    prefix,
                 })
             }
             Some(s) if s.contains("://") => Err(Diagnostic::error(
@@ -236,10 +250,6 @@ impl Backend {
             Backend::Local { dir } => dir.display().to_string(),
             Backend::S3 { bucket, prefix, .. } => format!("s3://{bucket}/{prefix}"),
         }
-    }
-
-    pub fn is_s3(&self) -> bool {
-        matches!(self, Backend::S3 { .. })
     }
 
     fn is_local(&self) -> bool {
@@ -726,33 +736,4 @@ pub fn locked(held: &LockInfo) -> Diagnostic {
         "Wait for that run to finish. If it died and its lease has not run out, `rel state unlock {}` removes the lock.",
         held.id
     ))
-}
-
-/// Writes through a temporary file in the same folder, fsync and a rename,
-/// then syncs the folder: a reader sees the old file or the new one, never
-/// half of one, even after a crash.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}-{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("state"),
-        std::process::id(),
-        random_hex(4)
-    ));
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }

@@ -468,3 +468,35 @@ impl Drop for Moto {
         let _ = self.child.wait();
     }
 }
+
+/// Runs Python with `c`, a boto3 client for `service` on the moto server at
+/// `endpoint` (`sys.argv[1]`); `args` follow as `sys.argv[2..]`, and `json`,
+/// `sys` and `time` are imported. For setting up and inspecting what tests
+/// check through a second, independent AWS client.
+pub fn boto_output(
+    endpoint: &str,
+    service: &str,
+    code: &str,
+    args: &[&str],
+) -> std::process::Output {
+    let script = format!(
+        "import boto3,json,sys,time\nc=boto3.client('{service}',endpoint_url=sys.argv[1],region_name='us-east-1',aws_access_key_id='t',aws_secret_access_key='t')\n{code}"
+    );
+    std::process::Command::new(venv_tool("python"))
+        .args(["-c", &script, endpoint])
+        .args(args)
+        .output()
+        .expect("python runs")
+}
+
+/// As `boto_output`, failing the test unless the code succeeds; returns
+/// what it printed.
+pub fn boto(endpoint: &str, service: &str, code: &str, args: &[&str]) -> String {
+    let out = boto_output(endpoint, service, code, args);
+    assert!(
+        out.status.success(),
+        "boto3 ({service}) failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
