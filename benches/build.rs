@@ -14,21 +14,11 @@ mod generate;
 
 use std::time::{Duration, Instant};
 
-use rel::emit::BuildOptions;
-use rel::source::SourceMap;
-
 /// One build in process: (resources, bytes of artifacts, time until the
 /// artifacts are ready, time to free the model and the artifacts).
 fn build_once(dir: &std::path::Path) -> (usize, usize, Duration, Duration) {
-    let (entry, options) = generate::build_inputs(dir);
     let start = Instant::now();
-    let (model, build) = rel::build_entries(
-        &mut SourceMap::new(),
-        &[entry],
-        &options,
-        &BuildOptions::default(),
-    )
-    .expect("the generated app builds");
+    let (model, build) = generate::build_app(dir);
     let built = start.elapsed();
     let counts = (
         model.resources.len(),

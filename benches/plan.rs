@@ -19,21 +19,12 @@ use std::time::Instant;
 
 use rel::deploy::Desired;
 use rel::deploy::plan::{self, LiveStack, Precondition, StackInput};
-use rel::emit::BuildOptions;
-use rel::source::SourceMap;
 use rel::state::State;
 
 fn main() {
     let services = generate::services_arg();
     let dir = generate::write_build_app(services, "rel-plan-bench");
-    let (entry, options) = generate::build_inputs(&dir);
-    let (model, build) = rel::build_entries(
-        &mut SourceMap::new(),
-        &[entry],
-        &options,
-        &BuildOptions::default(),
-    )
-    .expect("the generated app builds");
+    let (model, build) = generate::build_app(&dir);
     let desired = Desired::from_build(&model, &build).expect("JSON templates");
 
     // What a refresh finds, and the states an apply would have recorded.

@@ -181,3 +181,15 @@ pub fn repeat<T>(count: usize, budget_secs: u64, mut once: impl FnMut() -> T) ->
     }
     results
 }
+
+/// Builds the app `write_build_app` wrote, the way `rel build` does.
+pub fn build_app(dir: &std::path::Path) -> (rel::compile::Model, rel::emit::Build) {
+    let (entry, options) = build_inputs(dir);
+    rel::build_entries(
+        &mut rel::source::SourceMap::new(),
+        &[entry],
+        &options,
+        &rel::emit::BuildOptions::default(),
+    )
+    .expect("the generated app builds")
+}
