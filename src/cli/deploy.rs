@@ -11,6 +11,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::graph::environment_inputs;
 use super::{EnvironmentArgs, Format, print_diagnostics};
+use crate::deploy::kubernetes::KubeOptions;
 use crate::deploy::plan::Plan;
 use crate::deploy::run::{self, Context, Mode, Outcome, Progress};
 use crate::deploy::{Desired, PlanFormat, SavedPlan, aws, render};
@@ -56,6 +57,29 @@ pub struct DeployArgs {
     /// Give up waiting for one stack operation after this many seconds.
     #[arg(long, default_value_t = 3600, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=604_800))]
     pub timeout: u64,
+    /// The kubeconfig file [default: KUBECONFIG, ~/.kube/config, or the in-cluster service account].
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context [default: the environment's `kube_context`, else the current context].
+    #[arg(long, env = "REL_KUBE_CONTEXT", value_name = "NAME")]
+    pub kube_context: Option<String>,
+    /// Apply's own options (set by `rel apply`).
+    #[arg(skip)]
+    pub rollout: Option<RolloutArgs>,
+}
+
+/// How apply treats the cluster.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct RolloutArgs {
+    /// Take over fields another field manager owns (server-side apply's force).
+    #[arg(long)]
+    pub force_conflicts: bool,
+    /// Wait until applied Deployments, StatefulSets and DaemonSets are ready.
+    #[arg(long)]
+    pub wait: bool,
+    /// With --wait: give up after this many seconds.
+    #[arg(long, default_value_t = 300, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub wait_timeout: u64,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum, PartialEq, Eq)]
@@ -290,6 +314,17 @@ fn execute(job: Job<'_>, desired: &Desired) -> Result<Outcome, Diagnostic> {
             parallelism: usize::from(args.parallelism),
             timeout: Duration::from_secs(args.timeout),
             progress: Arc::new(Bars::new()),
+            kube: Some(KubeOptions {
+                kubeconfig: args.kubeconfig.clone(),
+                context: args.kube_context.clone(),
+                force_conflicts: args.rollout.as_ref().is_some_and(|r| r.force_conflicts),
+                wait: args
+                    .rollout
+                    .as_ref()
+                    .filter(|r| r.wait)
+                    .map(|r| Duration::from_secs(r.wait_timeout)),
+            }),
+            secrets: config.as_ref().map(aws_sdk_secretsmanager::Client::new),
         });
         let printed = std::sync::atomic::AtomicBool::new(false);
         let mut confirm = |plan: &Plan| -> Result<bool, Diagnostic> {

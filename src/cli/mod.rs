@@ -99,6 +99,8 @@ pub enum Command {
         /// Do not ask for confirmation (for CI).
         #[arg(long)]
         auto_approve: bool,
+        #[command(flatten)]
+        rollout: deploy::RolloutArgs,
     },
     /// Delete an environment's stacks, in reverse dependency order.
     Destroy {
@@ -261,10 +263,14 @@ pub fn main() -> ExitCode {
             refresh,
         } => deploy::plan(&args, out.as_deref(), json, format, refresh, color),
         Command::Apply {
-            args,
+            mut args,
             plan,
             auto_approve,
-        } => deploy::apply(&args, plan.as_deref(), auto_approve, color),
+            rollout,
+        } => {
+            args.rollout = Some(rollout);
+            deploy::apply(&args, plan.as_deref(), auto_approve, color)
+        }
         Command::Destroy {
             args,
             include_shared,

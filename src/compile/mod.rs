@@ -69,6 +69,9 @@ pub struct Environment {
     pub ephemeral: bool,
     /// The Kubernetes namespace the environment's objects go to.
     pub namespace: String,
+    /// The kubeconfig context its objects are applied with, if it names one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kube_context: Option<String>,
 }
 
 /// One environment compiled: its resources and how they depend on each other.
@@ -401,6 +404,7 @@ impl<'p> Compiler<'p> {
                 tier,
                 app: env.app_name,
                 ephemeral: self.env_flag(&env.environment, "ephemeral"),
+                kube_context: self.env_text(&env.environment, "kube_context"),
                 namespace,
             },
             resources,
@@ -414,6 +418,18 @@ impl<'p> Compiler<'p> {
             return false;
         };
         body.entries.iter().any(|e| matches!(e, Entry::Attr(a) if a.path.is(field) && matches!(a.value.kind, ExprKind::Bool(true))))
+    }
+
+    /// A plain string an environment sets for itself (no interpolation).
+    fn env_text(&self, environment: &ItemRef, field: &str) -> Option<String> {
+        let body = self.item(environment).kind.body()?;
+        body.entries.iter().find_map(|e| match e {
+            Entry::Attr(a) if a.path.is(field) => match &a.value.kind {
+                ExprKind::Str(s) => s.as_plain(),
+                _ => None,
+            },
+            _ => None,
+        })
     }
 
     /// Finds the `environment` item whose name evaluates to the one asked for.

@@ -525,3 +525,27 @@ pub async fn failure_reasons(client: &Client, id: &str) -> Vec<String> {
         })
         .collect()
 }
+
+/// A secret's value from AWS Secrets Manager (`SecretString`, or
+/// `SecretBinary` as UTF-8). The value is never part of an error.
+pub async fn secret_value(
+    client: &aws_sdk_secretsmanager::Client,
+    name: &str,
+) -> Result<String, Diagnostic> {
+    let unavailable = |why: String| {
+        Diagnostic::error(codes::SECRET_UNAVAILABLE, format!("secret `{name}` cannot be read: {why}"))
+            .with_help("Create it in AWS Secrets Manager in the environment's account and region, and allow secretsmanager:GetSecretValue on it.")
+    };
+    let out = client
+        .get_secret_value()
+        .secret_id(name)
+        .send()
+        .await
+        .map_err(|e| unavailable(call_error("GetSecretValue", &e).message))?;
+    if let Some(s) = out.secret_string() {
+        return Ok(s.to_string());
+    }
+    out.secret_binary()
+        .and_then(|b| String::from_utf8(b.as_ref().to_vec()).ok())
+        .ok_or_else(|| unavailable("it holds no text".into()))
+}

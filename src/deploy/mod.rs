@@ -9,7 +9,9 @@
 //! terminals and pull requests.
 
 pub mod aws;
+pub mod cluster;
 mod create_only;
+pub mod kubernetes;
 pub mod plan;
 pub mod render;
 pub mod run;
@@ -54,6 +56,14 @@ pub struct Desired {
     pub environment: String,
     pub stacks: Vec<DesiredStack>,
     pub manual_validation: Vec<ManualValidation>,
+    /// The environment's Kubernetes objects, in apply order.
+    pub objects: Vec<kubernetes::DesiredObject>,
+    /// Placeholder token → `STACK:OUTPUT` or `secret-store:NAME`.
+    pub placeholders: BTreeMap<String, String>,
+    /// The environment's Kubernetes namespace.
+    pub namespace: String,
+    /// The kubeconfig context the environment names, if any.
+    pub kube_context: Option<String>,
 }
 
 /// The shared stack's name, which is also its state's key.
@@ -90,7 +100,15 @@ impl Desired {
             );
         }
         let mut stacks = Vec::new();
+        let mut objects = Vec::new();
         for artifact in &build.artifacts {
+            if artifact.kind == ArtifactKind::KubernetesManifests {
+                objects.extend(kubernetes::parse_manifests(
+                    &artifact.content,
+                    &artifact.path,
+                )?);
+                continue;
+            }
             if artifact.kind != ArtifactKind::CloudformationTemplate {
                 continue;
             }
@@ -132,6 +150,14 @@ impl Desired {
             environment: model.environment.name.clone(),
             stacks,
             manual_validation: build.manual_validation.clone(),
+            objects,
+            placeholders: build
+                .placeholders
+                .iter()
+                .map(|p| (p.token.clone(), p.source.clone()))
+                .collect(),
+            namespace: model.environment.namespace.clone(),
+            kube_context: model.environment.kube_context.clone(),
         })
     }
 }

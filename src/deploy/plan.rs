@@ -100,7 +100,7 @@ impl Summary {
         }
     }
 
-    fn add(&mut self, other: &Summary) {
+    pub fn add(&mut self, other: &Summary) {
         self.create += other.create;
         self.update += other.update;
         self.replace += other.replace;
@@ -216,12 +216,23 @@ pub struct Plan {
     /// For those certificates that exist: the records ACM asks for.
     #[serde(default)]
     pub validation_records: Vec<CertificateRecords>,
+    /// The environment's Kubernetes objects, planned like a stack: its
+    /// `stack_id` is the API server, its changes are objects, and it
+    /// depends on the stacks whose outputs its manifests use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubernetes: Option<StackPlan>,
     pub warnings: Vec<String>,
 }
 
 impl Plan {
     pub fn has_changes(&self) -> bool {
-        self.stacks.iter().any(|s| s.action != Action::NoOp)
+        self.parts().any(|s| s.action != Action::NoOp)
+    }
+
+    /// The stacks, then the Kubernetes objects: every part of the plan
+    /// that changes something, in the order apply runs them.
+    pub fn parts(&self) -> impl Iterator<Item = &StackPlan> {
+        self.stacks.iter().chain(self.kubernetes.as_ref())
     }
 }
 
@@ -614,6 +625,7 @@ pub fn plan(
         stacks,
         manual_dns_validation: manual.to_vec(),
         validation_records: Vec::new(),
+        kubernetes: None,
         warnings,
     }
 }

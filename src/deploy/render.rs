@@ -57,7 +57,11 @@ fn field_sides(f: &FieldChange) -> (Option<String>, Option<String>) {
         .as_ref()
         .map(|v| format!("{path} = {}", value_text(v)));
     let after = f.after.as_ref().map(|v| {
-        let shown = if f.known_after_apply {
+        // A manifest's string says itself which part is not known yet.
+        let marked = v
+            .as_str()
+            .is_some_and(|s| s.contains("(known after apply: "));
+        let shown = if f.known_after_apply && !marked {
             intrinsic_text(v)
         } else {
             value_text(v)
@@ -168,7 +172,7 @@ pub fn text(plan: &Plan) -> String {
         }
     );
     let _ = writeln!(out, "\n  {}\n", summary_line(&plan.summary));
-    for s in &plan.stacks {
+    for s in plan.parts() {
         let _ = writeln!(
             out,
             "  {:<28} {:<8} {}",
@@ -179,15 +183,13 @@ pub fn text(plan: &Plan) -> String {
     }
     // A deleted stack is one line: its resources go with it.
     let pinned: Vec<(&str, &ResourceChange)> = plan
-        .stacks
-        .iter()
+        .parts()
         .filter(|s| s.action != Action::Delete)
         .flat_map(|s| s.changes.iter().map(move |c| (s.name.as_str(), c)))
         .filter(|(_, c)| matches!(c.action, Action::Delete | Action::Replace))
         .collect();
     let stack_deletes: Vec<&str> = plan
-        .stacks
-        .iter()
+        .parts()
         .filter(|s| s.action == Action::Delete)
         .map(|s| s.name.as_str())
         .collect();
@@ -195,8 +197,7 @@ pub fn text(plan: &Plan) -> String {
         out.push_str("\nDestroyed or replaced:\n");
         for s in &stack_deletes {
             let n = plan
-                .stacks
-                .iter()
+                .parts()
                 .find(|x| x.name == *s)
                 .map_or(0, |x| x.summary.delete);
             let _ = writeln!(out, "  - stack {s} is deleted with its {n} resources");
@@ -228,7 +229,7 @@ pub fn text(plan: &Plan) -> String {
             let _ = writeln!(out, "  ! {w}");
         }
     }
-    for s in &plan.stacks {
+    for s in plan.parts() {
         if !s.outside_changes.is_empty() {
             let _ = writeln!(out, "\nChanged outside rel in {}:", s.name);
             for c in &s.outside_changes {
@@ -236,7 +237,7 @@ pub fn text(plan: &Plan) -> String {
             }
         }
     }
-    for s in plan.stacks.iter().filter(|s| s.action != Action::NoOp) {
+    for s in plan.parts().filter(|s| s.action != Action::NoOp) {
         let _ = writeln!(out, "\n{} ({}):", s.name, s.action.word());
         stack_changes(s, false, &mut out);
     }
@@ -298,7 +299,7 @@ pub fn markdown(plan: &Plan) -> String {
     let _ = writeln!(out, "**{}**\n", summary_line(&plan.summary));
     out.push_str("| stack | action | create | update | replace | delete | unchanged |\n");
     out.push_str("|---|---|---:|---:|---:|---:|---:|\n");
-    for s in &plan.stacks {
+    for s in plan.parts() {
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} | {} | {} |",
@@ -312,8 +313,7 @@ pub fn markdown(plan: &Plan) -> String {
         );
     }
     let pinned: Vec<&ResourceChange> = plan
-        .stacks
-        .iter()
+        .parts()
         .filter(|s| s.action != Action::Delete)
         .flat_map(|s| &s.changes)
         .filter(|c| matches!(c.action, Action::Delete | Action::Replace))
@@ -333,7 +333,7 @@ pub fn markdown(plan: &Plan) -> String {
     for w in &plan.warnings {
         let _ = writeln!(out, "\n> [!CAUTION]\n> {}", md_escape(w));
     }
-    for s in &plan.stacks {
+    for s in plan.parts() {
         if !s.outside_changes.is_empty() {
             let _ = writeln!(
                 out,
@@ -345,7 +345,7 @@ pub fn markdown(plan: &Plan) -> String {
             }
         }
     }
-    for s in plan.stacks.iter().filter(|s| s.action != Action::NoOp) {
+    for s in plan.parts().filter(|s| s.action != Action::NoOp) {
         let _ = writeln!(
             out,
             "\n<details><summary>{} ({}): {}</summary>\n\n```diff",

@@ -21,13 +21,14 @@ use std::time::Duration;
 use aws_sdk_cloudformation::Client;
 use tokio::sync::Mutex;
 
-use super::aws;
 use super::plan::{self, Action, LiveStack, Plan, Precondition, StackInput, StackPlan};
 use super::{Desired, DesiredStack, SavedPlan, TEMPLATE_BODY_LIMIT, TEMPLATE_URL_LIMIT};
+use super::{aws, cluster};
 use crate::diagnostic::{Diagnostic, codes};
 use crate::state::backend::{Backend, Lock, Stored, lease};
 use crate::state::{
-    InFlight, Operation, ResourceRecord, StackRecord, State, now_rfc3339, random_hex, redact,
+    InFlight, KubeRecord, Operation, ResourceRecord, StackRecord, State, now_rfc3339, random_hex,
+    redact,
 };
 
 /// What the operations report as they go; the command line draws it.
@@ -50,6 +51,10 @@ pub struct Context {
     pub parallelism: usize,
     pub timeout: Duration,
     pub progress: Arc<dyn Progress>,
+    /// How to reach the Kubernetes cluster (None: as kubectl would).
+    pub kube: Option<super::kubernetes::KubeOptions>,
+    /// Where the values of secrets the manifests use are read.
+    pub secrets: Option<aws_sdk_secretsmanager::Client>,
 }
 
 /// What to do.
@@ -408,6 +413,27 @@ async fn run_locked(
         plan.validation_records =
             validation_records(ctx, desired, &refreshed, &mut plan.warnings).await;
     }
+    // The Kubernetes objects, with the stacks' outputs as known now.
+    let outputs = outputs_known(desired, &live, &stored, refresh);
+    let env_state = &stored[&env].state;
+    let mut warnings = std::mem::take(&mut plan.warnings);
+    let stage = cluster::Stage::prepare(
+        ctx,
+        desired,
+        env_state,
+        precondition(env_state),
+        &outputs,
+        refresh,
+        destroying,
+        &plan.digest_salt,
+        &mut warnings,
+    )
+    .await?;
+    plan.warnings = warnings;
+    if let Some(k) = &stage.plan {
+        plan.summary.add(&k.summary);
+    }
+    plan.kubernetes = stage.plan.clone();
     let outcome = |plan: Plan| Outcome {
         plan,
         results: Vec::new(),
@@ -419,7 +445,10 @@ async fn run_locked(
         Mode::Plan { .. } => return Ok(outcome(plan)),
         Mode::Apply {
             saved: Some(saved), ..
-        } => check_saved(saved, &plan, desired)?,
+        } => {
+            check_saved(saved, &plan, desired)?;
+            check_saved_objects(saved, &plan, &stage)?;
+        }
         _ => {}
     }
     if !plan.has_changes() {
@@ -450,7 +479,28 @@ async fn run_locked(
     }
 
     follow_live(backend, held, desired, &plan, &live, &mut stored).await?;
-    let (results, error) = execute(
+    let kube_changes = plan
+        .kubernetes
+        .as_ref()
+        .is_some_and(|k| k.action != Action::NoOp);
+    let mut results = Vec::new();
+    // Destroy: the objects go before the stacks whose outputs they use.
+    if destroying && kube_changes {
+        let (r, e) = stage.destroy(ctx, desired).await;
+        ctx.progress.finish(&r.name, &r.outcome);
+        results.push(r);
+        if let Some(e) = e {
+            return Ok(Outcome {
+                plan,
+                results,
+                declined: false,
+                error: Some(e),
+                validation_records: Vec::new(),
+            });
+        }
+        record_objects(backend, &mut stored, &env, &desired.environment, None).await?;
+    }
+    let (stack_results, mut error) = execute(
         ctx,
         backend,
         desired,
@@ -460,6 +510,42 @@ async fn run_locked(
         &held.lost,
     )
     .await;
+    results.extend(stack_results);
+    // Apply: the objects go after the stacks, with the outputs they have now.
+    if !destroying && kube_changes {
+        if error.is_some() {
+            let name = cluster::stage_name(desired);
+            let r = StackResult {
+                name: name.clone(),
+                action: Action::Update,
+                outcome: "not started: a stack failed".into(),
+                ok: false,
+            };
+            ctx.progress.finish(&name, &r.outcome);
+            results.push(r);
+        } else {
+            let outputs = outputs_recorded(desired, &stored);
+            let env_state = match stored.get(&env) {
+                Some(s) => s.state.clone(),
+                None => backend
+                    .read(&env)
+                    .await?
+                    .map(|s| s.state)
+                    .unwrap_or_else(|| State::new(&super::layer_of(&env, &desired.environment))),
+            };
+            let (record, r, e) = stage.apply(ctx, desired, &outputs, &env_state).await;
+            ctx.progress.finish(&r.name, &r.outcome);
+            results.push(r);
+            if let Err(w) =
+                record_objects(backend, &mut stored, &env, &desired.environment, record).await
+            {
+                error.get_or_insert(w);
+            }
+            if let Some(e) = e {
+                error.get_or_insert(e);
+            }
+        }
+    }
     // Certificates created just now have their records to show; their
     // ARNs are in the states the stacks' jobs recorded.
     let validation = if destroying {
@@ -485,6 +571,95 @@ async fn run_locked(
         error,
         validation_records: validation,
     })
+}
+
+/// The stacks' outputs as known before apply: live when refreshed, else
+/// as recorded.
+fn outputs_known(
+    desired: &Desired,
+    live: &BTreeMap<String, Option<LiveStack>>,
+    stored: &BTreeMap<String, Stored>,
+    refresh: bool,
+) -> cluster::Outputs {
+    desired
+        .stacks
+        .iter()
+        .filter_map(|s| {
+            let outputs = if refresh {
+                live.get(&s.name)?.as_ref()?.outputs.clone()
+            } else {
+                stored.get(&s.name)?.state.stack.as_ref()?.outputs.clone()
+            };
+            Some((s.name.clone(), outputs))
+        })
+        .collect()
+}
+
+/// The stacks' outputs as the states record them (after apply).
+fn outputs_recorded(desired: &Desired, stored: &BTreeMap<String, Stored>) -> cluster::Outputs {
+    desired
+        .stacks
+        .iter()
+        .filter_map(|s| {
+            let record = stored.get(&s.name)?.state.stack.as_ref()?;
+            Some((s.name.clone(), record.outputs.clone()))
+        })
+        .collect()
+}
+
+/// Writes the environment's Kubernetes record, if it changed.
+async fn record_objects(
+    backend: &Backend,
+    stored: &mut BTreeMap<String, Stored>,
+    env: &str,
+    environment: &str,
+    record: Option<KubeRecord>,
+) -> Result<(), Diagnostic> {
+    let current = match stored.remove(env) {
+        Some(s) => s,
+        None => backend
+            .read(env)
+            .await?
+            .unwrap_or_else(|| Stored::new(State::new(&super::layer_of(env, environment)))),
+    };
+    if current.state.kubernetes == record {
+        stored.insert(env.to_string(), current);
+        return Ok(());
+    }
+    let mut next = current.state.clone();
+    next.kubernetes = record;
+    next.serial += 1;
+    let written = backend.write(env, &current, &next).await?;
+    stored.insert(env.to_string(), written);
+    Ok(())
+}
+
+/// A saved plan's Kubernetes part must be what would happen now, on the
+/// same manifests and secret values.
+fn check_saved_objects(
+    saved: &SavedPlan,
+    now: &Plan,
+    stage: &cluster::Stage,
+) -> Result<(), Diagnostic> {
+    let comparable = |p: &StackPlan| {
+        let mut p = p.clone();
+        p.template_sha256 = None;
+        p
+    };
+    let (was, is) = (saved.plan.kubernetes.as_ref(), now.kubernetes.as_ref());
+    if was.map(comparable) != is.map(comparable) {
+        return Err(stale(
+            "the Kubernetes objects changed since the plan was made",
+        ));
+    }
+    if let Some(was) = was
+        && was.template_sha256 != stage.digest_with(&saved.plan.digest_salt)
+    {
+        return Err(stale(
+            "the manifests or the secrets they use changed since the plan was made",
+        ));
+    }
+    Ok(())
 }
 
 /// The DNS records ACM asks for, for each certificate validated by hand

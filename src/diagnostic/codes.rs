@@ -335,6 +335,26 @@ codes! {
         why: "Files are written whole through a temporary file and a rename, so the old file, if any, is left as it was.",
         example: "`rel build --out /read-only/folder`, or a full disk"
     }
+    KUBE_CONFIG = "E0515" "kube-config" {
+        what: "No Kubernetes cluster could be reached with the configuration given: no kubeconfig, an unknown context, or a server that does not answer.",
+        why: "rel connects the way kubectl does (KUBECONFIG or ~/.kube/config, the current or chosen context, in-cluster configuration); it cannot apply manifests without a cluster.",
+        example: "`rel apply --env pr-42 --kube-context staging` with no context `staging` in the kubeconfig"
+    }
+    KUBE_CONFLICT = "E0516" "kube-conflict" {
+        what: "Server-side apply found fields rel sets that another field manager owns with a different value.",
+        why: "Taking fields over silently would undo someone's change (a `kubectl edit`, an autoscaler); rel reports the fields and their managers and takes them only with --force-conflicts.",
+        example: "`kubectl scale deployment shoes --replicas 5` then `rel apply` with `replicas = 2`"
+    }
+    KUBE_ROLLOUT = "E0517" "kube-rollout" {
+        what: "A Deployment, StatefulSet or DaemonSet did not become ready within --wait-timeout.",
+        why: "With --wait, apply succeeds only when the new version runs; the conditions the cluster reported say why it does not.",
+        example: "an image that cannot be pulled, or a readiness probe that never passes"
+    }
+    SECRET_UNAVAILABLE = "E0518" "secret-unavailable" {
+        what: "A secret a manifest refers to (`secret(\"NAME\")`) could not be read from the secret store.",
+        why: "Kubernetes Secrets are filled at apply time from AWS Secrets Manager; rel never stores a secret's value, so it must read it there.",
+        example: "`secret(\"shop/db-password\")` with no such secret in the account and region"
+    }
 }
 
 /// Looks a code up by id (`E0201`) or name (`unresolved-name`).

@@ -36,6 +36,35 @@ pub struct State {
     /// disconnected apply is reconciled from here by the next one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub in_flight: Option<InFlight>,
+    /// The environment's Kubernetes objects as last applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubernetes: Option<KubeRecord>,
+}
+
+/// The Kubernetes objects rel applied for an environment, on one cluster.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KubeRecord {
+    /// The API server's URL.
+    pub server: String,
+    /// `API_VERSION/KIND/NAMESPACE/NAME` → the object.
+    pub objects: BTreeMap<String, ObjectRecord>,
+}
+
+/// One Kubernetes object as last applied.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectRecord {
+    pub api_version: String,
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+    /// The configuration applied (server-side apply's input), with the
+    /// values of Secrets hashed.
+    pub applied: serde_json::Value,
 }
 
 /// A stack as last applied.
@@ -104,6 +133,7 @@ impl State {
             salt: random_hex(16),
             stack: None,
             in_flight: None,
+            kubernetes: None,
         }
     }
 

@@ -440,7 +440,11 @@ impl Moto {
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let child = std::process::Command::new(venv_tool("moto_server"))
+        // moto's server, with stack outputs computed when a change set
+        // executes (see the script).
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/moto_server.py");
+        let child = std::process::Command::new(venv_tool("python"))
+            .arg(&script)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -499,4 +503,114 @@ pub fn boto(endpoint: &str, service: &str, code: &str, args: &[&str]) -> String 
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The Kubernetes API stand-in (`tests/support/kube_standin.py`) on a free
+/// loopback port: the real `kube` client speaks to it over HTTP.
+pub struct KubeStandin {
+    child: std::process::Child,
+    pub port: u16,
+}
+
+impl KubeStandin {
+    pub fn start() -> KubeStandin {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/kube_standin.py");
+        let child = std::process::Command::new(venv_tool("python"))
+            .arg(&script)
+            .args(["--port", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("the Kubernetes stand-in starts");
+        let standin = KubeStandin { child, port };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the Kubernetes stand-in did not listen within 30 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        standin
+    }
+
+    /// Writes a kubeconfig for the stand-in (context `standin`, and a
+    /// second context `elsewhere` pointing at a closed port) into `dir`.
+    pub fn kubeconfig(&self, dir: &Path) -> PathBuf {
+        let path = dir.join("kubeconfig");
+        std::fs::write(
+            &path,
+            format!(
+                "apiVersion: v1\nkind: Config\ncurrent-context: standin\nclusters:\n- name: standin\n  cluster:\n    server: http://127.0.0.1:{}\n- name: elsewhere\n  cluster:\n    server: http://127.0.0.1:9\ncontexts:\n- name: standin\n  context:\n    cluster: standin\n    user: tester\n- name: elsewhere\n  context:\n    cluster: elsewhere\n    user: tester\nusers:\n- name: tester\n  user:\n    token: standin-token\n",
+                self.port
+            ),
+        )
+        .unwrap();
+        path
+    }
+
+    /// One HTTP request; the status code and the JSON body.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        use std::io::{Read, Write};
+        let payload = if body.is_null() {
+            String::new()
+        } else {
+            body.to_string()
+        };
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{payload}",
+            payload.len()
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let code = response
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        (
+            code,
+            serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// Every object the stand-in holds.
+    pub fn objects(&self) -> Vec<serde_json::Value> {
+        let (_, body) = self.request(
+            "GET",
+            "/_standin/objects",
+            "application/json",
+            &serde_json::Value::Null,
+        );
+        body["items"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The object of `kind` named `name` in `namespace`, if any.
+    pub fn object(&self, kind: &str, namespace: &str, name: &str) -> Option<serde_json::Value> {
+        self.objects().into_iter().find(|o| {
+            o["kind"] == kind
+                && o["metadata"]["name"] == name
+                && (kind == "Namespace" || o["metadata"]["namespace"] == namespace)
+        })
+    }
+}
+
+impl Drop for KubeStandin {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
