@@ -25,7 +25,8 @@ fn main() {
     let services = generate::services_arg();
     let dir = generate::write_build_app(services, "rel-plan-bench");
     let (model, build) = generate::build_app(&dir);
-    let desired = Desired::from_build(&model, &build).expect("JSON templates");
+    let desired =
+        Desired::from_build(&model, &build, rel::emit::Target::Aws).expect("JSON templates");
 
     // What a refresh finds, and the states an apply would have recorded.
     let mut live = BTreeMap::new();

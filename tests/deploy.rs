@@ -1377,3 +1377,43 @@ fn an_unknown_kube_context_is_a_clear_error() {
     assert!(err.contains("E0515"), "{err}");
     assert!(err.contains("nowhere"), "{err}");
 }
+
+#[test]
+fn a_job_whose_template_changes_is_replaced() {
+    let text = template(&["web"], "store/db-password").replace(
+        "app store {\n",
+        "app store {\n  job migrate {\n    image   = \"registry.example.com/migrate:${tag}\"\n    command = [\"./migrate\", \"up\"]\n  }\n",
+    );
+    let p = Project::new("job", &text);
+    p.rel("apply", &["--auto-approve"]).expect(0);
+    let first = p.kube.object("Job", "pr-main", "migrate").unwrap();
+    let plan = p.rel("plan", &["--json", "--set", "tag=2"]).expect(2);
+    let v = json(&plan);
+    let change = v["kubernetes"]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["address"] == "Job pr-main/migrate")
+        .unwrap()
+        .clone();
+    assert_eq!(change["action"], "replace", "{v:#}");
+    assert_eq!(change["fields"][0]["forces_replacement"], true);
+    let text = p.rel("plan", &["--set", "tag=2"]).expect(2).stdout;
+    assert!(text.contains("-/+ Job pr-main/migrate (batch/v1/Job) in kubernetes/pr-main: spec.template.spec.containers[0].image forces replacement"), "{text}");
+    // A server refuses the change in place (the stand-in does as well).
+    let applied = p
+        .rel("apply", &["--auto-approve", "--set", "tag=2"])
+        .expect(0);
+    assert!(
+        applied.stderr.contains("replacing Job pr-main/migrate"),
+        "{}",
+        applied.stderr
+    );
+    let second = p.kube.object("Job", "pr-main", "migrate").unwrap();
+    assert_ne!(first["metadata"]["uid"], second["metadata"]["uid"]);
+    assert_eq!(
+        second["spec"]["template"]["spec"]["containers"][0]["image"],
+        "registry.example.com/migrate:2"
+    );
+    p.rel("plan", &["--set", "tag=2"]).expect(0);
+}

@@ -26,6 +26,7 @@ fn desired(name: &str, layer: &str, template: serde_json::Value) -> DesiredStack
         sha256: String::new(),
         addresses,
         depends_on: Vec::new(),
+        deployment: None,
         template,
     }
 }

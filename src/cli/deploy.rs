@@ -10,7 +10,7 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::graph::environment_inputs;
-use super::{EnvironmentArgs, Format, print_diagnostics};
+use super::{EnvironmentArgs, Format, TargetArg, print_diagnostics};
 use crate::deploy::kubernetes::KubeOptions;
 use crate::deploy::plan::Plan;
 use crate::deploy::run::{self, Context, Mode, Outcome, Progress};
@@ -66,6 +66,31 @@ pub struct DeployArgs {
     /// Apply's own options (set by `rel apply`).
     #[arg(skip)]
     pub rollout: Option<RolloutArgs>,
+    /// The cloud the environment's layers go to: CloudFormation stacks, or Infrastructure Manager deployments.
+    #[arg(long, value_enum, default_value_t = TargetArg::Aws)]
+    pub target: TargetArg,
+    #[command(flatten)]
+    pub gcp: GcpArgs,
+}
+
+/// Where GCP deployments go (with `--target gcp`).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct GcpArgs {
+    /// The GCP project of the deployments.
+    #[arg(long, env = "GOOGLE_CLOUD_PROJECT", value_name = "PROJECT")]
+    pub gcp_project: Option<String>,
+    /// The Infrastructure Manager location (a region such as europe-west1).
+    #[arg(long, env = "REL_GCP_LOCATION", value_name = "REGION")]
+    pub gcp_location: Option<String>,
+    /// The service account Infrastructure Manager runs Terraform as.
+    #[arg(long, env = "REL_GCP_SERVICE_ACCOUNT", value_name = "EMAIL")]
+    pub gcp_service_account: Option<String>,
+    /// Where blueprints are uploaded for Infrastructure Manager to read.
+    #[arg(long, env = "REL_BLUEPRINT_BUCKET", value_name = "gs://BUCKET/PREFIX")]
+    pub blueprint_bucket: Option<String>,
+    /// Send Google API calls to this endpoint (a private or local endpoint).
+    #[arg(long, env = "REL_GCP_ENDPOINT", value_name = "URL")]
+    pub gcp_endpoint: Option<String>,
 }
 
 /// How apply treats the cluster.
@@ -231,11 +256,15 @@ impl Progress for Bars {
 }
 
 /// Compiles the environment into the stacks it wants.
-fn desired(args: &EnvironmentArgs, color: bool) -> Result<Desired, u8> {
+fn desired(args: &EnvironmentArgs, target: TargetArg, color: bool) -> Result<Desired, u8> {
     let mut sources = SourceMap::new();
     let (entries, options) = environment_inputs(&mut sources, args, color)?;
+    let target = match target {
+        TargetArg::Aws => Target::Aws,
+        TargetArg::Gcp => Target::Gcp,
+    };
     let build_options = BuildOptions {
-        target: Target::Aws,
+        target,
         template_format: TemplateFormat::Json,
     };
     let (model, build) = crate::build_entries(&mut sources, &entries, &options, &build_options)
@@ -244,15 +273,15 @@ fn desired(args: &EnvironmentArgs, color: bool) -> Result<Desired, u8> {
                 diags.push(
                     Diagnostic::error(
                         codes::DEPLOY_UNSUPPORTED,
-                        "plan, apply and destroy deploy CloudFormation stacks; this environment has GCP resources",
+                        "this environment's resources belong to another cloud than --target",
                     )
-                    .with_help("`rel build --target gcp` writes its Infrastructure Manager blueprints; deploying them is not supported yet."),
+                    .with_help("Pass --target gcp for Infrastructure Manager deployments, --target aws for CloudFormation stacks."),
                 );
             }
             print_diagnostics(&sources, &diags, Format::Human, color);
             1u8
         })?;
-    Desired::from_build(&model, &build).map_err(|d| {
+    Desired::from_build(&model, &build, target).map_err(|d| {
         report(&d, color);
         1
     })
@@ -290,10 +319,28 @@ fn execute(job: Job<'_>, desired: &Desired) -> Result<Outcome, Diagnostic> {
     } = job;
     let project = project_root(&args.environment.paths);
     let needs_provider = !matches!(mode, Mode::Plan { refresh: false });
+    let on_gcp = args.target == TargetArg::Gcp;
     let rt = runtime();
     rt.block_on(async {
-        let config = if needs_provider {
+        // AWS: the stacks (and the secrets manifests use); on GCP only for
+        // an S3 state backend.
+        let config = if needs_provider && !on_gcp {
             Some(sdk(&args.connection).await?)
+        } else {
+            None
+        };
+        let gcp = if needs_provider && on_gcp {
+            let g = &args.gcp;
+            let gcp = crate::deploy::gcp::Gcp::connect(&crate::deploy::gcp::GcpOptions {
+                project: g.gcp_project.clone(),
+                location: g.gcp_location.clone(),
+                blueprint_bucket: g.blueprint_bucket.clone(),
+                service_account: g.gcp_service_account.clone(),
+                endpoint: g.gcp_endpoint.clone(),
+            })
+            .await?;
+            gcp.check_project().await?;
+            Some(Arc::new(gcp))
         } else {
             None
         };
@@ -325,6 +372,7 @@ fn execute(job: Job<'_>, desired: &Desired) -> Result<Outcome, Diagnostic> {
                     .map(|r| Duration::from_secs(r.wait_timeout)),
             }),
             secrets: config.as_ref().map(aws_sdk_secretsmanager::Client::new),
+            gcp,
         });
         let printed = std::sync::atomic::AtomicBool::new(false);
         let mut confirm = |plan: &Plan| -> Result<bool, Diagnostic> {
@@ -413,7 +461,7 @@ pub fn plan(
     refresh: bool,
     color: bool,
 ) -> u8 {
-    let desired = match desired(&args.environment, color) {
+    let desired = match desired(&args.environment, args.target, color) {
         Ok(d) => d,
         Err(code) => return code,
     };
@@ -486,7 +534,7 @@ pub fn apply(args: &DeployArgs, saved_path: Option<&Path>, auto_approve: bool, c
             }
         },
     };
-    let desired = match desired(&args.environment, color) {
+    let desired = match desired(&args.environment, args.target, color) {
         Ok(d) => d,
         Err(code) => return code,
     };
@@ -502,7 +550,7 @@ pub fn apply(args: &DeployArgs, saved_path: Option<&Path>, auto_approve: bool, c
 }
 
 pub fn destroy(args: &DeployArgs, include_shared: bool, auto_approve: bool, color: bool) -> u8 {
-    let desired = match desired(&args.environment, color) {
+    let desired = match desired(&args.environment, args.target, color) {
         Ok(d) => d,
         Err(code) => return code,
     };

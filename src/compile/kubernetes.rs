@@ -78,6 +78,10 @@ pub fn namespace(name: &str, env: &str, app: &str) -> Value {
     ])
 }
 
+/// The Secret apply creates in a namespace for environment variables that
+/// hold secrets.
+pub const ENV_SECRET: &str = "rel-secrets";
+
 /// Environment variables: plain values, or references to the secret that
 /// apply creates from the secret store (never the value itself).
 fn env_vars(env: Option<&Value>) -> Value {
@@ -93,7 +97,7 @@ fn env_vars(env: Option<&Value>) -> Value {
                         "valueFrom",
                         map([(
                             "secretKeyRef",
-                            map([("name", s("rel-secrets")), ("key", s(&secret_key(secret)))]),
+                            map([("name", s(ENV_SECRET)), ("key", s(&secret_key(secret)))]),
                         )]),
                     ),
                 ]),

@@ -17,7 +17,10 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 
 pub use address::{Address, Layer};
-pub use kubernetes::{APP_LABEL, ENVIRONMENT_LABEL, MANAGED_BY, namespace_name as kubernetes_name};
+pub use kubernetes::{
+    APP_LABEL, ENV_SECRET, ENVIRONMENT_LABEL, MANAGED_BY, namespace_name as kubernetes_name,
+    secret_key,
+};
 
 use crate::check::Checked;
 use crate::diagnostic::{Diagnostic, codes};

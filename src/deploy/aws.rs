@@ -527,11 +527,12 @@ pub async fn failure_reasons(client: &Client, id: &str) -> Vec<String> {
 }
 
 /// A secret's value from AWS Secrets Manager (`SecretString`, or
-/// `SecretBinary` as UTF-8). The value is never part of an error.
+/// `SecretBinary` as UTF-8) and its version id. The value is never part
+/// of an error.
 pub async fn secret_value(
     client: &aws_sdk_secretsmanager::Client,
     name: &str,
-) -> Result<String, Diagnostic> {
+) -> Result<super::kubernetes::SecretValue, Diagnostic> {
     let unavailable = |why: String| {
         Diagnostic::error(codes::SECRET_UNAVAILABLE, format!("secret `{name}` cannot be read: {why}"))
             .with_help("Create it in AWS Secrets Manager in the environment's account and region, and allow secretsmanager:GetSecretValue on it.")
@@ -542,10 +543,15 @@ pub async fn secret_value(
         .send()
         .await
         .map_err(|e| unavailable(call_error("GetSecretValue", &e).message))?;
-    if let Some(s) = out.secret_string() {
-        return Ok(s.to_string());
-    }
-    out.secret_binary()
-        .and_then(|b| String::from_utf8(b.as_ref().to_vec()).ok())
-        .ok_or_else(|| unavailable("it holds no text".into()))
+    let value = match out.secret_string() {
+        Some(s) => s.to_string(),
+        None => out
+            .secret_binary()
+            .and_then(|b| String::from_utf8(b.as_ref().to_vec()).ok())
+            .ok_or_else(|| unavailable("it holds no text".into()))?,
+    };
+    Ok(super::kubernetes::SecretValue {
+        value,
+        version: out.version_id().unwrap_or("unversioned").to_string(),
+    })
 }

@@ -4,9 +4,9 @@
 //! Planning reads the live objects (or, with `--refresh=false`, what state
 //! recorded) and the secrets the manifests use; apply fills the
 //! placeholders from the outputs the stacks now have, applies what
-//! changes with server-side apply, prunes what is no longer declared,
-//! optionally waits for rollouts, and records the objects in the
-//! environment's state.
+//! changes with server-side apply (replacing objects whose immutable
+//! fields change), prunes what is no longer declared, optionally waits for
+//! rollouts, and records the objects in the environment's state.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use std::sync::Arc;
 use serde_json::Value as J;
 
 use super::Desired;
-use super::kubernetes::{self as k8s, Cluster, Filled, ObjectKey, Values};
+use super::kubernetes::{self as k8s, Cluster, Filled, ObjectKey, SecretValue, Values};
 use super::plan::{Action, Precondition, ResourceChange, StackPlan};
 use super::run::{Context, StackResult};
 use crate::diagnostic::{Diagnostic, codes};
@@ -27,12 +27,12 @@ pub type Outputs = BTreeMap<String, BTreeMap<String, String>>;
 #[derive(Default)]
 pub struct Stage {
     cluster: Option<Arc<Cluster>>,
-    secrets: BTreeMap<String, String>,
+    secrets: BTreeMap<String, SecretValue>,
     /// The objects as planned (placeholders filled as far as known).
     filled: Vec<Filled>,
     /// The live objects at planning.
     live: BTreeMap<ObjectKey, J>,
-    /// Objects to delete, in order.
+    /// Objects to delete, in order, with the uid they had when planned.
     prunes: Vec<(ObjectKey, Option<String>)>,
     pub plan: Option<StackPlan>,
 }
@@ -46,7 +46,7 @@ pub fn stage_name(desired: &Desired) -> String {
 async fn read_secrets(
     ctx: &Context,
     desired: &Desired,
-) -> Result<BTreeMap<String, String>, Diagnostic> {
+) -> Result<BTreeMap<String, SecretValue>, Diagnostic> {
     let names: BTreeSet<&str> = desired
         .placeholders
         .values()
@@ -60,7 +60,12 @@ async fn read_secrets(
         return Err(Diagnostic::error(
             codes::SECRET_UNAVAILABLE,
             "the manifests use secrets and no secret store is configured",
-        ));
+        )
+        .with_help(if ctx.gcp.is_some() {
+            "Secrets for manifests are read from AWS Secrets Manager; reading them from GCP Secret Manager is not supported yet."
+        } else {
+            "Configure AWS access (region and credentials) so rel can read them from Secrets Manager."
+        }));
     };
     for name in names {
         out.insert(
@@ -74,7 +79,7 @@ async fn read_secrets(
 fn fill_all(
     desired: &Desired,
     outputs: &Outputs,
-    secrets: Option<&BTreeMap<String, String>>,
+    secrets: Option<&BTreeMap<String, SecretValue>>,
 ) -> Result<Vec<Filled>, Diagnostic> {
     let values = Values {
         placeholders: &desired.placeholders,
@@ -88,8 +93,9 @@ fn fill_all(
         .collect()
 }
 
-/// The digest of the objects to apply, secrets hashed with `salt`: a
-/// saved plan applies only to the manifests (and secret values) it saw.
+/// The digest of the objects to apply, secrets standing as their
+/// versions, hashed with `salt`: a saved plan applies only to the
+/// manifests (and secret versions) it saw.
 pub fn digest(filled: &[Filled], salt: &str) -> String {
     let all: Vec<J> = filled.iter().map(|f| k8s::redacted(f, salt)).collect();
     crate::state::sha256_hex(serde_json::to_string(&all).unwrap_or_default().as_bytes())
@@ -98,7 +104,12 @@ pub fn digest(filled: &[Filled], salt: &str) -> String {
 /// With `--refresh=false` secrets are not read: assume a secret value is
 /// what state recorded, so that it shows no change.
 fn adopt_recorded_secrets(filled: &mut Filled, recorded: &J) {
-    fn walk(v: &mut J, recorded: Option<&J>, path: &str, sensitive: &BTreeSet<String>) {
+    fn walk(
+        v: &mut J,
+        recorded: Option<&J>,
+        path: &str,
+        sensitive: &BTreeMap<String, Option<String>>,
+    ) {
         match v {
             J::Object(m) => {
                 for (k, v) in m.iter_mut() {
@@ -121,7 +132,7 @@ fn adopt_recorded_secrets(filled: &mut Filled, recorded: &J) {
                 }
             }
             _ => {
-                if sensitive.contains(path)
+                if sensitive.contains_key(path)
                     && let Some(r) = recorded
                 {
                     *v = r.clone();
@@ -129,8 +140,35 @@ fn adopt_recorded_secrets(filled: &mut Filled, recorded: &J) {
             }
         }
     }
-    let sensitive = filled.sensitive.clone();
+    let sensitive = std::mem::take(&mut filled.sensitive);
     walk(&mut filled.manifest, Some(recorded), "", &sensitive);
+    filled.sensitive = sensitive;
+}
+
+/// A message from the cluster with any secret value the manifests carry
+/// masked: servers echo values back (an immutable field's error prints
+/// the whole pod template, admission webhooks quote fields).
+fn masked(mut d: Diagnostic, secrets: &BTreeMap<String, SecretValue>) -> Diagnostic {
+    use base64::Engine;
+    for s in secrets.values() {
+        if s.value.len() < 4 {
+            continue;
+        }
+        let forms = [
+            s.value.clone(),
+            base64::engine::general_purpose::STANDARD.encode(&s.value),
+            serde_json::to_string(&s.value)
+                .unwrap_or_default()
+                .trim_matches('"')
+                .to_string(),
+        ];
+        for form in forms {
+            if !form.is_empty() {
+                d.message = d.message.replace(&form, "(sensitive)");
+            }
+        }
+    }
+    d
 }
 
 impl Stage {
@@ -149,6 +187,12 @@ impl Stage {
         warnings: &mut Vec<String>,
     ) -> Result<Stage, Diagnostic> {
         let record = env.kubernetes.as_ref();
+        if desired.shared_objects > 0 && !destroying {
+            warnings.push(format!(
+                "{} Kubernetes objects of the shared layer are not applied: apply and destroy handle an environment's own objects",
+                desired.shared_objects
+            ));
+        }
         // Nothing declared and nothing recorded: no cluster to reach. (A
         // destroy reaches the cluster only for what state recorded.)
         let recorded_any = record.is_some_and(|r| !r.objects.is_empty());
@@ -162,10 +206,14 @@ impl Stage {
             if let Some(r) = record
                 && r.server != cluster.server
             {
-                warnings.push(format!(
-                    "state records the objects on {}; this run reaches {}",
-                    r.server, cluster.server
-                ));
+                return Err(Diagnostic::error(
+                    codes::KUBE_CONFIG,
+                    format!(
+                        "state records this environment's objects on {}, and this run reaches {}",
+                        r.server, cluster.server
+                    ),
+                )
+                .with_help("Choose the cluster the environment was applied to (--kube-context, --kubeconfig, or the environment's `kube_context`)."));
             }
             Some(Arc::new(cluster))
         } else {
@@ -223,7 +271,7 @@ impl Stage {
                 } else {
                     &desired.objects[..]
                 };
-                k8s::orphans(c, declared, record, &desired.environment).await?
+                k8s::orphans(c, declared, record, &desired.environment, warnings).await?
             }
             None => {
                 let declared: BTreeSet<String> = filled.iter().map(|f| f.key.id()).collect();
@@ -239,6 +287,16 @@ impl Stage {
         };
         for (key, uid) in &stage.prunes {
             changes.push(k8s::prune_change(key, uid.clone()));
+        }
+        if let Some(ns) = stage
+            .prunes
+            .iter()
+            .find(|(k, _)| k.kind == "Namespace" && k.namespace.is_none())
+        {
+            warnings.push(format!(
+                "deleting namespace `{}` deletes everything in it, including objects rel did not create",
+                ns.0.name
+            ));
         }
         let summary = k8s::summary(&changes, unchanged);
         let action = if destroying {
@@ -290,7 +348,8 @@ impl Stage {
         Some(digest(&self.filled, salt))
     }
 
-    /// Applies the planned objects with the outputs the stacks now have,
+    /// Applies the planned objects with the outputs the stacks now have
+    /// (an object whose values changed with a stack is applied too),
     /// prunes, waits if asked, and returns the record to keep.
     pub async fn apply(
         &self,
@@ -312,7 +371,8 @@ impl Stage {
         });
         let outcome = self
             .apply_inner(ctx, desired, outputs, env, &mut record)
-            .await;
+            .await
+            .map_err(|d| masked(d, &self.secrets));
         let (r, e) = match outcome {
             Ok(text) => (result(desired, plan.action, Ok(text)), None),
             Err(e) => (
@@ -341,8 +401,13 @@ impl Stage {
         record.server = cluster.server.clone();
         let now = fill_all(desired, outputs, Some(&self.secrets))?;
         let options = ctx.kube.clone().unwrap_or_default();
-        let planned: BTreeSet<&str> = plan.changes.iter().map(|c| c.logical_id.as_str()).collect();
+        let planned: BTreeMap<&str, Action> = plan
+            .changes
+            .iter()
+            .map(|c| (c.logical_id.as_str(), c.action))
+            .collect();
         let mut applied = Vec::new();
+        let mut replaced = 0;
         for (f, before) in now.iter().zip(&self.filled) {
             if let Some(path) = f.unknown.iter().next() {
                 let missing = k8s::waiting_for(&f.manifest).join(", ");
@@ -353,10 +418,24 @@ impl Stage {
                 .with_help("The stack's outputs are read after it is applied; an output CloudFormation leaves empty cannot reach a manifest."));
             }
             let id = f.key.id();
-            let changed = planned.contains(id.as_str()) || f.manifest != before.manifest;
+            let action = planned.get(id.as_str()).copied();
+            let changed = action.is_some() || f.manifest != before.manifest;
             let live = if changed {
-                ctx.progress
-                    .step(&name, &format!("applying {}", f.key.display()));
+                if action == Some(Action::Replace) {
+                    // Immutable fields changed: the object goes, then comes back.
+                    ctx.progress
+                        .step(&name, &format!("replacing {}", f.key.display()));
+                    let uid = self
+                        .live
+                        .get(&f.key)
+                        .and_then(|l| l.pointer("/metadata/uid"))
+                        .and_then(J::as_str);
+                    cluster.delete(&f.key, uid, ctx.timeout).await?;
+                    replaced += 1;
+                } else {
+                    ctx.progress
+                        .step(&name, &format!("applying {}", f.key.display()));
+                }
                 let live = cluster
                     .apply(&f.key, &f.manifest, options.force_conflicts)
                     .await?;
@@ -369,25 +448,41 @@ impl Stage {
                 .objects
                 .insert(id, k8s::object_record(f, live.as_ref(), &env.salt));
         }
-        for (key, _) in &self.prunes {
+        let mut kept = 0;
+        for (key, uid) in &self.prunes {
             ctx.progress
                 .step(&name, &format!("pruning {}", key.display()));
-            cluster.delete(key).await?;
-            record.objects.remove(&key.id());
+            if cluster.delete(key, uid.as_deref(), ctx.timeout).await? {
+                record.objects.remove(&key.id());
+            } else {
+                kept += 1;
+                ctx.progress.note(&format!(
+                    "{} was replaced by someone else since the plan: not pruned",
+                    key.display()
+                ));
+                record.objects.remove(&key.id());
+            }
         }
         if let Some(timeout) = options.wait {
+            // One deadline for all the rollouts.
+            let start = tokio::time::Instant::now();
             for key in applied.iter().filter(|k| k8s::is_workload(&k.kind)) {
                 let progress = ctx.progress.clone();
                 let stage = name.clone();
                 cluster
-                    .wait_ready(key, timeout, &move |m| progress.step(&stage, m))
+                    .wait_ready(key, timeout, start, &move |m| progress.step(&stage, m))
                     .await?;
             }
         }
         Ok(format!(
-            "{} applied, {} pruned{}",
+            "{} applied ({replaced} replaced), {} pruned{}{}",
             applied.len(),
-            self.prunes.len(),
+            self.prunes.len() - kept,
+            if kept > 0 {
+                format!(", {kept} left alone")
+            } else {
+                String::new()
+            },
             if options.wait.is_some() && applied.iter().any(|k| k8s::is_workload(&k.kind)) {
                 ", rollouts ready"
             } else {
@@ -396,7 +491,8 @@ impl Stage {
         ))
     }
 
-    /// Deletes every object rel applied for the environment (destroy).
+    /// Deletes every object rel applied for the environment (destroy),
+    /// waiting for each to be gone before the stacks go.
     pub async fn destroy(
         &self,
         ctx: &Context,
@@ -407,12 +503,20 @@ impl Stage {
             let Some(cluster) = &self.cluster else {
                 return Ok(0);
             };
-            for (key, _) in &self.prunes {
+            let mut deleted = 0;
+            for (key, uid) in &self.prunes {
                 ctx.progress
                     .step(&name, &format!("deleting {}", key.display()));
-                cluster.delete(key).await?;
+                if cluster.delete(key, uid.as_deref(), ctx.timeout).await? {
+                    deleted += 1;
+                } else {
+                    ctx.progress.note(&format!(
+                        "{} was replaced by someone else since the plan: not deleted",
+                        key.display()
+                    ));
+                }
             }
-            Ok::<usize, Diagnostic>(self.prunes.len())
+            Ok::<usize, Diagnostic>(deleted)
         };
         match run.await {
             Ok(n) => (

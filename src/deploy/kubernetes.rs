@@ -75,6 +75,13 @@ impl ObjectKey {
         }
     }
 
+    /// Group, kind, namespace and name: the object whatever API version
+    /// names it.
+    pub fn identity(&self) -> (&str, &str, Option<&str>, &str) {
+        let group = self.api_version.rsplit_once('/').map_or("", |(g, _)| g);
+        (group, &self.kind, self.namespace.as_deref(), &self.name)
+    }
+
     pub fn of_record(r: &ObjectRecord) -> ObjectKey {
         ObjectKey {
             api_version: r.api_version.clone(),
@@ -213,10 +220,14 @@ impl Cluster {
         let found = kube::discovery::pinned_kind(&self.client, &gvk)
             .await
             .map_err(|e| {
-                kube_error(
+                let mut d = kube_error(
                     &format!("the cluster does not serve {api_version} {kind}"),
                     &e,
-                )
+                );
+                if matches!(e, kube::Error::Discovery(_)) || status_code(&e) == Some(404) {
+                    d.code = codes::KUBE_UNSERVED;
+                }
+                d
             })?;
         self.kinds.lock().await.insert(k, found.clone());
         Ok(found)
@@ -237,7 +248,13 @@ impl Cluster {
 
     /// The live object, if any.
     pub async fn get(&self, key: &ObjectKey) -> Result<Option<J>, Diagnostic> {
-        let api = self.api(key).await?;
+        // A kind the cluster does not serve (yet: its definition may come
+        // with these manifests) has no objects.
+        let api = match self.api(key).await {
+            Ok(api) => api,
+            Err(d) if d.code == codes::KUBE_UNSERVED => return Ok(None),
+            Err(d) => return Err(d),
+        };
         let found = api
             .get_opt(&key.name)
             .await
@@ -262,7 +279,10 @@ impl Cluster {
             (Scope::Namespaced, None) => return Ok(Vec::new()),
             (Scope::Cluster, _) => Api::all_with(self.client.clone(), &resource),
         };
-        let selector = format!("{MANAGED_BY}=rel,{ENVIRONMENT_LABEL}={environment}");
+        let selector = format!(
+            "{MANAGED_BY}=rel,{ENVIRONMENT_LABEL}={}",
+            crate::compile::kubernetes_name(environment)
+        );
         let list = api
             .list(&ListParams::default().labels(&selector))
             .await
@@ -270,6 +290,13 @@ impl Cluster {
         Ok(list
             .items
             .into_iter()
+            // Labels can be copied; only what rel's field manager applied is rel's.
+            .filter(|o| {
+                o.metadata.managed_fields.iter().flatten().any(|m| {
+                    m.manager.as_deref() == Some(FIELD_MANAGER)
+                        && m.operation.as_deref() == Some("Apply")
+                })
+            })
             .filter_map(|o| {
                 Some(ObjectKey {
                     api_version: api_version.to_string(),
@@ -306,14 +333,48 @@ impl Cluster {
         }
     }
 
-    /// Deletes an object (its dependents in the background); gone already is fine.
-    pub async fn delete(&self, key: &ObjectKey) -> Result<(), Diagnostic> {
-        let api = self.api(key).await?;
-        match api.delete(&key.name, &DeleteParams::background()).await {
-            Ok(_) => Ok(()),
-            Err(e) if status_code(&e) == Some(404) => Ok(()),
-            Err(e) => Err(kube_error(&format!("deleting {}", key.display()), &e)),
+    /// Deletes an object and waits until it is gone (its dependents
+    /// first: foreground propagation). With `uid`, only that very object:
+    /// one replaced by someone else since is left alone (Ok(false)).
+    /// Gone already is fine.
+    pub async fn delete(
+        &self,
+        key: &ObjectKey,
+        uid: Option<&str>,
+        timeout: Duration,
+    ) -> Result<bool, Diagnostic> {
+        let api = match self.api(key).await {
+            Ok(api) => api,
+            Err(d) if d.code == codes::KUBE_UNSERVED => return Ok(true),
+            Err(d) => return Err(d),
+        };
+        let mut params = DeleteParams::foreground();
+        if let Some(uid) = uid {
+            params = params.preconditions(kube::api::Preconditions {
+                uid: Some(uid.to_string()),
+                resource_version: None,
+            });
         }
+        match api.delete(&key.name, &params).await {
+            Ok(_) => {}
+            Err(e) if status_code(&e) == Some(404) => return Ok(true),
+            Err(e) if status_code(&e) == Some(409) && uid.is_some() => return Ok(false),
+            Err(e) => return Err(kube_error(&format!("deleting {}", key.display()), &e)),
+        }
+        let start = tokio::time::Instant::now();
+        let mut delay = Duration::from_millis(100);
+        while self.get(key).await?.is_some() {
+            if start.elapsed() >= timeout {
+                return Err(Diagnostic::error(
+                    codes::PROVIDER_ERROR,
+                    format!("{} is still being deleted after {}s", key.display(), timeout.as_secs()),
+                )
+                .with_help("A finalizer may hold it: see `kubectl get -o yaml` for its finalizers and deletionTimestamp."));
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(5));
+        }
+        Ok(true)
     }
 
     /// Waits until a workload's new version is ready, polling.
@@ -321,9 +382,9 @@ impl Cluster {
         &self,
         key: &ObjectKey,
         timeout: Duration,
+        start: tokio::time::Instant,
         step: &(dyn Fn(&str) + Send + Sync),
     ) -> Result<(), Diagnostic> {
-        let start = tokio::time::Instant::now();
         let mut delay = Duration::from_millis(250);
         loop {
             let live = self.get(key).await?.unwrap_or(J::Null);
@@ -426,7 +487,16 @@ pub struct Values<'a> {
     pub outputs: &'a BTreeMap<String, BTreeMap<String, String>>,
     /// Secret name → value; `None` when secrets are not read (a plan
     /// from state alone).
-    pub secrets: Option<&'a BTreeMap<String, String>>,
+    pub secrets: Option<&'a BTreeMap<String, SecretValue>>,
+}
+
+/// A secret as read from the store: its value, and the version that
+/// stands for it in state and plan digests (a hash of the value itself
+/// could be tested against guesses by anyone holding the state).
+#[derive(Clone, Debug)]
+pub struct SecretValue {
+    pub value: String,
+    pub version: String,
 }
 
 /// An object with its placeholders filled: the manifest to apply, the
@@ -436,8 +506,12 @@ pub struct Values<'a> {
 pub struct Filled {
     pub key: ObjectKey,
     pub manifest: J,
-    pub sensitive: BTreeSet<String>,
+    /// Path → what stands for its value in state (`secret NAME@VERSION`),
+    /// or None for a value written in the template (a Secret's literal data).
+    pub sensitive: BTreeMap<String, Option<String>>,
     pub unknown: BTreeSet<String>,
+    /// Paths the recorded configuration holds as secret hashes.
+    pub hashed: BTreeSet<String>,
 }
 
 const UNKNOWN_MARK: &str = "(known after apply: ";
@@ -484,7 +558,7 @@ pub fn fill(object: &DesiredObject, values: &Values<'_>) -> Result<Filled, Diagn
         v: &mut J,
         path: &str,
         values: &Values<'_>,
-        out: &mut (BTreeSet<String>, BTreeSet<String>),
+        out: &mut (BTreeMap<String, Option<String>>, BTreeSet<String>),
     ) -> Result<(), Diagnostic> {
         match v {
             J::Object(m) => {
@@ -513,18 +587,25 @@ pub fn fill(object: &DesiredObject, values: &Values<'_>) -> Result<Filled, Diagn
                         .strip_prefix("${rel-secret:")
                         .and_then(|t| t.strip_suffix('}'))
                     {
-                        out.0.insert(path.to_string());
                         match values.secrets {
                             Some(secrets) => {
-                                let value = secrets.get(name).ok_or_else(|| {
+                                let secret = secrets.get(name).ok_or_else(|| {
                                     Diagnostic::error(
                                         codes::SECRET_UNAVAILABLE,
                                         format!("secret `{name}` was not read"),
                                     )
                                 })?;
-                                text.push_str(value);
+                                out.0.insert(
+                                    path.to_string(),
+                                    Some(format!("secret {name}@{}", secret.version)),
+                                );
+                                text.push_str(&secret.value);
                             }
-                            None => text.push_str(token),
+                            None => {
+                                out.0
+                                    .insert(path.to_string(), Some(format!("secret {name}")));
+                                text.push_str(token);
+                            }
                         }
                         continue;
                     }
@@ -555,7 +636,7 @@ pub fn fill(object: &DesiredObject, values: &Values<'_>) -> Result<Filled, Diagn
         Ok(())
     }
     let mut manifest = object.manifest.clone();
-    let mut marks = (BTreeSet::new(), BTreeSet::new());
+    let mut marks = (BTreeMap::new(), BTreeSet::new());
     walk(&mut manifest, "", values, &mut marks)?;
     // A Secret's `stringData` goes as `data`, which is what the server
     // keeps and returns: compared and owned as such.
@@ -585,14 +666,14 @@ pub fn fill(object: &DesiredObject, values: &Values<'_>) -> Result<Filled, Diagn
         marks.0 = marks
             .0
             .into_iter()
-            .map(|p| p.replacen("stringData", "data", 1))
+            .map(|(p, r)| (p.replacen("stringData", "data", 1), r))
             .collect();
     }
     if object.key.kind == "Secret" {
         // Every value of a Secret is sensitive, secret() or not.
         if let Some(J::Object(data)) = manifest.get("data") {
             for k in data.keys() {
-                marks.0.insert(join("data", k));
+                marks.0.entry(join("data", k)).or_insert(None);
             }
         }
     }
@@ -601,16 +682,35 @@ pub fn fill(object: &DesiredObject, values: &Values<'_>) -> Result<Filled, Diagn
         manifest,
         sensitive: marks.0,
         unknown: marks.1,
+        hashed: BTreeSet::new(),
     })
 }
 
-fn is_under(paths: &BTreeSet<String>, path: &str) -> bool {
-    paths.iter().any(|p| {
-        p == path
-            || (p.starts_with(path)
-                && matches!(p.as_bytes().get(path.len()), Some(b'.') | Some(b'[')))
-            || path.is_empty()
-    })
+/// Whether one of `paths` is `path` or lies under it.
+fn is_under<'p>(paths: impl IntoIterator<Item = &'p String>, path: &str) -> bool {
+    !path.is_empty()
+        && paths.into_iter().any(|p| {
+            p == path
+                || (p.starts_with(path)
+                    && matches!(p.as_bytes().get(path.len()), Some(b'.') | Some(b'[')))
+        })
+}
+
+/// The paths of a recorded configuration that hold secret hashes.
+fn hashed_paths(v: &J, path: &str, out: &mut BTreeSet<String>) {
+    match v {
+        J::Object(m) => m
+            .iter()
+            .for_each(|(k, v)| hashed_paths(v, &join(path, k), out)),
+        J::Array(items) => items
+            .iter()
+            .enumerate()
+            .for_each(|(i, v)| hashed_paths(v, &format!("{path}[{i}]"), out)),
+        J::String(s) if crate::state::is_secret_hash(s) => {
+            out.insert(path.to_string());
+        }
+        _ => {}
+    }
 }
 
 /// The manifest with sensitive values replaced by their salted hashes:
@@ -628,8 +728,10 @@ pub fn redacted(filled: &Filled, salt: &str) -> J {
                     walk(v, &format!("{path}[{i}]"), filled, salt);
                 }
             }
-            J::String(s) if filled.sensitive.contains(path) => {
-                *s = secret_hash(salt, s);
+            J::String(s) => {
+                if let Some(reference) = filled.sensitive.get(path) {
+                    *s = secret_hash(salt, reference.as_deref().unwrap_or(s));
+                }
             }
             _ => {}
         }
@@ -639,15 +741,46 @@ pub fn redacted(filled: &Filled, salt: &str) -> J {
     m
 }
 
-fn numbers_equal(a: &J, b: &J) -> bool {
+/// A resource quantity (`500m`, `1`, `512Mi`, `1G`) in base units.
+fn quantity(s: &str) -> Option<f64> {
+    let split = s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len());
+    let (number, suffix) = s.split_at(split);
+    let n: f64 = number.parse().ok()?;
+    let scale = match suffix {
+        "" => 1.0,
+        "m" => 1e-3,
+        "k" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "T" => 1e12,
+        "Ki" => 1024.0,
+        "Mi" => 1024.0 * 1024.0,
+        "Gi" => 1024.0 * 1024.0 * 1024.0,
+        "Ti" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    };
+    Some(n * scale)
+}
+
+/// Equal as the server sees them: numbers by value, and resource
+/// quantities in any of their spellings (the server writes `1000m` as `1`).
+fn values_equal(a: &J, b: &J, path: &str) -> bool {
     match (a, b) {
         (J::Number(x), J::Number(y)) => x.as_f64() == y.as_f64(),
+        (J::String(x), J::String(y)) if x != y && path.contains("resources.") => {
+            matches!((quantity(x), quantity(y)), (Some(p), Some(q)) if (p - q).abs() <= 1e-9 * p.abs().max(1.0))
+        }
         _ => a == b,
     }
 }
 
 fn change(path: &str, before: Option<&J>, after: Option<&J>, filled: &Filled) -> FieldChange {
-    let sensitive = is_under(&filled.sensitive, path) && !path.is_empty();
+    let secret_data = filled.key.kind == "Secret"
+        && ["data", "stringData"]
+            .iter()
+            .any(|p| path == *p || path.starts_with(&format!("{p}.")));
+    let sensitive =
+        is_under(filled.sensitive.keys(), path) || secret_data || is_under(&filled.hashed, path);
     let hide = |v: Option<&J>| v.map(|_| J::String("(sensitive)".into()));
     FieldChange {
         path: path.to_string(),
@@ -662,8 +795,7 @@ fn change(path: &str, before: Option<&J>, after: Option<&J>, filled: &Filled) ->
             after.cloned()
         },
         sensitive,
-        known_after_apply: filled.unknown.contains(path)
-            || (is_under(&filled.unknown, path) && !path.is_empty()),
+        known_after_apply: is_under(&filled.unknown, path),
         forces_replacement: false,
     }
 }
@@ -686,17 +818,18 @@ fn compare(desired: &J, live: Option<&J>, path: &str, filled: &Filled, out: &mut
             }
         }
         (J::Array(d), J::Array(l))
-            if d.len() == l.len() && d.iter().zip(l).all(|(a, b)| numbers_equal(a, b)) => {}
+            if d.len() == l.len() && d.iter().zip(l).all(|(a, b)| values_equal(a, b, path)) => {}
         _ => {
-            if is_under(&filled.unknown, path) || !numbers_equal(desired, live) {
+            if is_under(&filled.unknown, path) || !values_equal(desired, live, path) {
                 out.push(change(path, Some(live), Some(desired), filled));
             }
         }
     }
 }
 
-/// Fields rel's field manager owns on the live object (`managedFields`)
-/// that the desired object no longer sets: the apply removes them.
+/// Fields rel set before (rel's field manager owns them on the live
+/// object, or the recorded configuration has them) that the desired
+/// object no longer sets: the apply removes them.
 fn removed(
     owned: &J,
     desired: &J,
@@ -705,19 +838,39 @@ fn removed(
     filled: &Filled,
     out: &mut Vec<FieldChange>,
 ) {
-    let (Some(owned), Some(d)) = (owned.as_object(), desired.as_object()) else {
+    let Some(d) = desired.as_object() else {
         return;
     };
-    for (k, sub) in owned {
-        let Some(name) = k.strip_prefix("f:") else {
-            continue; // list entries are compared whole or by position
-        };
+    let names: Vec<(&str, Option<&J>)> = match owned {
+        // managedFields: `f:NAME` entries (list entries are compared by position).
+        J::Object(m) if m.keys().any(|k| k.starts_with("f:")) => m
+            .iter()
+            .filter_map(|(k, sub)| Some((k.strip_prefix("f:")?, Some(sub))))
+            .collect(),
+        J::Object(m) => m.iter().map(|(k, sub)| (k.as_str(), Some(sub))).collect(),
+        _ => return,
+    };
+    for (name, sub) in names {
         let Some(lv) = live.get(name) else {
             continue;
         };
-        match d.get(name) {
-            None => out.push(change(&join(path, name), Some(lv), None, filled)),
-            Some(dv) => removed(sub, dv, lv, &join(path, name), filled, out),
+        let here = join(path, name);
+        match (d.get(name), sub) {
+            (None, _) => {
+                if !out.iter().any(|c| c.path == here) {
+                    out.push(change(&here, Some(lv), None, filled));
+                }
+            }
+            (Some(J::Array(da)), Some(J::Array(oa))) if da.len() == oa.len() => {
+                // A recorded list of the same length: its items by position.
+                if let J::Array(la) = lv {
+                    for (i, ((dv, ov), lv)) in da.iter().zip(oa).zip(la).enumerate() {
+                        removed(ov, dv, lv, &format!("{here}[{i}]"), filled, out);
+                    }
+                }
+            }
+            (Some(dv), Some(sub)) => removed(sub, dv, lv, &here, filled, out),
+            (Some(_), None) => {}
         }
     }
 }
@@ -734,6 +887,19 @@ fn owned_fields(live: &J) -> Option<&J> {
         .get("fieldsV1")
 }
 
+/// Fields the server will not change in place: a change to them replaces
+/// the object (deleted, then created).
+fn immutable(kind: &str, path: &str) -> bool {
+    let under = |p: &str| {
+        path == p || path.starts_with(&format!("{p}.")) || path.starts_with(&format!("{p}["))
+    };
+    match kind {
+        "Job" => under("spec.template") || under("spec.selector") || under("spec.completionMode"),
+        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" => under("spec.selector"),
+        _ => false,
+    }
+}
+
 /// One object's change: `live` is what the cluster holds (None: absent).
 pub fn object_change(
     filled: &Filled,
@@ -741,6 +907,11 @@ pub fn object_change(
     recorded: Option<&ObjectRecord>,
     salt: &str,
 ) -> ResourceChange {
+    let mut filled = filled.clone();
+    if let Some(r) = recorded {
+        hashed_paths(&r.applied, "", &mut filled.hashed);
+    }
+    let filled = &filled;
     let mut fields = Vec::new();
     let action = match live {
         None => {
@@ -758,8 +929,20 @@ pub fn object_change(
             if let Some(owned) = owned_fields(live) {
                 removed(owned, &filled.manifest, live, "", filled, &mut fields);
             }
+            if let Some(r) = recorded {
+                removed(&r.applied, &filled.manifest, live, "", filled, &mut fields);
+            }
+            let mut replace = false;
+            for f in &mut fields {
+                if immutable(&filled.key.kind, &f.path) {
+                    f.forces_replacement = true;
+                    replace = true;
+                }
+            }
             if fields.is_empty() {
                 Action::NoOp
+            } else if replace {
+                Action::Replace
             } else {
                 Action::Update
             }
@@ -767,8 +950,8 @@ pub fn object_change(
     };
     // Changed outside rel: rel's configuration did not change since it was
     // applied, yet the cluster no longer matches it.
-    let changed_outside =
-        action == Action::Update && recorded.is_some_and(|r| r.applied == redacted(filled, salt));
+    let changed_outside = matches!(action, Action::Update | Action::Replace)
+        && recorded.is_some_and(|r| r.applied == redacted(filled, salt));
     ResourceChange {
         address: filled.key.display(),
         logical_id: filled.key.id(),
@@ -822,24 +1005,38 @@ pub async fn orphans(
     desired: &[DesiredObject],
     record: Option<&KubeRecord>,
     environment: &str,
+    warnings: &mut Vec<String>,
 ) -> Result<Vec<(ObjectKey, Option<String>)>, Diagnostic> {
-    let wanted: BTreeSet<&ObjectKey> = desired.iter().map(|d| &d.key).collect();
+    // An object is the same whatever version of its API names it.
+    let wanted: BTreeSet<(&str, &str, Option<&str>, &str)> =
+        desired.iter().map(|d| d.key.identity()).collect();
     let mut kinds: BTreeSet<(String, String)> = BTreeSet::new();
     let mut namespaces: BTreeSet<String> = BTreeSet::new();
     for d in desired {
         kinds.insert((d.key.api_version.clone(), d.key.kind.clone()));
         namespaces.extend(d.key.namespace.clone());
     }
-    let recorded: Vec<ObjectKey> = record
-        .map(|r| r.objects.values().map(ObjectKey::of_record).collect())
+    // Recorded objects, with the uid rel applied them as.
+    let recorded: BTreeMap<ObjectKey, Option<String>> = record
+        .map(|r| {
+            r.objects
+                .values()
+                .map(|o| (ObjectKey::of_record(o), o.uid.clone()))
+                .collect()
+        })
         .unwrap_or_default();
-    for k in &recorded {
+    for k in recorded.keys() {
         kinds.insert((k.api_version.clone(), k.kind.clone()));
         namespaces.extend(k.namespace.clone());
     }
-    let mut candidates: BTreeSet<ObjectKey> = recorded.into_iter().collect();
+    let mut candidates: BTreeSet<ObjectKey> = recorded.keys().cloned().collect();
     for (api_version, kind) in &kinds {
-        let (_, caps) = cluster.kind(api_version, kind).await?;
+        let caps = match cluster.kind(api_version, kind).await {
+            Ok((_, caps)) => caps,
+            // Not served (yet, or any more): nothing of it to prune.
+            Err(d) if d.code == codes::KUBE_UNSERVED => continue,
+            Err(d) => return Err(d),
+        };
         if matches!(caps.scope, Scope::Cluster) {
             candidates.extend(cluster.owned(api_version, kind, None, environment).await?);
         } else {
@@ -854,19 +1051,35 @@ pub async fn orphans(
     }
     let mut out = Vec::new();
     for key in candidates {
-        if wanted.contains(&key) {
+        if wanted.contains(&key.identity()) {
             continue;
         }
-        if let Some(live) = cluster.get(&key).await? {
-            let uid = live
-                .pointer("/metadata/uid")
-                .and_then(J::as_str)
-                .map(str::to_string);
-            out.push((key, uid));
+        let Some(live) = cluster.get(&key).await? else {
+            continue;
+        };
+        let uid = live
+            .pointer("/metadata/uid")
+            .and_then(J::as_str)
+            .map(str::to_string);
+        if let Some(Some(was)) = recorded.get(&key)
+            && uid.as_ref() != Some(was)
+            && !has_rel_apply(&live)
+        {
+            warnings.push(format!(
+                "{} was replaced by someone else since rel applied it: not pruned",
+                key.display()
+            ));
+            continue;
         }
+        out.push((key, uid));
     }
     out.sort_by_key(|(k, _)| (std::cmp::Reverse(rank(&k.kind)), k.clone()));
     Ok(out)
+}
+
+/// Whether rel's field manager applied (part of) a live object.
+fn has_rel_apply(live: &J) -> bool {
+    owned_fields(live).is_some()
 }
 
 /// Apply order of kinds: what others need first (the order manifests are
@@ -914,7 +1127,13 @@ mod tests {
             "rel-env-e:DbAddress".to_string(),
         )]);
         let outputs = BTreeMap::new();
-        let secrets = BTreeMap::from([("s/k".to_string(), "hunter2".to_string())]);
+        let secrets = BTreeMap::from([(
+            "s/k".to_string(),
+            SecretValue {
+                value: "hunter2".to_string(),
+                version: "v1".to_string(),
+            },
+        )]);
         fill(
             &object,
             &Values {

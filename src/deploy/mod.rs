@@ -11,18 +11,19 @@
 pub mod aws;
 pub mod cluster;
 mod create_only;
+pub mod gcp;
 pub mod kubernetes;
 pub mod plan;
 pub mod render;
 pub mod run;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
 use crate::compile::{Layer, Model, Provider};
 use crate::diagnostic::{Diagnostic, codes};
-use crate::emit::{ArtifactKind, Build, ManualValidation};
+use crate::emit::{ArtifactKind, Build, ManualValidation, Target};
 
 /// The version of the plan document (`--json`, saved plans); see
 /// `docs/schema/plan.v1.json`.
@@ -48,12 +49,17 @@ pub struct DesiredStack {
     pub addresses: BTreeMap<String, String>,
     /// Stacks this one imports from (created first, deleted last).
     pub depends_on: Vec<String>,
+    /// GCP: the Infrastructure Manager deployment's metadata
+    /// (`deployment.json`: labels, input values).
+    pub deployment: Option<serde_json::Value>,
 }
 
 /// What one environment wants deployed.
 #[derive(Clone, Debug)]
 pub struct Desired {
     pub environment: String,
+    /// The cloud the layers go to.
+    pub target: crate::emit::Target,
     pub stacks: Vec<DesiredStack>,
     pub manual_validation: Vec<ManualValidation>,
     /// The environment's Kubernetes objects, in apply order.
@@ -64,6 +70,8 @@ pub struct Desired {
     pub namespace: String,
     /// The kubeconfig context the environment names, if any.
     pub kube_context: Option<String>,
+    /// Objects of the shared layer's manifests (not applied per environment).
+    pub shared_objects: usize,
 }
 
 /// The shared stack's name, which is also its state's key.
@@ -87,52 +95,91 @@ pub fn layer_of(stack: &str, environment: &str) -> String {
 impl Desired {
     /// The stacks of a build (JSON templates), with the addresses of their
     /// resources from the model.
-    pub fn from_build(model: &Model, build: &Build) -> Result<Desired, Diagnostic> {
+    pub fn from_build(model: &Model, build: &Build, target: Target) -> Result<Desired, Diagnostic> {
         let mut addresses: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
         for r in model.resources.values() {
-            if r.provider != Provider::CloudFormation {
-                continue;
-            }
+            let key = match r.provider {
+                Provider::CloudFormation => crate::emit::cloudformation::logical_id(&r.address),
+                Provider::Gcp => format!(
+                    "{}.{}",
+                    r.type_name,
+                    crate::emit::gcp::terraform_name(&r.address)
+                ),
+                _ => continue,
+            };
             let stack = crate::emit::layer_name(&r.address.layer);
-            addresses.entry(stack).or_default().insert(
-                crate::emit::cloudformation::logical_id(&r.address),
-                r.address.to_string(),
-            );
+            addresses
+                .entry(stack)
+                .or_default()
+                .insert(key, r.address.to_string());
         }
+        let parse = |artifact: &crate::emit::Artifact| -> Result<serde_json::Value, Diagnostic> {
+            serde_json::from_str(&artifact.content).map_err(|e| {
+                Diagnostic::error(
+                    codes::DEPLOY_UNSUPPORTED,
+                    format!("`{}` is not JSON: {e}", artifact.path),
+                )
+                .with_help("plan and apply use JSON templates.")
+            })
+        };
         let mut stacks = Vec::new();
         let mut objects = Vec::new();
+        let mut shared_objects = 0;
         for artifact in &build.artifacts {
-            if artifact.kind == ArtifactKind::KubernetesManifests {
-                objects.extend(kubernetes::parse_manifests(
-                    &artifact.content,
-                    &artifact.path,
-                )?);
-                continue;
-            }
-            if artifact.kind != ArtifactKind::CloudformationTemplate {
-                continue;
-            }
-            let name = artifact
-                .path
-                .rsplit('/')
-                .next()
-                .unwrap_or(&artifact.path)
-                .trim_end_matches(".json")
-                .to_string();
-            let template: serde_json::Value =
-                serde_json::from_str(&artifact.content).map_err(|e| {
-                    Diagnostic::error(
-                        codes::DEPLOY_UNSUPPORTED,
-                        format!("template `{}` is not JSON: {e}", artifact.path),
-                    )
-                    .with_help("plan and apply use JSON templates.")
-                })?;
+            let (name, template, deployment) = match artifact.kind {
+                ArtifactKind::KubernetesManifests => {
+                    let parsed = kubernetes::parse_manifests(&artifact.content, &artifact.path)?;
+                    if artifact.path == "kubernetes/shared.yaml" {
+                        shared_objects += parsed.len();
+                    } else {
+                        objects.extend(parsed);
+                    }
+                    continue;
+                }
+                ArtifactKind::CloudformationTemplate => (
+                    artifact
+                        .path
+                        .rsplit('/')
+                        .next()
+                        .unwrap_or(&artifact.path)
+                        .trim_end_matches(".json")
+                        .to_string(),
+                    parse(artifact)?,
+                    None,
+                ),
+                ArtifactKind::TerraformBlueprint => {
+                    // gcp/LAYER/main.tf.json, beside gcp/LAYER/deployment.json.
+                    let folder = artifact.path.trim_end_matches("/main.tf.json");
+                    let name = folder.rsplit('/').next().unwrap_or(folder).to_string();
+                    let metadata_path = format!("{folder}/deployment.json");
+                    let metadata = build
+                        .artifacts
+                        .iter()
+                        .find(|a| a.path == metadata_path)
+                        .map(parse)
+                        .transpose()?
+                        .unwrap_or(serde_json::Value::Null);
+                    let labels: BTreeMap<String, String> = metadata
+                        .get("labels")
+                        .and_then(serde_json::Value::as_object)
+                        .map(|m| {
+                            m.iter()
+                                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    let template = gcp::plan_template(&parse(artifact)?, &labels);
+                    (name, template, Some(metadata))
+                }
+                _ => continue,
+            };
             let layer = layer_of(&name, &model.environment.name);
             stacks.push(DesiredStack {
                 sha256: crate::state::sha256_hex(artifact.content.as_bytes()),
                 text: artifact.content.clone(),
                 addresses: addresses.remove(&name).unwrap_or_default(),
                 depends_on: Vec::new(),
+                deployment,
                 template,
                 layer,
                 name,
@@ -146,19 +193,100 @@ impl Desired {
             }
         }
         stacks.sort_by(|a, b| (a.layer != "shared", &a.name).cmp(&(b.layer != "shared", &b.name)));
+        let mut placeholders: BTreeMap<String, String> = build
+            .placeholders
+            .iter()
+            .map(|p| (p.token.clone(), p.source.clone()))
+            .collect();
+        env_secrets(model, &mut objects, &mut placeholders);
         Ok(Desired {
             environment: model.environment.name.clone(),
+            target,
             stacks,
             manual_validation: build.manual_validation.clone(),
             objects,
-            placeholders: build
-                .placeholders
-                .iter()
-                .map(|p| (p.token.clone(), p.source.clone()))
-                .collect(),
+            placeholders,
+            shared_objects,
             namespace: model.environment.namespace.clone(),
             kube_context: model.environment.kube_context.clone(),
         })
+    }
+}
+
+/// Environment variables that hold secrets refer to keys of a Secret
+/// named `rel-secrets` (the manifests never carry the values); apply
+/// creates it in each namespace that uses it, from the secret store.
+fn env_secrets(
+    model: &Model,
+    objects: &mut Vec<kubernetes::DesiredObject>,
+    placeholders: &mut BTreeMap<String, String>,
+) {
+    fn refs(v: &serde_json::Value, out: &mut BTreeSet<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                if let Some(r) = m.get("secretKeyRef")
+                    && r.get("name").and_then(serde_json::Value::as_str)
+                        == Some(crate::compile::ENV_SECRET)
+                    && let Some(key) = r.get("key").and_then(serde_json::Value::as_str)
+                {
+                    out.insert(key.to_string());
+                }
+                m.values().for_each(|v| refs(v, out));
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+    let mut by_namespace: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for o in objects.iter() {
+        let mut keys = BTreeSet::new();
+        refs(&o.manifest, &mut keys);
+        if let (false, Some(ns)) = (keys.is_empty(), &o.key.namespace) {
+            by_namespace.entry(ns.clone()).or_default().extend(keys);
+        }
+    }
+    let names: BTreeMap<String, &String> = model
+        .secrets
+        .iter()
+        .map(|n| (crate::compile::secret_key(n), n))
+        .collect();
+    // After namespaces and definitions, before what uses it.
+    let at = objects
+        .iter()
+        .position(|o| {
+            !matches!(
+                o.key.kind.as_str(),
+                "Namespace" | "CustomResourceDefinition"
+            )
+        })
+        .unwrap_or(objects.len());
+    for (ns, keys) in by_namespace.into_iter().rev() {
+        let mut data = serde_json::Map::new();
+        for key in keys {
+            let Some(name) = names.get(&key) else {
+                continue;
+            };
+            let token = format!("${{rel-secret:{name}}}");
+            placeholders.insert(token.clone(), format!("secret-store:{name}"));
+            data.insert(key, serde_json::Value::String(token));
+        }
+        let manifest = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {
+                "name": crate::compile::ENV_SECRET,
+                "namespace": ns,
+                "labels": {
+                    crate::compile::MANAGED_BY: "rel",
+                    crate::compile::ENVIRONMENT_LABEL: crate::compile::kubernetes_name(&model.environment.name),
+                },
+            },
+            "type": "Opaque",
+            "stringData": data,
+        });
+        if let Some(key) = kubernetes::ObjectKey::of(&manifest) {
+            objects.insert(at, kubernetes::DesiredObject { key, manifest });
+        }
     }
 }
 

@@ -643,6 +643,7 @@ mod tests {
             sha256: "0".repeat(64),
             addresses: [("Repo".to_string(), "env:x/app.a/resource.repo".to_string())].into(),
             depends_on: Vec::new(),
+            deployment: None,
             template,
         }
     }

@@ -55,6 +55,9 @@ pub struct Context {
     pub kube: Option<super::kubernetes::KubeOptions>,
     /// Where the values of secrets the manifests use are read.
     pub secrets: Option<aws_sdk_secretsmanager::Client>,
+    /// Set when the layers are Infrastructure Manager deployments (GCP)
+    /// rather than CloudFormation stacks.
+    pub gcp: Option<Arc<super::gcp::Gcp>>,
 }
 
 /// What to do.
@@ -343,12 +346,13 @@ async fn run_locked(
     };
     let mut live: BTreeMap<String, Option<LiveStack>> = BTreeMap::new();
     if refresh {
-        let client = client(ctx).clone();
+        let client = ctx.client.clone();
         let semaphore = Arc::new(tokio::sync::Semaphore::new(ctx.parallelism.max(1)));
         let mut tasks = tokio::task::JoinSet::new();
         for key in &keys {
-            let (client, semaphore, key, progress) = (
+            let (client, gcp, semaphore, key, progress) = (
                 client.clone(),
+                ctx.gcp.clone(),
                 semaphore.clone(),
                 key.clone(),
                 ctx.progress.clone(),
@@ -356,7 +360,14 @@ async fn run_locked(
             tasks.spawn(async move {
                 let _permit = semaphore.acquire().await;
                 progress.step(&key, "refreshing");
-                let result = aws::refresh(&client, &key).await;
+                let result = match (&gcp, &client) {
+                    (Some(gcp), _) => gcp.refresh(&key).await,
+                    (None, Some(client)) => aws::refresh(client, &key).await,
+                    (None, None) => Err(Diagnostic::error(
+                        codes::PROVIDER_ERROR,
+                        "no cloud client to refresh with",
+                    )),
+                };
                 (key, result)
             });
         }
@@ -402,6 +413,9 @@ async fn run_locked(
         &random_hex(16),
     );
     drop(inputs);
+    if ctx.gcp.is_some() {
+        plan.target = "gcp".into();
+    }
     if refresh && !destroying {
         let refreshed = |stack: &str, logical: &str| {
             live.get(stack)?
@@ -479,10 +493,11 @@ async fn run_locked(
     }
 
     follow_live(backend, held, desired, &plan, &live, &mut stored).await?;
-    let kube_changes = plan
-        .kubernetes
-        .as_ref()
-        .is_some_and(|k| k.action != Action::NoOp);
+    // The objects go whenever they change, and whenever a stack changes:
+    // an output they use may change with it.
+    let kube_changes = plan.kubernetes.as_ref().is_some_and(|k| {
+        k.action != Action::NoOp || plan.stacks.iter().any(|s| s.action != Action::NoOp)
+    });
     let mut results = Vec::new();
     // Destroy: the objects go before the stacks whose outputs they use.
     if destroying && kube_changes {
@@ -498,6 +513,9 @@ async fn run_locked(
                 validation_records: Vec::new(),
             });
         }
+        record_objects(backend, &mut stored, &env, &desired.environment, None).await?;
+    } else if destroying && plan.kubernetes.is_some() {
+        // Recorded objects already gone: the record goes too.
         record_objects(backend, &mut stored, &env, &desired.environment, None).await?;
     }
     let (stack_results, mut error) = execute(
@@ -571,6 +589,48 @@ async fn run_locked(
         error,
         validation_records: validation,
     })
+}
+
+/// A deployment's input values: `${rel-output:NAME}` is output NAME of
+/// the layers it depends on, as their states record it now.
+fn deployment_inputs(
+    d: &DesiredStack,
+    stored: &BTreeMap<String, Stored>,
+) -> Option<BTreeMap<String, String>> {
+    let inputs = d
+        .deployment
+        .as_ref()?
+        .pointer("/terraformBlueprint/inputValues")?
+        .as_object()?;
+    let mut out = BTreeMap::new();
+    for (k, v) in inputs {
+        let text = v
+            .get("inputValue")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default();
+        let value = match text
+            .strip_prefix("${rel-output:")
+            .and_then(|t| t.strip_suffix('}'))
+        {
+            Some(output) => d
+                .depends_on
+                .iter()
+                .find_map(|dep| {
+                    stored
+                        .get(dep)?
+                        .state
+                        .stack
+                        .as_ref()?
+                        .outputs
+                        .get(output)
+                        .cloned()
+                })
+                .unwrap_or_default(),
+            None => text.to_string(),
+        };
+        out.insert(k.clone(), value);
+    }
+    Some(out)
 }
 
 /// The stacks' outputs as known before apply: live when refreshed, else
@@ -893,13 +953,44 @@ async fn reconcile(
     stored: Stored,
     desired: &Desired,
 ) -> Result<Stored, Diagnostic> {
-    let client = client(ctx);
     let flight = stored
         .state
         .in_flight
         .clone()
         .expect("called for a state in flight");
     ctx.progress.step(key, "recovering an interrupted change");
+    if let Some(gcp) = &ctx.gcp {
+        // An operation still running is waited for; then the deployment
+        // is recorded as it is.
+        let start = tokio::time::Instant::now();
+        let mut live = gcp.refresh(key).await?;
+        while let Some(l) = &live
+            && matches!(l.status.as_str(), "CREATING" | "UPDATING" | "DELETING")
+            && start.elapsed() < ctx.timeout
+        {
+            ctx.progress.step(
+                key,
+                &format!("waiting for the interrupted change: {}", l.status),
+            );
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            live = gcp.refresh(key).await?;
+        }
+        let mut next = stored.state.clone();
+        next.in_flight = None;
+        next.serial += 1;
+        let d = desired.stacks.iter().find(|d| d.name == key);
+        next.stack = live
+            .as_ref()
+            .map(|l| record(key, l, d, stored.state.stack.as_ref(), &stored.state.salt));
+        let written = backend.write(key, &stored, &next).await?;
+        ctx.progress.note(&format!(
+            "recovered the interrupted change of `{key}` (started {}): the deployment is {}",
+            flight.started,
+            live.as_ref().map_or("gone", |l| l.status.as_str())
+        ));
+        return Ok(written);
+    }
+    let client = client(ctx);
     if let Some(cs) = &flight.change_set_id
         && aws::change_set_execution(client, cs).await?.as_deref() == Some("AVAILABLE")
     {
@@ -1050,6 +1141,11 @@ async fn execute(
                 }
                 let job = StackJob {
                     change_set: None,
+                    inputs: desired
+                        .stacks
+                        .iter()
+                        .find(|d| d.name == sp.name)
+                        .and_then(|d| deployment_inputs(d, stored)),
                     ctx: ctx.clone(),
                     backend: backend.clone(),
                     environment: desired.environment.clone(),
@@ -1129,6 +1225,8 @@ async fn execute(
 struct StackJob {
     /// The change set this job created, once it exists.
     change_set: Option<String>,
+    /// A deployment's input values (GCP: outputs of the layers it uses).
+    inputs: Option<BTreeMap<String, String>>,
     ctx: Arc<Context>,
     backend: Arc<Backend>,
     environment: String,
@@ -1251,7 +1349,76 @@ impl StackJob {
         (self.stored, result)
     }
 
+    /// A layer's change as an Infrastructure Manager deployment: journal,
+    /// upload, create or update (or delete), wait, record.
+    async fn work_gcp(&mut self, gcp: &super::gcp::Gcp) -> Result<String, Diagnostic> {
+        let name = self.plan.name.clone();
+        let operation = match (self.plan.action, self.plan.stack_id.is_some()) {
+            (Action::Delete, _) => Operation::Delete,
+            (Action::Create, _) | (_, false) => Operation::Create,
+            _ => Operation::Update,
+        };
+        let mut next = self.stored.state.clone();
+        next.serial += 1;
+        next.in_flight = Some(InFlight {
+            operation,
+            stack: name.clone(),
+            change_set_id: None,
+            template_sha256: self
+                .desired
+                .as_ref()
+                .map(|d| crate::state::template_digest(&d.template, &self.stored.state.salt))
+                .unwrap_or_default(),
+            started: now_rfc3339(),
+        });
+        self.write(next).await?;
+        let progress = self.ctx.progress.clone();
+        let step_name = name.clone();
+        let step = move |m: &str| progress.step(&step_name, m);
+        let result = match (operation, &self.desired) {
+            (Operation::Delete, _) => {
+                step("deleting the deployment");
+                gcp.delete(&name, self.ctx.timeout)
+                    .await
+                    .map(|()| "DELETED".to_string())
+            }
+            (_, None) => Err(Diagnostic::error(
+                codes::PROVIDER_ERROR,
+                "no blueprint to apply",
+            )),
+            (_, Some(d)) => {
+                let inputs = self.inputs.clone().unwrap_or_default();
+                let metadata = d.deployment.clone().unwrap_or(serde_json::Value::Null);
+                let change = super::gcp::LayerChange {
+                    layer: &name,
+                    blueprint: &d.text,
+                    sha256: &d.sha256,
+                    metadata: &metadata,
+                    inputs: &inputs,
+                    exists: operation == Operation::Update,
+                };
+                gcp.apply(&change, self.ctx.timeout, &step).await
+            }
+        };
+        // Record the deployment as it is now, whatever happened.
+        let live = gcp.refresh(&name).await;
+        if let Ok(live) = &live
+            && live
+                .as_ref()
+                .is_none_or(|l| !matches!(l.status.as_str(), "CREATING" | "UPDATING" | "DELETING"))
+        {
+            let next = self.settled(live.as_ref());
+            self.write(next).await?;
+        }
+        let status = result?;
+        live?;
+        Ok(status)
+    }
+
     async fn work(&mut self) -> Result<String, Diagnostic> {
+        if let Some(gcp) = self.ctx.gcp.clone() {
+            return self.work_gcp(&gcp).await;
+        }
         let client = client(&self.ctx).clone();
         let name = self.plan.name.clone();
         let deleting = self.plan.action == Action::Delete;

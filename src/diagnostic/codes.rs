@@ -355,6 +355,11 @@ codes! {
         why: "Kubernetes Secrets are filled at apply time from AWS Secrets Manager; rel never stores a secret's value, so it must read it there.",
         example: "`secret(\"shop/db-password\")` with no such secret in the account and region"
     }
+    KUBE_UNSERVED = "E0519" "kube-unserved" {
+        what: "The cluster does not serve a kind the manifests or the state name (its API group or version is not installed).",
+        why: "rel applies each object through the API the cluster serves for its kind; a custom resource needs its definition first, and a version removed by an upgrade cannot be read.",
+        example: "a `monitoring.coreos.com/v1` ServiceMonitor on a cluster without the Prometheus operator"
+    }
 }
 
 /// Looks a code up by id (`E0201`) or name (`unresolved-name`).

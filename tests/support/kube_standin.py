@@ -12,7 +12,9 @@ the kinds rel emits.
 What it does not do (see README): authentication, watches, admission,
 OpenAPI validation, schema-aware list merging (every list is atomic, as
 `x-kubernetes-list-type: atomic` lists are; a real server merges
-containers, ports and env by key), quantity normalisation, finalizers,
+containers, ports and env by key), quantity normalisation, immutable
+fields other than a Job's template and selector, finalizers and graceful
+deletion (a delete is immediate; a namespace takes its objects at once),
 resourceVersion preconditions on apply, controllers (no pods run; a
 workload's status is set at once: ready, or never ready when its image
 contains the --unready-image text).
@@ -119,6 +121,15 @@ def set_path(obj, path, value):
             obj[k] = {}
         obj = obj[k]
     obj[path[-1]] = copy.deepcopy(value)
+
+
+def subset(want, have):
+    """Whether everything in `want` is in `have` (server defaults aside)."""
+    if isinstance(want, dict):
+        return isinstance(have, dict) and all(subset(v, have.get(k)) for k, v in want.items())
+    if isinstance(want, list):
+        return isinstance(have, list) and len(want) == len(have) and all(subset(a, b) for a, b in zip(want, have))
+    return want == have
 
 
 def fields_v1(paths):
@@ -334,6 +345,8 @@ def apply(loc, body, manager, force, dry_run):
         return status(400, "BadRequest", "metadata.name does not match the URL")
     if namespaced and not namespace:
         return status(400, "BadRequest", "a namespaced object needs a namespace")
+    if namespaced and body.get("metadata", {}).get("namespace", namespace) != namespace:
+        return status(400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request")
     if namespaced and ("v1", "namespaces", "", namespace) not in OBJECTS:
         return status(404, "NotFound", 'namespaces "%s" not found' % namespace)
     applied = copy.deepcopy(body)
@@ -353,6 +366,11 @@ def apply(loc, body, manager, force, dry_run):
     else:
         obj = copy.deepcopy(existing)
         spec_before = copy.deepcopy(obj.get("spec"))
+        if kind == "Job":
+            for field in ("template", "selector"):
+                want = applied.get("spec", {}).get(field)
+                if want is not None and not subset(want, obj.get("spec", {}).get(field)):
+                    return status(422, "Invalid", 'Job.batch "%s" is invalid: spec.%s: Invalid value: field is immutable' % (name, field))
         conflicts = []
         for other, (operation, paths) in sorted(owners.items()):
             if other == manager:
@@ -369,10 +387,13 @@ def apply(loc, body, manager, force, dry_run):
                 len(conflicts), "" if len(conflicts) == 1 else "s",
                 "; ".join('conflict with "%s" using %s: .%s' % (o, gv, ".".join(p)) for o, p in conflicts))
             return status(409, "Conflict", text, causes)
+        # A field applied with the value it has is shared with its other
+        # owners; one whose value changes (forced) is taken from them.
         for other in list(owners):
             if other != manager:
                 operation, paths = owners[other]
-                owners[other] = (operation, paths - mine)
+                taken = {p for p in paths & mine if get_path(obj, p)[0] != get_path(applied, p)[0]}
+                owners[other] = (operation, paths - taken)
         before = owners.get(manager, ("Apply", set()))[1]
         others = set()
         for other, (_, paths) in owners.items():
@@ -418,8 +439,9 @@ def merge_patch(loc, body, manager):
             elif isinstance(v, dict) and isinstance(target.get(k), dict):
                 merge(target[k], v, prefix + (k,))
             else:
+                if target.get(k) != v:
+                    changed.update(leaves(v, prefix + (k,)))
                 target[k] = copy.deepcopy(v)
-                changed.update(leaves(v, prefix + (k,)))
 
     merge(obj, body, ())
     owners = OWNERS.setdefault(key, {})
@@ -487,6 +509,9 @@ class Handler(BaseHTTPRequestHandler):
             if method == "DELETE":
                 if key not in OBJECTS:
                     return self.reply(*status(404, "NotFound", '%s "%s" not found' % (plural, name)))
+                uid = ((body or {}).get("preconditions") or {}).get("uid")
+                if uid and uid != OBJECTS[key]["metadata"]["uid"]:
+                    return self.reply(*status(409, "Conflict", "Precondition failed: UID in precondition: %s, UID in object meta: %s" % (uid, OBJECTS[key]["metadata"]["uid"])))
                 del OBJECTS[key]
                 OWNERS.pop(key, None)
                 if plural == "namespaces":
