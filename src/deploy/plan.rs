@@ -477,11 +477,20 @@ pub fn plan_stack(
         }
     }
 
+    // A deployment whose last revision failed (Infrastructure Manager's
+    // FAILED) is applied again even when its blueprint did not change.
+    let failed_apply = live.is_some_and(|l| l.status == "FAILED");
+    if failed_apply && desired.is_some() {
+        warnings.push(format!(
+            "deployment `{}` is FAILED: apply runs it again",
+            input.name
+        ));
+    }
     let action = match (&desired, &current) {
         (Some(_), None) => Action::Create,
         (None, Some(_)) => Action::Delete,
         (None, None) => Action::NoOp,
-        (Some(d), Some(c)) if d == c => Action::NoOp,
+        (Some(d), Some(c)) if d == c && !failed_apply => Action::NoOp,
         (Some(_), Some(_)) => Action::Update,
     };
 

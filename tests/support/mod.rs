@@ -512,29 +512,74 @@ pub struct KubeStandin {
     pub port: u16,
 }
 
+/// Starts `tests/support/SCRIPT` with the test virtualenv's Python on a
+/// free loopback port and waits until it listens.
+fn start_script(script: &str, args: &[&str]) -> (std::process::Child, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/support")
+        .join(script);
+    let child = std::process::Command::new(venv_tool("python"))
+        .arg(&path)
+        .args(args)
+        .args(["--port", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{script} starts: {e}"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{script} did not listen within 30 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    (child, port)
+}
+
+/// One HTTP/1.1 request to a loopback server; the status code and the
+/// JSON body.
+pub fn http_json(
+    port: u16,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: &serde_json::Value,
+) -> (u16, serde_json::Value) {
+    use std::io::{Read, Write};
+    let payload = if body.is_null() {
+        String::new()
+    } else {
+        body.to_string()
+    };
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{payload}",
+        payload.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let code = response
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    (
+        code,
+        serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+    )
+}
+
 impl KubeStandin {
     pub fn start() -> KubeStandin {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/kube_standin.py");
-        let child = std::process::Command::new(venv_tool("python"))
-            .arg(&script)
-            .args(["--port", &port.to_string()])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("the Kubernetes stand-in starts");
-        let standin = KubeStandin { child, port };
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the Kubernetes stand-in did not listen within 30 s"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        standin
+        let (child, port) = start_script("kube_standin.py", &[]);
+        KubeStandin { child, port }
     }
 
     /// Writes a kubeconfig for the stand-in (context `standin`, and a
@@ -560,31 +605,7 @@ impl KubeStandin {
         content_type: &str,
         body: &serde_json::Value,
     ) -> (u16, serde_json::Value) {
-        use std::io::{Read, Write};
-        let payload = if body.is_null() {
-            String::new()
-        } else {
-            body.to_string()
-        };
-        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        write!(
-            stream,
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{payload}",
-            payload.len()
-        )
-        .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        let code = response
-            .split(' ')
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
-        let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-        (
-            code,
-            serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
-        )
+        http_json(self.port, method, path, content_type, body)
     }
 
     /// Every object the stand-in holds.
@@ -609,6 +630,65 @@ impl KubeStandin {
 }
 
 impl Drop for KubeStandin {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The Google APIs stand-in (`tests/support/gcp_standin.py`): Infrastructure
+/// Manager, Cloud Storage, Resource Manager and an OAuth token endpoint.
+pub struct GcpStandin {
+    child: std::process::Child,
+    pub port: u16,
+}
+
+impl GcpStandin {
+    pub fn start() -> GcpStandin {
+        let (child, port) = start_script("gcp_standin.py", &[]);
+        GcpStandin { child, port }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Application Default Credentials for the stand-in: an
+    /// `authorized_user` file whose token endpoint is the stand-in's.
+    pub fn credentials(&self, dir: &Path) -> PathBuf {
+        let path = dir.join("adc.json");
+        std::fs::write(
+            &path,
+            serde_json::json!({
+                "type": "authorized_user",
+                "client_id": "rel-tests",
+                "client_secret": "rel-tests-secret",
+                "refresh_token": "rel-tests-refresh",
+                "token_uri": format!("{}/token", self.endpoint()),
+            })
+            .to_string(),
+        )
+        .unwrap();
+        path
+    }
+
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        http_json(self.port, method, path, "application/json", body)
+    }
+
+    /// Deployments, revisions and stored objects.
+    pub fn dump(&self) -> serde_json::Value {
+        self.request("GET", "/_standin/deployments", &serde_json::Value::Null)
+            .1
+    }
+}
+
+impl Drop for GcpStandin {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -1,0 +1,298 @@
+//! `rel plan`, `apply` and `destroy` with `--target gcp`: the binary with
+//! Google's Rust clients against the loopback stand-in of Infrastructure
+//! Manager, Cloud Storage and Resource Manager (Application Default
+//! Credentials through its token endpoint), and the Kubernetes stand-in
+//! for the environment's objects.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+mod support;
+use support::{GcpStandin, KubeStandin};
+
+const PROJECT_TEXT: &str = r#"param branch: string = "main"
+param tag: string = "1"
+param data_class: string = "STANDARD"
+
+resource logs "gcp:google_storage_bucket" {
+  project  = "acme-shop-prod"
+  name     = "rel-shared-logs"
+  location = "EU"
+}
+
+app store {
+  hostname = "${service}-${env}.example.com"
+  env      = { DATA_BUCKET = data.url, LOGS = logs.name }
+
+  service web {
+    image = "registry.example.com/web:${tag}"
+    port  = 8080
+  }
+
+  resource data "gcp:google_storage_bucket" {
+    project       = "acme-shop-prod"
+    name          = "rel-${env}-data"
+    location      = "EU"
+    storage_class = data_class
+  }
+}
+
+environment "pr-${branch}" from store {
+  tier = "preprod"
+}
+"#;
+
+struct Project {
+    gcp: GcpStandin,
+    kube: KubeStandin,
+    dir: PathBuf,
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn of(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+
+    #[track_caller]
+    fn expect(self, code: i32) -> Run {
+        assert_eq!(
+            self.code, code,
+            "exit {} (expected {code})\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+impl Project {
+    fn new(name: &str) -> Project {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join("gcp")
+            .join(name);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("main.rel"), PROJECT_TEXT).unwrap();
+        Project {
+            gcp: GcpStandin::start(),
+            kube: KubeStandin::start(),
+            dir,
+        }
+    }
+
+    fn rel(&self, verb: &str, extra: &[&str]) -> Run {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_rel"));
+        let project = if extra.contains(&"--gcp-project") {
+            &[][..]
+        } else {
+            &["--gcp-project", "acme-shop-prod"][..]
+        };
+        c.args([
+            verb,
+            self.dir.to_str().unwrap(),
+            "--env",
+            "pr-main",
+            "--target",
+            "gcp",
+        ])
+        .args(project)
+        .args(["--gcp-location", "europe-west1"])
+        .args([
+            "--gcp-service-account",
+            "rel-deployer@acme-shop-prod.iam.gserviceaccount.com",
+        ])
+        .args(["--blueprint-bucket", "gs://acme-blueprints/rel"])
+        .args(["--gcp-endpoint", &self.gcp.endpoint()])
+        .args([
+            "--kubeconfig",
+            self.kube.kubeconfig(&self.dir).to_str().unwrap(),
+        ])
+        .args(["--timeout", "60"])
+        .args(extra)
+        .env(
+            "GOOGLE_APPLICATION_CREDENTIALS",
+            self.gcp.credentials(&self.dir),
+        )
+        .env("NO_COLOR", "1")
+        .env_remove("GOOGLE_CLOUD_PROJECT")
+        .env_remove("REL_STATE")
+        .stdin(Stdio::null());
+        Run::of(c.output().expect("rel runs"))
+    }
+}
+
+fn json(run: &Run) -> serde_json::Value {
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
+}
+
+#[test]
+fn deployments_are_created_planned_updated_and_destroyed() {
+    let p = Project::new("lifecycle");
+    let plan = p.rel("plan", &["--json"]).expect(2);
+    let v = json(&plan);
+    assert_eq!(v["target"], "gcp");
+    let stacks: Vec<(&str, &str)> = v["stacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap(), s["action"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        stacks,
+        [("rel-shared", "create"), ("rel-env-pr-main", "create")]
+    );
+    assert_eq!(
+        v["stacks"][1]["changes"][0]["address"],
+        "env:pr-main/app.store/resource.data"
+    );
+    assert_eq!(
+        v["stacks"][1]["changes"][0]["type"],
+        "google_storage_bucket"
+    );
+
+    let applied = p.rel("apply", &["--auto-approve"]).expect(0);
+    // The shared deployment first, then the environment's, then the cluster.
+    let at = |what: &str| {
+        applied
+            .stderr
+            .find(what)
+            .unwrap_or_else(|| panic!("{what}: {}", applied.stderr))
+    };
+    assert!(
+        at("rel-shared: creating the deployment") < at("rel-env-pr-main: creating the deployment")
+    );
+    assert!(at("rel-env-pr-main: ACTIVE") < at("kubernetes/pr-main: applying"));
+    let dump = p.gcp.dump();
+    let env = &dump["deployments"]["projects/acme-shop-prod/locations/europe-west1/deployments/rel-env-pr-main"];
+    assert_eq!(env["state"], "ACTIVE", "{dump:#}");
+    assert_eq!(env["labels"]["managed-by"], "rel");
+    assert_eq!(
+        env["serviceAccount"],
+        "projects/acme-shop-prod/serviceAccounts/rel-deployer@acme-shop-prod.iam.gserviceaccount.com"
+    );
+    let source = env["terraformBlueprint"]["gcsSource"].as_str().unwrap();
+    assert!(
+        source.starts_with("gs://acme-blueprints/rel/rel-env-pr-main/"),
+        "{source}"
+    );
+    // The deployments' outputs reached the manifests.
+    let web = p.kube.object("Deployment", "pr-main", "web").unwrap();
+    let env_vars = web["spec"]["template"]["spec"]["containers"][0]["env"].clone();
+    let value = |name: &str| {
+        env_vars
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == name)
+            .unwrap()["value"]
+            .clone()
+    };
+    assert_eq!(value("DATA_BUCKET"), "rel-env-pr-main-data_url");
+    assert_eq!(value("LOGS"), "rel-shared-logs_name");
+
+    // Read back from the service: nothing to do.
+    p.rel("plan", &[]).expect(0);
+
+    // A changed property: one field, one deployment updated, a new revision.
+    let plan = p
+        .rel("plan", &["--json", "--set", "data_class=NEARLINE"])
+        .expect(2);
+    let v = json(&plan);
+    assert_eq!(v["stacks"][0]["action"], "no-op");
+    let env_plan = &v["stacks"][1];
+    assert_eq!(env_plan["action"], "update");
+    let fields = env_plan["changes"][0]["fields"].as_array().unwrap();
+    assert_eq!(fields.len(), 1, "{v:#}");
+    assert_eq!(fields[0]["path"], "Properties.storage_class");
+    assert_eq!(fields[0]["before"], "STANDARD");
+    assert_eq!(fields[0]["after"], "NEARLINE");
+    p.rel("apply", &["--auto-approve", "--set", "data_class=NEARLINE"])
+        .expect(0);
+    let dump = p.gcp.dump();
+    let env = &dump["deployments"]["projects/acme-shop-prod/locations/europe-west1/deployments/rel-env-pr-main"];
+    assert!(
+        env["latestRevision"]
+            .as_str()
+            .unwrap()
+            .ends_with("/revisions/r-2"),
+        "{env:#}"
+    );
+    p.rel("plan", &["--set", "data_class=NEARLINE"]).expect(0);
+
+    // The state records what was deployed, with the project's checks passed.
+    let state = std::fs::read_to_string(p.dir.join(".rel/state/rel-env-pr-main.json")).unwrap();
+    let state = rel::state::State::from_json(&state).unwrap();
+    let stack = state.stack.unwrap();
+    assert_eq!(stack.status, "ACTIVE");
+    assert_eq!(stack.outputs["data_url"], "rel-env-pr-main-data_url");
+
+    // Destroy: the objects, then the environment's deployment.
+    let destroyed = p
+        .rel("destroy", &["--auto-approve", "--include-shared"])
+        .expect(0);
+    assert!(
+        destroyed.stderr.contains("kubernetes/pr-main: deleting"),
+        "{}",
+        destroyed.stderr
+    );
+    let dump = p.gcp.dump();
+    assert_eq!(dump["deployments"], serde_json::json!({}), "{dump:#}");
+    assert!(p.kube.objects().is_empty());
+}
+
+#[test]
+fn a_failed_deployment_reports_the_service_errors_and_stops_the_cluster_stage() {
+    let p = Project::new("failed");
+    let (code, _) = p.gcp.request(
+        "POST",
+        "/_standin/fail",
+        &serde_json::json!({"text": "rel-pr-main-data"}),
+    );
+    assert_eq!(code, 200);
+    let failed = p.rel("apply", &["--auto-approve"]).expect(1);
+    let err = failed.stderr.replace('\n', " ");
+    assert!(err.contains("E0506"), "{err}");
+    assert!(err.contains("google_storage_bucket.data"), "{err}");
+    assert!(err.contains("already exists"), "{err}");
+    assert!(
+        err.contains("kubernetes/pr-main") && err.contains("not started"),
+        "{err}"
+    );
+    assert!(p.kube.objects().is_empty());
+    // The failed deployment is recorded as it is; once the cause is gone,
+    // apply updates it.
+    let state = std::fs::read_to_string(p.dir.join(".rel/state/rel-env-pr-main.json")).unwrap();
+    assert!(state.contains("\"FAILED\""), "{state}");
+    p.gcp
+        .request("POST", "/_standin/fail", &serde_json::json!({}));
+    p.rel("apply", &["--auto-approve"]).expect(0);
+    p.rel("plan", &[]).expect(0);
+}
+
+#[test]
+fn a_project_that_cannot_be_read_stops_before_anything_changes() {
+    let p = Project::new("project");
+    let failed = p
+        .rel("plan", &["--gcp-project", "no-such-project"])
+        .expect(1);
+    assert!(
+        failed.stderr.contains("no-such-project"),
+        "{}",
+        failed.stderr
+    );
+    assert!(
+        failed.stderr.contains("PERMISSION_DENIED"),
+        "{}",
+        failed.stderr
+    );
+    assert_eq!(p.gcp.dump()["deployments"], serde_json::json!({}));
+}
