@@ -45,7 +45,11 @@ environment "pr-${branch}" from store {
 struct Project {
     gcp: GcpStandin,
     kube: KubeStandin,
+    /// Where state, kubeconfig and credentials go.
     dir: PathBuf,
+    /// The `.rel` sources and the environment.
+    source: PathBuf,
+    env: String,
 }
 
 struct Run {
@@ -85,6 +89,8 @@ impl Project {
         Project {
             gcp: GcpStandin::start(),
             kube: KubeStandin::start(),
+            source: dir.clone(),
+            env: "pr-main".into(),
             dir,
         }
     }
@@ -98,12 +104,13 @@ impl Project {
         };
         c.args([
             verb,
-            self.dir.to_str().unwrap(),
+            self.source.to_str().unwrap(),
             "--env",
-            "pr-main",
+            &self.env,
             "--target",
             "gcp",
         ])
+        .args(["--state", self.dir.join(".rel/state").to_str().unwrap()])
         .args(project)
         .args(["--gcp-location", "europe-west1"])
         .args([
@@ -295,4 +302,92 @@ fn a_project_that_cannot_be_read_stops_before_anything_changes() {
         failed.stderr
     );
     assert_eq!(p.gcp.dump()["deployments"], serde_json::json!({}));
+}
+
+#[test]
+fn the_gcp_example_is_applied_across_deployments_and_cluster_and_destroyed() {
+    let mut p = Project::new("example");
+    p.source = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/gcp");
+    p.env = "staging".into();
+    // The secret the monitoring agent's Secret is filled from, in Secret Manager.
+    let license = "nr-license-61d0e2";
+    let (code, _) = p.gcp.request(
+        "POST",
+        "/_standin/secret",
+        &serde_json::json!({"project": "acme-shop-prod", "secret": "store-newrelic-license", "value": license}),
+    );
+    assert_eq!(code, 200);
+    let plan = p.rel("plan", &["--json"]).expect(2);
+    let v = json(&plan);
+    assert!(v["summary"]["create"].as_u64().unwrap() > 30, "{v:#}");
+    let applied = p.rel("apply", &["--auto-approve"]).expect(0);
+    let dump = p.gcp.dump();
+    let env = &dump["deployments"]["projects/acme-shop-prod/locations/europe-west1/deployments/rel-env-staging"];
+    assert_eq!(env["state"], "ACTIVE", "{dump:#}");
+    // The environment's deployment got the shared deployment's outputs as inputs.
+    assert_eq!(
+        env["terraformBlueprint"]["inputValues"]["cluster_main_repository_name"]["inputValue"],
+        "rel-shared-cluster_main_repository_name"
+    );
+    // Outputs reached the manifests: the database's address and names in
+    // DATABASE_URL, the pods' Google service account on the ServiceAccount.
+    let shoes = p
+        .kube
+        .object("Deployment", "staging", "shoes")
+        .expect("shoes applied");
+    let env_vars = shoes["spec"]["template"]["spec"]["containers"][0]["env"].clone();
+    let url = env_vars
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "DATABASE_URL")
+        .unwrap()["value"]
+        .clone();
+    assert_eq!(
+        url,
+        "postgres://rel-env-staging-database_db_login_name@rel-env-staging-database_db_instance_public_ip_address:5432/rel-env-staging-database_db_db_name?sslmode=require"
+    );
+    let text = serde_json::to_string(&p.kube.objects()).unwrap();
+    assert!(!text.contains("${rel"), "{text}");
+    let account = p
+        .kube
+        .objects()
+        .into_iter()
+        .find(|o| o["kind"] == "ServiceAccount")
+        .expect("a ServiceAccount");
+    assert!(
+        account["metadata"]["annotations"]["iam.gke.io/gcp-service-account"]
+            .as_str()
+            .unwrap()
+            .starts_with("rel-env-staging-"),
+        "{account}"
+    );
+    // The license reached the cluster, and nothing else.
+    use base64::Engine as _;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(license);
+    assert!(text.contains(&encoded), "{text}");
+    let again = p.rel("plan", &[]).expect(0);
+    let mut seen = applied.stdout + &applied.stderr + &again.stdout + &again.stderr;
+    for f in std::fs::read_dir(p.dir.join(".rel/state")).unwrap() {
+        seen.push_str(&std::fs::read_to_string(f.unwrap().path()).unwrap_or_default());
+    }
+    assert!(!seen.contains(license) && !seen.contains(&encoded));
+    // A new version of the secret is a change (of a value never shown).
+    p.gcp.request(
+        "POST",
+        "/_standin/secret",
+        &serde_json::json!({"project": "acme-shop-prod", "secret": "store-newrelic-license", "value": "nr-license-rotated"}),
+    );
+    let rotated = p.rel("plan", &[]).expect(2);
+    assert!(
+        rotated.stdout.contains("(sensitive, changed)"),
+        "{}",
+        rotated.stdout
+    );
+    assert!(!rotated.stdout.contains("nr-license-rotated"));
+    p.rel("apply", &["--auto-approve"]).expect(0);
+    p.rel("destroy", &["--auto-approve", "--include-shared"])
+        .expect(0);
+    assert_eq!(p.gcp.dump()["deployments"], serde_json::json!({}));
+    assert!(p.kube.objects().is_empty());
 }

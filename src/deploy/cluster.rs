@@ -42,7 +42,8 @@ pub fn stage_name(desired: &Desired) -> String {
     format!("kubernetes/{}", desired.namespace)
 }
 
-/// The secrets the manifests use, read from the secret store.
+/// The secrets the manifests use, read from the secret store: AWS
+/// Secrets Manager, or Secret Manager on GCP.
 async fn read_secrets(
     ctx: &Context,
     desired: &Desired,
@@ -56,16 +57,18 @@ async fn read_secrets(
     if names.is_empty() {
         return Ok(out);
     }
+    if let Some(gcp) = &ctx.gcp {
+        for name in names {
+            out.insert(name.to_string(), gcp.secret_value(name).await?);
+        }
+        return Ok(out);
+    }
     let Some(client) = &ctx.secrets else {
         return Err(Diagnostic::error(
             codes::SECRET_UNAVAILABLE,
             "the manifests use secrets and no secret store is configured",
         )
-        .with_help(if ctx.gcp.is_some() {
-            "Secrets for manifests are read from AWS Secrets Manager; reading them from GCP Secret Manager is not supported yet."
-        } else {
-            "Configure AWS access (region and credentials) so rel can read them from Secrets Manager."
-        }));
+        .with_help("Configure AWS access (region and credentials) so rel can read them from Secrets Manager."));
     };
     for name in names {
         out.insert(

@@ -18,6 +18,7 @@ use google_cloud_config_v1::model::{Deployment, TerraformBlueprint, TerraformVar
 use google_cloud_gax::error::rpc::Code;
 use google_cloud_lro::Poller;
 use google_cloud_resourcemanager_v3::client::Projects;
+use google_cloud_secretmanager_v1::client::SecretManagerService;
 use google_cloud_storage::client::Storage;
 use serde_json::Value as J;
 
@@ -58,6 +59,7 @@ pub struct Gcp {
     config: Config,
     storage: Storage,
     projects: Projects,
+    secrets: SecretManagerService,
     pub project: String,
     pub location: String,
     bucket: Option<(String, String)>,
@@ -136,10 +138,12 @@ impl Gcp {
         let mut config = Config::builder().with_credentials(credentials()?);
         let mut storage = Storage::builder().with_credentials(credentials()?);
         let mut projects = Projects::builder().with_credentials(credentials()?);
+        let mut secrets = SecretManagerService::builder().with_credentials(credentials()?);
         if let Some(endpoint) = &options.endpoint {
             config = config.with_endpoint(endpoint.clone());
             storage = storage.with_endpoint(endpoint.clone());
             projects = projects.with_endpoint(endpoint.clone());
+            secrets = secrets.with_endpoint(endpoint.clone());
         }
         Ok(Gcp {
             config: config
@@ -154,6 +158,10 @@ impl Gcp {
                 .build()
                 .await
                 .map_err(|e| failed("Resource Manager", &e))?,
+            secrets: secrets
+                .build()
+                .await
+                .map_err(|e| failed("Secret Manager", &e))?,
             project,
             location,
             bucket,
@@ -167,6 +175,69 @@ impl Gcp {
 
     pub fn deployment_name(&self, layer: &str) -> String {
         format!("{}/deployments/{layer}", self.parent())
+    }
+
+    /// The Secret Manager version a `secret(NAME)` reference reads:
+    /// `projects/P/secrets/S[/versions/V]` as written (latest version by
+    /// default), else secret NAME of the deployments' project with the
+    /// characters Secret Manager ids do not allow replaced by `-`
+    /// (`store/newrelic-license` → `store-newrelic-license`).
+    pub fn secret_version(&self, name: &str) -> String {
+        if name.starts_with("projects/") {
+            if name.contains("/versions/") {
+                name.to_string()
+            } else {
+                format!("{name}/versions/latest")
+            }
+        } else {
+            let id: String = name
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                        c
+                    } else {
+                        '-'
+                    }
+                })
+                .collect();
+            format!("projects/{}/secrets/{id}/versions/latest", self.project)
+        }
+    }
+
+    /// A secret's value from Secret Manager, and the version read (what
+    /// state records instead of the value). The value is never part of an
+    /// error.
+    pub async fn secret_value(
+        &self,
+        name: &str,
+    ) -> Result<super::kubernetes::SecretValue, Diagnostic> {
+        let version = self.secret_version(name);
+        let out = self
+            .secrets
+            .access_secret_version()
+            .set_name(&version)
+            .send()
+            .await
+            .map_err(|e| {
+                let mut d = gcp_error(&format!("secret `{name}` cannot be read ({version})"), &e);
+                d.code = codes::SECRET_UNAVAILABLE;
+                d.with_help("Create it in Secret Manager, and allow secretmanager.versions.access on it to the credentials rel runs with.")
+            })?;
+        let data = out.payload.map(|p| p.data.to_vec()).unwrap_or_default();
+        let value = String::from_utf8(data).map_err(|_| {
+            Diagnostic::error(
+                codes::SECRET_UNAVAILABLE,
+                format!("secret `{name}` is not text"),
+            )
+        })?;
+        Ok(super::kubernetes::SecretValue {
+            value,
+            version: if out.name.is_empty() {
+                version
+            } else {
+                out.name
+            },
+        })
     }
 
     /// The project must exist and be active; its labels are returned (and

@@ -13,6 +13,8 @@ exchange a refresh token at; API calls without that bearer token get 401.
 - Cloud Storage JSON API: multipart upload, and media download with the
   x-goog-* headers and the crc32c and md5 hashes the client checks.
 - Resource Manager v3: projects get.
+- Secret Manager v1: access a secret version (`latest` or a number),
+  with versions added through POST /_standin/secret.
 
 It does not run Terraform (see README): a revision's outputs are made up,
 `<deployment>-<output>` for each output the blueprint declares, and its
@@ -41,7 +43,8 @@ PROJECTS = {"acme-shop-prod": {"labels": {"team": "platform"}, "number": "123456
 OBJECTS = {}  # (bucket, name) -> bytes
 DEPLOYMENTS = {}  # name -> deployment
 REVISIONS = {}  # name -> revision
-OPERATIONS = {}  # name -> {"op": ..., "polled": bool}
+OPERATIONS = {}  # name -> {"op": ..., "response": ..., "failure": ...}
+SECRETS = {}  # (project, secret id) -> [value of version 1, 2, ...]
 STATE = {"op": 0, "fail": None, "calls": []}
 
 
@@ -208,6 +211,11 @@ class Handler(BaseHTTPRequestHandler):
                 if path == "/_standin/fail":
                     STATE["fail"] = (json.loads(raw or b"{}").get("text")) or None
                     return self.reply(200, {})
+                if path == "/_standin/secret":
+                    # Adds a version: {"project", "secret", "value"}.
+                    b = json.loads(raw or b"{}")
+                    SECRETS.setdefault((b["project"], b["secret"]), []).append(b["value"])
+                    return self.reply(200, {})
                 if path == "/_standin/deployments":
                     return self.reply(200, {"deployments": DEPLOYMENTS, "revisions": REVISIONS,
                                             "objects": sorted("gs://%s/%s" % k for k in OBJECTS)})
@@ -245,6 +253,21 @@ class Handler(BaseHTTPRequestHandler):
                         "x-goog-hash": "crc32c=%s,md5=%s" % self.hashes(data),
                     })
                 return self.reply(200, self.object(bucket, name))
+            # Secret Manager.
+            if path.startswith("/v1/projects/") and path.endswith(":access") and method == "GET":
+                name = path[len("/v1/"):-len(":access")]
+                bits = name.split("/")
+                if len(bits) != 6 or bits[2] != "secrets" or bits[4] != "versions":
+                    return self.reply(*error(400, "INVALID_ARGUMENT", "bad secret version name %s" % name))
+                versions = SECRETS.get((bits[1], bits[3]))
+                if not versions:
+                    return self.reply(*error(404, "NOT_FOUND", "Secret [projects/%s/secrets/%s] not found or has no versions." % (bits[1], bits[3])))
+                number = len(versions) if bits[5] == "latest" else int(bits[5])
+                data = versions[number - 1].encode()
+                return self.reply(200, {
+                    "name": "projects/%s/secrets/%s/versions/%d" % (PROJECTS.get(bits[1], {}).get("number", bits[1]), bits[3], number),
+                    "payload": {"data": base64.b64encode(data).decode(), "dataCrc32c": str(crc32c(data))},
+                })
             # Resource Manager.
             if path.startswith("/v3/projects/") and method == "GET":
                 pid = path.split("/")[3]
