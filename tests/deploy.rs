@@ -10,7 +10,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 mod support;
-use support::{KubeStandin, Moto, boto, boto_output, venv_tool};
+use support::{KubeStandin, Moto, assert_schema_valid, boto, boto_output};
 
 const CANARY: &str = "canary-3f9a71";
 
@@ -217,40 +217,6 @@ fn json(run: &Run) -> serde_json::Value {
 
 /// Validates a document against a schema in docs/schema with the pinned
 /// `jsonschema` package.
-fn assert_schema_valid(document: &str, schema: &str) {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("deploy");
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join(format!(
-        "doc-{}.json",
-        std::process::id() as u64 * 1000 + rand_suffix()
-    ));
-    std::fs::write(&file, document).unwrap();
-    let schema = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("docs/schema")
-        .join(schema);
-    let out = Command::new(venv_tool("python"))
-        .args([
-            "-c",
-            "import json,sys,jsonschema\ns=json.load(open(sys.argv[2]))\njsonschema.Draft202012Validator.check_schema(s)\njsonschema.Draft202012Validator(s).validate(json.load(open(sys.argv[1])))",
-        ])
-        .arg(&file)
-        .arg(&schema)
-        .output()
-        .expect("python runs");
-    assert!(
-        out.status.success(),
-        "{} does not follow {}:\n{}",
-        file.display(),
-        schema.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn rand_suffix() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    N.fetch_add(1, Ordering::Relaxed)
-}
 
 /// Waits until `ready` holds (polled often), or fails after a minute.
 #[track_caller]
@@ -1416,4 +1382,61 @@ fn a_job_whose_template_changes_is_replaced() {
         "registry.example.com/migrate:2"
     );
     p.rel("plan", &["--set", "tag=2"]).expect(0);
+}
+
+#[test]
+fn environment_variables_that_hold_secrets_get_their_secret_from_the_store() {
+    let text = template(&["web"], "store/db-password").replace(
+        "app store {\n",
+        "app store {\n  env = { API_TOKEN = secret(\"store/api-token\"), MODE = \"fast\" }\n",
+    );
+    let p = Project::new("envsecret", &text);
+    let token = "tok-7f3a90c2";
+    boto(
+        &p.moto.endpoint,
+        "secretsmanager",
+        "c.create_secret(Name='store/api-token',SecretString=sys.argv[2])",
+        &[token],
+    );
+    let applied = p.rel("apply", &["--auto-approve"]).expect(0);
+    // The Deployment refers to the key; the Secret holds the value.
+    let web = p.kube.object("Deployment", "pr-main", "web").unwrap();
+    let env = web["spec"]["template"]["spec"]["containers"][0]["env"].clone();
+    let api = env
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "API_TOKEN")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        api["valueFrom"]["secretKeyRef"]["name"], "rel-secrets",
+        "{api}"
+    );
+    let key = api["valueFrom"]["secretKeyRef"]["key"].as_str().unwrap();
+    let secret = p
+        .kube
+        .object("Secret", "pr-main", "rel-secrets")
+        .expect("created");
+    use base64::Engine as _;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(token);
+    assert_eq!(secret["data"][key], encoded.as_str(), "{secret}");
+    let plan = p.rel("plan", &[]).expect(0);
+    let state = std::fs::read_to_string(p.state_dir().join("rel-env-pr-main.json")).unwrap();
+    let seen = applied.stdout + &applied.stderr + &plan.stdout + &plan.stderr + &state;
+    assert!(!seen.contains(token) && !seen.contains(&encoded));
+    // A new version of the secret is planned as a change never shown.
+    boto(
+        &p.moto.endpoint,
+        "secretsmanager",
+        "c.put_secret_value(SecretId='store/api-token',SecretString='tok-rotated')",
+        &[],
+    );
+    let rotated = p.rel("plan", &[]).expect(2);
+    assert!(
+        rotated.stdout.contains("(sensitive, changed)"),
+        "{}",
+        rotated.stdout
+    );
+    assert!(!rotated.stdout.contains("tok-rotated"));
 }

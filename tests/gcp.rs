@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 mod support;
-use support::{GcpStandin, KubeStandin};
+use support::{GcpStandin, KubeStandin, assert_schema_valid};
 
 const PROJECT_TEXT: &str = r#"param branch: string = "main"
 param tag: string = "1"
@@ -146,6 +146,7 @@ fn deployments_are_created_planned_updated_and_destroyed() {
     let p = Project::new("lifecycle");
     let plan = p.rel("plan", &["--json"]).expect(2);
     let v = json(&plan);
+    assert_schema_valid(&plan.stdout, "plan.v1.json");
     assert_eq!(v["target"], "gcp");
     let stacks: Vec<(&str, &str)> = v["stacks"]
         .as_array()
@@ -237,10 +238,15 @@ fn deployments_are_created_planned_updated_and_destroyed() {
 
     // The state records what was deployed, with the project's checks passed.
     let state = std::fs::read_to_string(p.dir.join(".rel/state/rel-env-pr-main.json")).unwrap();
+    assert_schema_valid(&state, "state.v1.json");
     let state = rel::state::State::from_json(&state).unwrap();
+    assert!(state.kubernetes.is_some());
     let stack = state.stack.unwrap();
     assert_eq!(stack.status, "ACTIVE");
     assert_eq!(stack.outputs["data_url"], "rel-env-pr-main-data_url");
+    let project = state.project.unwrap();
+    assert_eq!(project.id, "acme-shop-prod");
+    assert_eq!(project.labels["team"], "platform");
 
     // Destroy: the objects, then the environment's deployment.
     let destroyed = p

@@ -1015,6 +1015,11 @@ impl<'p> Compiler<'p> {
             .child("app", &app)
             .child(&schema.to_ascii_lowercase(), name);
         let span = self.item(r).span;
+        // Environment variables that hold secrets become references to a
+        // key of the environment's Secret; the names are kept for apply.
+        if let Some(vars) = settings.get("env") {
+            secret_names(vars, &mut self.secrets.borrow_mut());
+        }
         for (kind, type_name, properties) in objects(&env, &app, &settings) {
             let address = base.child("k8s", kind);
             self.note_edges(&address, &properties, span);

@@ -64,6 +64,8 @@ pub struct Gcp {
     pub location: String,
     bucket: Option<(String, String)>,
     service_account: Option<String>,
+    /// The project's labels, once checked.
+    labels: std::sync::OnceLock<BTreeMap<String, String>>,
 }
 
 fn gcp_error(what: &str, e: &google_cloud_gax::error::Error) -> Diagnostic {
@@ -166,6 +168,7 @@ impl Gcp {
             location,
             bucket,
             service_account: options.service_account.clone(),
+            labels: std::sync::OnceLock::new(),
         })
     }
 
@@ -261,7 +264,17 @@ impl Gcp {
                 format!("project `{}` is {state}, not ACTIVE", self.project),
             ));
         }
-        Ok(project.labels.into_iter().collect())
+        let labels: BTreeMap<String, String> = project.labels.into_iter().collect();
+        let _ = self.labels.set(labels.clone());
+        Ok(labels)
+    }
+
+    /// The project as checked, for the states of its deployments.
+    pub fn project_record(&self) -> Option<crate::state::ProjectRecord> {
+        Some(crate::state::ProjectRecord {
+            id: self.project.clone(),
+            labels: self.labels.get()?.clone(),
+        })
     }
 
     /// The deployment of a layer as it is: state, outputs of its latest

@@ -1263,6 +1263,9 @@ impl StackJob {
                 &self.stored.state.salt,
             )
         });
+        if let Some(gcp) = &self.ctx.gcp {
+            next.project = next.stack.as_ref().and_then(|_| gcp.project_record());
+        }
         next
     }
 

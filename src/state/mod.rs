@@ -39,6 +39,18 @@ pub struct State {
     /// The environment's Kubernetes objects as last applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubernetes: Option<KubeRecord>,
+    /// GCP: the project the layer's deployment is in, as Resource Manager
+    /// reported it when the deployment was last recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<ProjectRecord>,
+}
+
+/// A GCP project as last seen.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectRecord {
+    pub id: String,
+    pub labels: BTreeMap<String, String>,
 }
 
 /// The Kubernetes objects rel applied for an environment, on one cluster.
@@ -134,6 +146,7 @@ impl State {
             stack: None,
             in_flight: None,
             kubernetes: None,
+            project: None,
         }
     }
 

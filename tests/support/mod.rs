@@ -694,3 +694,37 @@ impl Drop for GcpStandin {
         let _ = self.child.wait();
     }
 }
+
+/// Fails unless `document` follows the JSON Schema `docs/schema/SCHEMA`
+/// (Draft 2020-12, checked by the pinned `jsonschema`).
+pub fn assert_schema_valid(document: &str, schema: &str) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("schema");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(format!(
+        "doc-{}-{}.json",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::write(&file, document).unwrap();
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("docs/schema")
+        .join(schema);
+    let out = std::process::Command::new(venv_tool("python"))
+        .args([
+            "-c",
+            "import json,sys,jsonschema\ns=json.load(open(sys.argv[2]))\njsonschema.Draft202012Validator.check_schema(s)\njsonschema.Draft202012Validator(s).validate(json.load(open(sys.argv[1])))",
+        ])
+        .arg(&file)
+        .arg(&schema)
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "{} does not follow {}:\n{}",
+        file.display(),
+        schema.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
