@@ -215,9 +215,6 @@ fn json(run: &Run) -> serde_json::Value {
     serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
 }
 
-/// Validates a document against a schema in docs/schema with the pinned
-/// `jsonschema` package.
-
 /// Waits until `ready` holds (polled often), or fails after a minute.
 #[track_caller]
 fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
