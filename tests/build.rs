@@ -167,3 +167,34 @@ fn manifests_pass_kubernetes_validate_strict() {
     let (_, _, manifests) = write_all();
     assert_kubernetes_valid(manifests, 10);
 }
+
+/// What apply sends is what `rel build` writes: each environment's objects
+/// as data are the documents of its manifest file, in the same order.
+#[test]
+fn applied_objects_are_the_written_manifests() {
+    for (example, env, sets) in BUILDS {
+        let model = rel::compile_entries(
+            &mut rel::source::SourceMap::new(),
+            &support::example_entries(example),
+            &support::options(env, sets),
+        )
+        .unwrap();
+        let build = rel::emit::build(&model, &rel::emit::BuildOptions::default()).unwrap();
+        for (layer, objects) in rel::emit::kubernetes::objects_json(&model).unwrap() {
+            let path = match &layer {
+                rel::compile::Layer::Shared => "kubernetes/shared.yaml".to_string(),
+                rel::compile::Layer::Environment(e) => {
+                    format!("kubernetes/{}.yaml", rel::compile::kubernetes_name(e))
+                }
+            };
+            let artifact = build
+                .artifacts
+                .iter()
+                .find(|a| a.path == path)
+                .unwrap_or_else(|| panic!("{example}/{env}: no {path}"));
+            let written: Vec<serde_json::Value> =
+                serde_saphyr::from_multiple(&artifact.content).unwrap();
+            assert_eq!(objects, written, "{example}/{env}: {path}");
+        }
+    }
+}

@@ -6,11 +6,11 @@
 //! Route 53 record sets, so the templates here use those.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod support;
-use support::{KubeStandin, Moto, assert_schema_valid, boto, boto_output};
+use support::{KubeStandin, Moto, Run, assert_schema_valid, boto, boto_output, flat};
 
 const CANARY: &str = "canary-3f9a71";
 
@@ -171,44 +171,6 @@ impl Project {
         let v: Vec<(String, String)> = serde_json::from_str(&out).unwrap();
         v
     }
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn of(o: Output) -> Run {
-        Run {
-            code: o.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: flat(&String::from_utf8_lossy(&o.stderr)),
-        }
-    }
-
-    #[track_caller]
-    fn expect(self, code: i32) -> Run {
-        assert_eq!(
-            self.code, code,
-            "exit {} (expected {code})\n--- stdout\n{}\n--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        );
-        self
-    }
-
-    fn all(&self) -> String {
-        format!("{}{}", self.stdout, self.stderr)
-    }
-}
-
-/// Diagnostics as one line: the renderer wraps long messages in a frame.
-fn flat(text: &str) -> String {
-    text.replace('│', " ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 fn json(run: &Run) -> serde_json::Value {
@@ -964,6 +926,15 @@ fn a_failed_stack_is_reported_and_stops_its_dependents() {
         failed.stderr
     );
     assert!(failed.stderr.contains("apply failed"), "{}", failed.stderr);
+    // A failure in the cloud stage stops the cluster stage.
+    assert!(
+        failed
+            .stderr
+            .contains("FAIL kubernetes/pr-main create not started: a stack failed"),
+        "{}",
+        failed.stderr
+    );
+    assert!(p.kube.objects().is_empty());
     // Nothing of the environment was started or recorded.
     assert!(!p.state_dir().join("rel-env-pr-main.json").exists());
     assert!(p.stacks().iter().all(|(name, _)| name != "rel-env-pr-main"));

@@ -5,10 +5,10 @@
 //! for the environment's objects.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 mod support;
-use support::{GcpStandin, KubeStandin, assert_schema_valid};
+use support::{GcpStandin, KubeStandin, Run, assert_schema_valid};
 
 const PROJECT_TEXT: &str = r#"param branch: string = "main"
 param tag: string = "1"
@@ -50,32 +50,6 @@ struct Project {
     /// The `.rel` sources and the environment.
     source: PathBuf,
     env: String,
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn of(o: Output) -> Run {
-        Run {
-            code: o.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        }
-    }
-
-    #[track_caller]
-    fn expect(self, code: i32) -> Run {
-        assert_eq!(
-            self.code, code,
-            "exit {} (expected {code})\n--- stdout\n{}\n--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        );
-        self
-    }
 }
 
 impl Project {
@@ -272,7 +246,7 @@ fn a_failed_deployment_reports_the_service_errors_and_stops_the_cluster_stage() 
     );
     assert_eq!(code, 200);
     let failed = p.rel("apply", &["--auto-approve"]).expect(1);
-    let err = failed.stderr.replace('\n', " ");
+    let err = &failed.stderr;
     assert!(err.contains("E0506"), "{err}");
     assert!(err.contains("google_storage_bucket.data"), "{err}");
     assert!(err.contains("already exists"), "{err}");

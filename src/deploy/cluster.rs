@@ -100,8 +100,29 @@ fn fill_all(
 /// versions, hashed with `salt`: a saved plan applies only to the
 /// manifests (and secret versions) it saw.
 pub fn digest(filled: &[Filled], salt: &str) -> String {
-    let all: Vec<J> = filled.iter().map(|f| k8s::redacted(f, salt)).collect();
-    crate::state::sha256_hex(serde_json::to_string(&all).unwrap_or_default().as_bytes())
+    use sha2::Digest;
+    /// Feeds what is written straight into the hash.
+    struct Hashing(sha2::Sha256);
+    impl std::io::Write for Hashing {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.update(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut h = Hashing(sha2::Sha256::new());
+    for f in filled {
+        // Only objects holding secrets need a redacted copy.
+        let _ = if f.sensitive.is_empty() {
+            serde_json::to_writer(&mut h, &f.manifest)
+        } else {
+            serde_json::to_writer(&mut h, &k8s::redacted(f, salt))
+        };
+        h.0.update(b"\n");
+    }
+    h.0.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// With `--refresh=false` secrets are not read: assume a secret value is
@@ -243,7 +264,9 @@ impl Stage {
                     c.get(&f.key).await?
                 }
                 None => {
-                    if let Some(r) = recorded {
+                    if let Some(r) = recorded
+                        && !f.sensitive.is_empty()
+                    {
                         adopt_recorded_secrets(f, &r.applied);
                     }
                     recorded.map(|r| r.applied.clone())

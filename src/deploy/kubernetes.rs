@@ -99,29 +99,6 @@ pub struct DesiredObject {
     pub manifest: J,
 }
 
-/// Reads a manifests artifact (multi-document YAML, in apply order).
-pub fn parse_manifests(text: &str, path: &str) -> Result<Vec<DesiredObject>, Diagnostic> {
-    let documents: Vec<J> = serde_saphyr::from_multiple(text).map_err(|e| {
-        Diagnostic::error(
-            codes::DEPLOY_UNSUPPORTED,
-            format!("`{path}` is not Kubernetes YAML rel can apply: {e}"),
-        )
-    })?;
-    documents
-        .into_iter()
-        .filter(|d| !d.is_null())
-        .map(|manifest| {
-            let key = ObjectKey::of(&manifest).ok_or_else(|| {
-                Diagnostic::error(
-                    codes::DEPLOY_UNSUPPORTED,
-                    format!("an object in `{path}` has no apiVersion, kind or metadata.name"),
-                )
-            })?;
-            Ok(DesiredObject { key, manifest })
-        })
-        .collect()
-}
-
 /// How to reach the cluster: as kubectl does, unless told otherwise.
 #[derive(Clone, Debug, Default)]
 pub struct KubeOptions {
@@ -696,8 +673,21 @@ fn is_under<'p>(paths: impl IntoIterator<Item = &'p String>, path: &str) -> bool
         })
 }
 
+/// Whether a recorded configuration holds any secret hash.
+fn holds_hash(v: &J) -> bool {
+    match v {
+        J::Object(m) => m.values().any(holds_hash),
+        J::Array(items) => items.iter().any(holds_hash),
+        J::String(s) => crate::state::is_secret_hash(s),
+        _ => false,
+    }
+}
+
 /// The paths of a recorded configuration that hold secret hashes.
 fn hashed_paths(v: &J, path: &str, out: &mut BTreeSet<String>) {
+    if path.is_empty() && !holds_hash(v) {
+        return;
+    }
     match v {
         J::Object(m) => m
             .iter()
@@ -737,7 +727,9 @@ pub fn redacted(filled: &Filled, salt: &str) -> J {
         }
     }
     let mut m = filled.manifest.clone();
-    walk(&mut m, "", filled, salt);
+    if !filled.sensitive.is_empty() {
+        walk(&mut m, "", filled, salt);
+    }
     m
 }
 
@@ -801,7 +793,34 @@ fn change(path: &str, before: Option<&J>, after: Option<&J>, filled: &Filled) ->
 }
 
 /// The fields of `desired` that `live` does not match.
-fn compare(desired: &J, live: Option<&J>, path: &str, filled: &Filled, out: &mut Vec<FieldChange>) {
+/// Appends `.key` (or `key` at the top) to a path buffer; returns the
+/// length to truncate back to.
+fn push_key(path: &mut String, key: &str) -> usize {
+    let len = path.len();
+    if !path.is_empty() {
+        path.push('.');
+    }
+    path.push_str(key);
+    len
+}
+
+fn push_index(path: &mut String, i: usize) -> usize {
+    use std::fmt::Write;
+    let len = path.len();
+    let _ = write!(path, "[{i}]");
+    len
+}
+
+/// The fields of `desired` that `live` does not match. `path` is a
+/// buffer, extended and truncated as the walk goes (objects have many
+/// fields and few changes).
+fn compare(
+    desired: &J,
+    live: Option<&J>,
+    path: &mut String,
+    filled: &Filled,
+    out: &mut Vec<FieldChange>,
+) {
     let Some(live) = live else {
         out.push(change(path, None, Some(desired), filled));
         return;
@@ -809,12 +828,16 @@ fn compare(desired: &J, live: Option<&J>, path: &str, filled: &Filled, out: &mut
     match (desired, live) {
         (J::Object(d), J::Object(l)) => {
             for (k, dv) in d {
-                compare(dv, l.get(k), &join(path, k), filled, out);
+                let len = push_key(path, k);
+                compare(dv, l.get(k), path, filled, out);
+                path.truncate(len);
             }
         }
         (J::Array(d), J::Array(l)) if d.len() == l.len() && d.iter().any(|v| v.is_object()) => {
             for (i, (dv, lv)) in d.iter().zip(l).enumerate() {
-                compare(dv, Some(lv), &format!("{path}[{i}]"), filled, out);
+                let len = push_index(path, i);
+                compare(dv, Some(lv), path, filled, out);
+                path.truncate(len);
             }
         }
         (J::Array(d), J::Array(l))
@@ -834,44 +857,48 @@ fn removed(
     owned: &J,
     desired: &J,
     live: &J,
-    path: &str,
+    path: &mut String,
     filled: &Filled,
     out: &mut Vec<FieldChange>,
 ) {
-    let Some(d) = desired.as_object() else {
+    let (Some(d), J::Object(m)) = (desired.as_object(), owned) else {
         return;
     };
-    let names: Vec<(&str, Option<&J>)> = match owned {
-        // managedFields: `f:NAME` entries (list entries are compared by position).
-        J::Object(m) if m.keys().any(|k| k.starts_with("f:")) => m
-            .iter()
-            .filter_map(|(k, sub)| Some((k.strip_prefix("f:")?, Some(sub))))
-            .collect(),
-        J::Object(m) => m.iter().map(|(k, sub)| (k.as_str(), Some(sub))).collect(),
-        _ => return,
-    };
-    for (name, sub) in names {
+    // managedFields: `f:NAME` entries (list entries are compared by
+    // position); a recorded configuration: plain keys.
+    let fields_v1 = m.keys().any(|k| k.starts_with("f:"));
+    for (k, sub) in m {
+        let name = if fields_v1 {
+            match k.strip_prefix("f:") {
+                Some(n) => n,
+                None => continue,
+            }
+        } else {
+            k.as_str()
+        };
         let Some(lv) = live.get(name) else {
             continue;
         };
-        let here = join(path, name);
+        let len = push_key(path, name);
         match (d.get(name), sub) {
             (None, _) => {
-                if !out.iter().any(|c| c.path == here) {
-                    out.push(change(&here, Some(lv), None, filled));
+                if !out.iter().any(|c| c.path == *path) {
+                    out.push(change(path, Some(lv), None, filled));
                 }
             }
-            (Some(J::Array(da)), Some(J::Array(oa))) if da.len() == oa.len() => {
+            (Some(J::Array(da)), J::Array(oa)) if da.len() == oa.len() => {
                 // A recorded list of the same length: its items by position.
                 if let J::Array(la) = lv {
                     for (i, ((dv, ov), lv)) in da.iter().zip(oa).zip(la).enumerate() {
-                        removed(ov, dv, lv, &format!("{here}[{i}]"), filled, out);
+                        let l2 = push_index(path, i);
+                        removed(ov, dv, lv, path, filled, out);
+                        path.truncate(l2);
                     }
                 }
             }
-            (Some(dv), Some(sub)) => removed(sub, dv, lv, &here, filled, out),
-            (Some(_), None) => {}
+            (Some(dv), sub) => removed(sub, dv, lv, path, filled, out),
         }
+        path.truncate(len);
     }
 }
 
@@ -907,11 +934,21 @@ pub fn object_change(
     recorded: Option<&ObjectRecord>,
     salt: &str,
 ) -> ResourceChange {
-    let mut filled = filled.clone();
+    // Paths the record holds as secret hashes are sensitive too (a copy
+    // of the object only when there are any).
+    let mut hashed = BTreeSet::new();
     if let Some(r) = recorded {
-        hashed_paths(&r.applied, "", &mut filled.hashed);
+        hashed_paths(&r.applied, "", &mut hashed);
     }
-    let filled = &filled;
+    let with_hashed;
+    let filled = if hashed.is_empty() {
+        filled
+    } else {
+        let mut f = filled.clone();
+        f.hashed = hashed;
+        with_hashed = f;
+        &with_hashed
+    };
     let mut fields = Vec::new();
     let action = match live {
         None => {
@@ -925,12 +962,27 @@ pub fn object_change(
             Action::Create
         }
         Some(live) => {
-            compare(&filled.manifest, Some(live), "", filled, &mut fields);
+            let mut path = String::with_capacity(128);
+            compare(&filled.manifest, Some(live), &mut path, filled, &mut fields);
             if let Some(owned) = owned_fields(live) {
-                removed(owned, &filled.manifest, live, "", filled, &mut fields);
+                removed(
+                    owned,
+                    &filled.manifest,
+                    live,
+                    &mut path,
+                    filled,
+                    &mut fields,
+                );
             }
             if let Some(r) = recorded {
-                removed(&r.applied, &filled.manifest, live, "", filled, &mut fields);
+                removed(
+                    &r.applied,
+                    &filled.manifest,
+                    live,
+                    &mut path,
+                    filled,
+                    &mut fields,
+                );
             }
             let mut replace = false;
             for f in &mut fields {
@@ -1082,20 +1134,8 @@ fn has_rel_apply(live: &J) -> bool {
     owned_fields(live).is_some()
 }
 
-/// Apply order of kinds: what others need first (the order manifests are
-/// written in).
-pub fn rank(kind: &str) -> u8 {
-    match kind {
-        "Namespace" => 0,
-        "CustomResourceDefinition" => 1,
-        "ServiceAccount" | "Secret" | "ConfigMap" | "Role" | "ClusterRole" | "RoleBinding"
-        | "ClusterRoleBinding" => 2,
-        "Service" => 3,
-        "Deployment" | "StatefulSet" | "DaemonSet" | "Job" | "CronJob" => 4,
-        "Ingress" => 5,
-        _ => 6,
-    }
-}
+/// Apply order of kinds: the order manifests are written in.
+pub use crate::emit::kubernetes::kind_rank as rank;
 
 /// The record of an applied object.
 pub fn object_record(filled: &Filled, live: Option<&J>, salt: &str) -> ObjectRecord {

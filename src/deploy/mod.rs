@@ -125,17 +125,23 @@ impl Desired {
         let mut stacks = Vec::new();
         let mut objects = Vec::new();
         let mut shared_objects = 0;
+        for (layer, documents) in crate::emit::kubernetes::objects_json(model)? {
+            if layer == Layer::Shared {
+                shared_objects += documents.len();
+                continue;
+            }
+            for manifest in documents {
+                let key = kubernetes::ObjectKey::of(&manifest).ok_or_else(|| {
+                    Diagnostic::error(
+                        codes::DEPLOY_UNSUPPORTED,
+                        "a Kubernetes object has no apiVersion, kind or metadata.name",
+                    )
+                })?;
+                objects.push(kubernetes::DesiredObject { key, manifest });
+            }
+        }
         for artifact in &build.artifacts {
             let (name, template, deployment) = match artifact.kind {
-                ArtifactKind::KubernetesManifests => {
-                    let parsed = kubernetes::parse_manifests(&artifact.content, &artifact.path)?;
-                    if artifact.path == "kubernetes/shared.yaml" {
-                        shared_objects += parsed.len();
-                    } else {
-                        objects.extend(parsed);
-                    }
-                    continue;
-                }
                 ArtifactKind::CloudformationTemplate => (
                     artifact
                         .path

@@ -535,7 +535,10 @@ async fn run_locked(
             let name = cluster::stage_name(desired);
             let r = StackResult {
                 name: name.clone(),
-                action: Action::Update,
+                action: plan
+                    .kubernetes
+                    .as_ref()
+                    .map_or(Action::Update, |k| k.action),
                 outcome: "not started: a stack failed".into(),
                 ok: false,
             };
@@ -1352,20 +1355,13 @@ impl StackJob {
         (self.stored, result)
     }
 
-    /// A layer's change as an Infrastructure Manager deployment: journal,
-    /// upload, create or update (or delete), wait, record.
-    async fn work_gcp(&mut self, gcp: &super::gcp::Gcp) -> Result<String, Diagnostic> {
-        let name = self.plan.name.clone();
-        let operation = match (self.plan.action, self.plan.stack_id.is_some()) {
-            (Action::Delete, _) => Operation::Delete,
-            (Action::Create, _) | (_, false) => Operation::Create,
-            _ => Operation::Update,
-        };
+    /// Records the change as in flight before it starts.
+    async fn journal(&mut self, operation: Operation) -> Result<(), Diagnostic> {
         let mut next = self.stored.state.clone();
         next.serial += 1;
         next.in_flight = Some(InFlight {
             operation,
-            stack: name.clone(),
+            stack: self.plan.name.clone(),
             change_set_id: None,
             template_sha256: self
                 .desired
@@ -1374,7 +1370,24 @@ impl StackJob {
                 .unwrap_or_default(),
             started: now_rfc3339(),
         });
-        self.write(next).await?;
+        self.write(next).await
+    }
+
+    /// The change a job makes to its stack or deployment.
+    fn operation(&self) -> Operation {
+        match (self.plan.action, self.plan.stack_id.is_some()) {
+            (Action::Delete, _) => Operation::Delete,
+            (Action::Create, _) | (_, false) => Operation::Create,
+            _ => Operation::Update,
+        }
+    }
+
+    /// A layer's change as an Infrastructure Manager deployment: journal,
+    /// upload, create or update (or delete), wait, record.
+    async fn work_gcp(&mut self, gcp: &super::gcp::Gcp) -> Result<String, Diagnostic> {
+        let name = self.plan.name.clone();
+        let operation = self.operation();
+        self.journal(operation).await?;
         let progress = self.ctx.progress.clone();
         let step_name = name.clone();
         let step = move |m: &str| progress.step(&step_name, m);
@@ -1425,11 +1438,7 @@ impl StackJob {
         let client = client(&self.ctx).clone();
         let name = self.plan.name.clone();
         let deleting = self.plan.action == Action::Delete;
-        let operation = match (self.plan.action, self.plan.stack_id.is_some()) {
-            (Action::Delete, _) => Operation::Delete,
-            (Action::Create, _) | (_, false) => Operation::Create,
-            _ => Operation::Update,
-        };
+        let operation = self.operation();
         if let Some(d) = &self.desired
             && !deleting
         {
@@ -1453,20 +1462,7 @@ impl StackJob {
             }
         }
         // Journal first.
-        let mut next = self.stored.state.clone();
-        next.serial += 1;
-        next.in_flight = Some(InFlight {
-            operation,
-            stack: name.clone(),
-            change_set_id: None,
-            template_sha256: self
-                .desired
-                .as_ref()
-                .map(|d| crate::state::template_digest(&d.template, &self.stored.state.salt))
-                .unwrap_or_default(),
-            started: now_rfc3339(),
-        });
-        self.write(next).await?;
+        self.journal(operation).await?;
 
         let status = match self.change(&client, operation).await {
             Ok(status) => status,

@@ -22,8 +22,9 @@ use crate::compile::{Address, Layer, Model, Provider, Resource};
 use crate::diagnostic::{Diagnostic, codes};
 use crate::eval::value::{Piece, Value};
 
-/// Order of kinds in a manifest: what others need comes first.
-fn kind_rank(kind: &str) -> u8 {
+/// Order of kinds in a manifest (and of applying them): what others need
+/// comes first.
+pub fn kind_rank(kind: &str) -> u8 {
     match kind {
         "Namespace" => 0,
         "CustomResourceDefinition" => 1,
@@ -336,6 +337,30 @@ impl Renderer {
             None => Prerendered::default(),
         }
     }
+}
+
+/// Each layer's objects as JSON, in manifest order: the documents `emit`
+/// writes, as data (what apply sends), without a YAML round trip.
+pub fn objects_json(model: &Model) -> Result<Vec<(Layer, Vec<serde_json::Value>)>, Diagnostic> {
+    let mut out = Vec::new();
+    for (layer, resources) in by_layer(model, Provider::Kubernetes) {
+        let mut ordered = resources;
+        ordered.sort_by_cached_key(|r| kind_rank(kind_of(r)));
+        let objects = ordered
+            .iter()
+            .map(|r| {
+                serde_json::to_value(object(r)).map_err(|e| {
+                    Diagnostic::error(
+                        codes::EMIT_FAILED,
+                        format!("`{}` cannot be written as JSON: {e}", r.address),
+                    )
+                    .with_label(r.span, "this resource")
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        out.push((layer, objects));
+    }
+    Ok(out)
 }
 
 /// Emits the manifests of a model: one document per object, in kind order

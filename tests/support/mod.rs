@@ -728,3 +728,45 @@ pub fn assert_schema_valid(document: &str, schema: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Text with its line breaks and box-drawing margins folded into single
+/// spaces, so assertions do not depend on where a message wraps.
+pub fn flat(text: &str) -> String {
+    text.replace('│', " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A finished `rel` process: exit code, standard output, and standard
+/// error folded by `flat`.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn of(o: std::process::Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: flat(&String::from_utf8_lossy(&o.stderr)),
+        }
+    }
+
+    /// Standard output and error together.
+    pub fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+
+    #[track_caller]
+    pub fn expect(self, code: i32) -> Run {
+        assert_eq!(
+            self.code, code,
+            "exit {} (expected {code})\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        );
+        self
+    }
+}
