@@ -501,7 +501,11 @@ pub fn plan(
             path.display()
         );
     }
-    if outcome.plan.has_changes() { 2 } else { 0 }
+    let code = if outcome.plan.has_changes() { 2 } else { 0 };
+    // The process ends next: freeing a large environment's objects one by
+    // one would only delay it.
+    std::mem::forget(desired);
+    code
 }
 
 pub fn apply(args: &DeployArgs, saved_path: Option<&Path>, auto_approve: bool, color: bool) -> u8 {

@@ -258,28 +258,31 @@ impl Stage {
         let name = stage_name(desired);
         for f in &mut filled {
             let recorded = record.and_then(|r| r.objects.get(&f.key.id()));
-            let live = match &cluster {
+            let c = match &cluster {
                 Some(c) => {
                     progress.step(&name, &format!("reading {}", f.key.display()));
-                    c.get(&f.key).await?
+                    let live = c.get(&f.key).await?;
+                    let change = k8s::object_change(f, live.as_ref(), recorded, &env.salt);
+                    if let Some(l) = live {
+                        stage.live.insert(f.key.clone(), l);
+                    }
+                    change
                 }
+                // From state alone (a plan, never applied): what was
+                // recorded stands for what is live.
                 None => {
                     if let Some(r) = recorded
                         && !f.sensitive.is_empty()
                     {
                         adopt_recorded_secrets(f, &r.applied);
                     }
-                    recorded.map(|r| r.applied.clone())
+                    k8s::object_change(f, recorded.map(|r| &r.applied), recorded, &env.salt)
                 }
             };
-            let c = k8s::object_change(f, live.as_ref(), recorded, &env.salt);
             if c.action == Action::NoOp {
                 unchanged += 1;
             } else {
                 changes.push(c);
-            }
-            if let Some(l) = live {
-                stage.live.insert(f.key.clone(), l);
             }
         }
         if !refresh && filled.iter().any(|f| !f.sensitive.is_empty()) {
