@@ -71,11 +71,19 @@ impl Project {
 
     fn rel(&self, verb: &str, extra: &[&str]) -> Run {
         let mut c = Command::new(env!("CARGO_BIN_EXE_rel"));
-        let project = if extra.contains(&"--gcp-project") {
-            &[][..]
-        } else {
-            &["--gcp-project", "acme-shop-prod"][..]
+        // Defaults a test can override.
+        let default = |flag: &'static str, value: &'static str| {
+            if extra.contains(&flag) {
+                Vec::new()
+            } else {
+                vec![flag, value]
+            }
         };
+        let project = default("--gcp-project", "acme-shop-prod");
+        let account = default(
+            "--gcp-service-account",
+            "rel-deployer@acme-shop-prod.iam.gserviceaccount.com",
+        );
         c.args([
             verb,
             self.source.to_str().unwrap(),
@@ -87,10 +95,7 @@ impl Project {
         .args(["--state", self.dir.join(".rel/state").to_str().unwrap()])
         .args(project)
         .args(["--gcp-location", "europe-west1"])
-        .args([
-            "--gcp-service-account",
-            "rel-deployer@acme-shop-prod.iam.gserviceaccount.com",
-        ])
+        .args(account)
         .args(["--blueprint-bucket", "gs://acme-blueprints/rel"])
         .args(["--gcp-endpoint", &self.gcp.endpoint()])
         .args([
@@ -209,6 +214,26 @@ fn deployments_are_created_planned_updated_and_destroyed() {
         "{env:#}"
     );
     p.rel("plan", &["--set", "data_class=NEARLINE"]).expect(0);
+    // The account Terraform runs as is part of the deployment.
+    let moved = p
+        .rel(
+            "plan",
+            &[
+                "--json",
+                "--set",
+                "data_class=NEARLINE",
+                "--gcp-service-account",
+                "other@acme-shop-prod.iam.gserviceaccount.com",
+            ],
+        )
+        .expect(2);
+    let v = json(&moved);
+    let field = &v["stacks"][1]["template_changes"][0];
+    assert_eq!(field["path"], "ServiceAccount", "{v:#}");
+    assert_eq!(
+        field["after"],
+        "projects/acme-shop-prod/serviceAccounts/other@acme-shop-prod.iam.gserviceaccount.com"
+    );
 
     // The state records what was deployed, with the project's checks passed.
     let state = std::fs::read_to_string(p.dir.join(".rel/state/rel-env-pr-main.json")).unwrap();

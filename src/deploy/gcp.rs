@@ -172,6 +172,16 @@ impl Gcp {
         })
     }
 
+    /// The service account deployments run as, as the API names it.
+    pub fn service_account_name(&self) -> Option<String> {
+        let sa = self.service_account.as_ref()?;
+        Some(if sa.starts_with("projects/") {
+            sa.clone()
+        } else {
+            format!("projects/{}/serviceAccounts/{sa}", self.project)
+        })
+    }
+
     fn parent(&self) -> String {
         format!("projects/{}/locations/{}", self.project, self.location)
     }
@@ -186,24 +196,13 @@ impl Gcp {
     /// characters Secret Manager ids do not allow replaced by `-`
     /// (`store/newrelic-license` → `store-newrelic-license`).
     pub fn secret_version(&self, name: &str) -> String {
-        if name.starts_with("projects/") {
-            if name.contains("/versions/") {
-                name.to_string()
-            } else {
-                format!("{name}/versions/latest")
-            }
-        } else {
-            let id: String = name
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
-                        c
-                    } else {
-                        '-'
-                    }
-                })
-                .collect();
+        let id = crate::emit::gcp::secret_id(name);
+        if !id.starts_with("projects/") {
             format!("projects/{}/secrets/{id}/versions/latest", self.project)
+        } else if id.contains("/versions/") {
+            id
+        } else {
+            format!("{id}/versions/latest")
         }
     }
 
@@ -286,13 +285,16 @@ impl Gcp {
             Err(e) if not_found(&e) => return Ok(None),
             Err(e) => return Err(gcp_error(&format!("reading deployment `{layer}`"), &e)),
         };
-        let status = deployment
+        let mut status = deployment
             .state
             .name()
             .unwrap_or("STATE_UNSPECIFIED")
             .to_string();
         if status == "DELETED" {
             return Ok(None);
+        }
+        if deployment.lock_state.name() == Some("LOCKED") {
+            status = "LOCKED".into();
         }
         let mut outputs = BTreeMap::new();
         let mut template = None;
@@ -304,7 +306,14 @@ impl Gcp {
                 .send()
                 .await
                 .map_err(|e| gcp_error(&format!("reading the latest revision of `{layer}`"), &e))?;
-            for (k, o) in revision.apply_results.iter().flat_map(|r| &r.outputs) {
+            // Outputs are those of the last revision that applied (a failed
+            // one has none).
+            let applied = self.last_applied(&revision).await?;
+            for (k, o) in applied
+                .iter()
+                .flat_map(|r| r.apply_results.iter())
+                .flat_map(|r| &r.outputs)
+            {
                 // A sensitive output's value is never read into rel.
                 if o.sensitive {
                     continue;
@@ -320,7 +329,18 @@ impl Gcp {
                 && let Some(text) = self.download(source).await?
                 && let Ok(blueprint) = serde_json::from_str::<J>(&text)
             {
-                template = Some(plan_template(&blueprint, &labels_of(&deployment)));
+                let mut t = plan_template(&blueprint, &labels_of(&deployment));
+                let inputs: BTreeMap<String, String> = revision
+                    .terraform_blueprint()
+                    .map(|b| {
+                        b.input_values
+                            .iter()
+                            .map(|(k, v)| (k.clone(), value_text(v.input_value.clone())))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                with_settings(&mut t, &inputs, deployment.service_account.as_deref());
+                template = Some(t);
             }
         }
         Ok(Some(LiveStack {
@@ -399,20 +419,12 @@ impl Gcp {
             inputs,
             exists,
         } = *change;
-        let service_account = self.service_account.clone().ok_or_else(|| {
+        let service_account = self.service_account_name().ok_or_else(|| {
             missing(
                 "service account for Infrastructure Manager",
                 "--gcp-service-account EMAIL (the account Terraform runs as)",
             )
         })?;
-        let service_account = if service_account.starts_with("projects/") {
-            service_account
-        } else {
-            format!(
-                "projects/{}/serviceAccounts/{service_account}",
-                self.project
-            )
-        };
         step("uploading the blueprint");
         let source = self.upload(layer, sha256, blueprint).await?;
         let labels: BTreeMap<String, String> = metadata
@@ -445,8 +457,15 @@ impl Gcp {
         let operation = async {
             if exists {
                 step("updating the deployment");
+                // Only what rel manages: settings made elsewhere (worker
+                // pool, Terraform version, annotations) stay.
                 self.config
                     .update_deployment()
+                    .set_update_mask(google_cloud_wkt::FieldMask::default().set_paths([
+                        "labels",
+                        "service_account",
+                        "terraform_blueprint",
+                    ]))
                     .set_deployment(deployment)
                     .poller()
                     .until_done()
@@ -478,18 +497,30 @@ impl Gcp {
             }
             Ok(r) => r,
         };
+        let failed = |first: String, reasons: Vec<String>| {
+            let mut all = vec![first];
+            all.extend(reasons);
+            Diagnostic::error(codes::STACK_FAILED, all.join("; "))
+        };
         match done {
-            Ok(d) => Ok(d.state.name().unwrap_or("STATE_UNSPECIFIED").to_string()),
-            Err(e) => {
-                let mut reasons =
-                    vec![gcp_error(&format!("deployment `{layer}` failed"), &e).message];
-                reasons.extend(self.failure_reasons(layer).await);
-                Err(Diagnostic::error(codes::STACK_FAILED, reasons.join("; ")))
-            }
+            Ok(d) if d.state.name() == Some("ACTIVE") => Ok("ACTIVE".into()),
+            Ok(d) => Err(failed(
+                format!(
+                    "deployment `{layer}` ended {}",
+                    d.state.name().unwrap_or("STATE_UNSPECIFIED")
+                ),
+                self.failure_reasons(layer).await,
+            )),
+            Err(e) => Err(failed(
+                gcp_error(&format!("deployment `{layer}` failed"), &e).message,
+                self.failure_reasons(layer).await,
+            )),
         }
     }
 
-    /// What the service says went wrong with a layer's deployment.
+    /// What the service says went wrong with a layer's deployment: its
+    /// latest revision's state detail, Terraform errors and logs (apply),
+    /// and the deployment's own (delete).
     pub async fn failure_reasons(&self, layer: &str) -> Vec<String> {
         let Ok(d) = self
             .config
@@ -501,16 +532,65 @@ impl Gcp {
             return Vec::new();
         };
         let mut out = Vec::new();
+        if !d.latest_revision.is_empty()
+            && let Ok(r) = self
+                .config
+                .get_revision()
+                .set_name(&d.latest_revision)
+                .send()
+                .await
+            && r.state.name() == Some("FAILED")
+        {
+            if !r.state_detail.is_empty() {
+                out.push(r.state_detail.clone());
+            }
+            for e in &r.tf_errors {
+                out.push(format!("{}: {}", e.resource_address, e.error_description));
+            }
+            if !r.error_logs.is_empty() {
+                out.push(format!("logs: {}", r.error_logs));
+            }
+        }
         if !d.state_detail.is_empty() {
-            out.push(crate::state::scrub(&d.state_detail));
+            out.push(d.state_detail.clone());
         }
         for e in &d.tf_errors {
-            out.push(crate::state::scrub(&format!(
-                "{}: {}",
-                e.resource_address, e.error_description
-            )));
+            out.push(format!("{}: {}", e.resource_address, e.error_description));
         }
-        out
+        out.iter().map(|t| crate::state::scrub(t)).collect()
+    }
+
+    /// The latest revision that applied, going back from `latest` (at most
+    /// ten revisions): where a deployment's outputs are.
+    async fn last_applied(
+        &self,
+        latest: &google_cloud_config_v1::model::Revision,
+    ) -> Result<Option<google_cloud_config_v1::model::Revision>, Diagnostic> {
+        if latest.state.name() == Some("APPLIED") {
+            return Ok(Some(latest.clone()));
+        }
+        let Some((base, number)) = latest
+            .name
+            .rsplit_once("/revisions/r-")
+            .and_then(|(b, n)| Some((b, n.parse::<u64>().ok()?)))
+        else {
+            return Ok(None);
+        };
+        for n in (number.saturating_sub(10)..number).rev().filter(|n| *n > 0) {
+            match self
+                .config
+                .get_revision()
+                .set_name(format!("{base}/revisions/r-{n}"))
+                .send()
+                .await
+            {
+                Ok(r) if r.state.name() == Some("APPLIED") => return Ok(Some(r)),
+                Ok(_) => {}
+                Err(e) if not_found(&e) => {}
+                Err(e) => return Err(gcp_error("reading an earlier revision", &e)),
+            }
+        }
+        Ok(None)
     }
 
     /// Deletes a layer's deployment (and what it created) and waits.
@@ -532,7 +612,39 @@ impl Gcp {
             )),
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) if not_found(&e) => Ok(()),
-            Ok(Err(e)) => Err(gcp_error(&format!("deleting deployment `{layer}`"), &e)),
+            Ok(Err(e)) => {
+                let mut all =
+                    vec![gcp_error(&format!("deleting deployment `{layer}`"), &e).message];
+                all.extend(self.failure_reasons(layer).await);
+                Err(Diagnostic::error(codes::STACK_FAILED, all.join("; ")))
+            }
+        }
+    }
+}
+
+fn value_text(v: Option<J>) -> String {
+    match v.unwrap_or(J::Null) {
+        J::String(s) => s,
+        other => other.to_string(),
+    }
+}
+
+/// Adds a deployment's input values and service account to its planned
+/// shape, so that a change to either is a change of the deployment.
+pub fn with_settings(
+    template: &mut J,
+    inputs: &BTreeMap<String, String>,
+    service_account: Option<&str>,
+) {
+    if let J::Object(m) = template {
+        if !inputs.is_empty() {
+            m.insert(
+                "Inputs".into(),
+                serde_json::to_value(inputs).unwrap_or(J::Null),
+            );
+        }
+        if let Some(sa) = service_account.filter(|s| !s.is_empty()) {
+            m.insert("ServiceAccount".into(), J::String(sa.to_string()));
         }
     }
 }

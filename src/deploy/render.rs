@@ -129,7 +129,7 @@ fn stack_changes(s: &super::plan::StackPlan, markdown: bool, out: &mut String) {
         field_diff(c, indent, markdown, out);
     }
     if !s.template_changes.is_empty() {
-        let _ = writeln!(out, "{lead}~ stack outputs and description");
+        let _ = writeln!(out, "{lead}~ stack outputs, inputs and settings");
         field_diff(&template_pseudo(s), indent, markdown, out);
     }
 }

@@ -382,6 +382,38 @@ async fn run_locked(
     }
 
     let destroying = matches!(mode, Mode::Destroy { .. });
+    let with_settings;
+    let desired = match &ctx.gcp {
+        Some(gcp) if !destroying => {
+            with_settings = with_deployment_settings(desired, gcp, &live, &stored);
+            &with_settings
+        }
+        _ => desired,
+    };
+    // A deployment being changed (by another run, or outside rel) or
+    // locked cannot be changed now.
+    if ctx.gcp.is_some() {
+        for (name, l) in &live {
+            if let Some(l) = l
+                && matches!(
+                    l.status.as_str(),
+                    "CREATING" | "UPDATING" | "DELETING" | "LOCKED"
+                )
+                && changing
+            {
+                return Err(Diagnostic::error(
+                    codes::PROVIDER_ERROR,
+                    format!(
+                        "deployment `{name}` is {}: it cannot be changed now",
+                        l.status
+                    ),
+                )
+                .with_help(
+                    "Wait for the change in progress (or unlock the deployment), then run again.",
+                ));
+            }
+        }
+    }
     let inputs: Vec<StackInput<'_>> = keys
         .iter()
         .map(|key| {
@@ -413,7 +445,7 @@ async fn run_locked(
         &random_hex(16),
     );
     drop(inputs);
-    if ctx.gcp.is_some() {
+    if desired.target == crate::emit::Target::Gcp {
         plan.target = "gcp".into();
     }
     if refresh && !destroying {
@@ -595,45 +627,80 @@ async fn run_locked(
 }
 
 /// A deployment's input values: `${rel-output:NAME}` is output NAME of
-/// the layers it depends on, as their states record it now.
+/// the layers it depends on, as `output(LAYER, NAME)` finds it; one not
+/// found is `Err(LAYER:NAME)`.
 fn deployment_inputs(
     d: &DesiredStack,
-    stored: &BTreeMap<String, Stored>,
-) -> Option<BTreeMap<String, String>> {
-    let inputs = d
+    output: &dyn Fn(&str, &str) -> Option<String>,
+) -> BTreeMap<String, Result<String, String>> {
+    let Some(inputs) = d
         .deployment
-        .as_ref()?
-        .pointer("/terraformBlueprint/inputValues")?
-        .as_object()?;
-    let mut out = BTreeMap::new();
-    for (k, v) in inputs {
-        let text = v
-            .get("inputValue")
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or_default();
-        let value = match text
-            .strip_prefix("${rel-output:")
-            .and_then(|t| t.strip_suffix('}'))
-        {
-            Some(output) => d
-                .depends_on
-                .iter()
-                .find_map(|dep| {
-                    stored
-                        .get(dep)?
-                        .state
-                        .stack
-                        .as_ref()?
-                        .outputs
-                        .get(output)
-                        .cloned()
-                })
-                .unwrap_or_default(),
-            None => text.to_string(),
-        };
-        out.insert(k.clone(), value);
+        .as_ref()
+        .and_then(|m| m.pointer("/terraformBlueprint/inputValues"))
+        .and_then(serde_json::Value::as_object)
+    else {
+        return BTreeMap::new();
+    };
+    inputs
+        .iter()
+        .map(|(k, v)| {
+            let text = v
+                .get("inputValue")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default();
+            let value = match text
+                .strip_prefix("${rel-output:")
+                .and_then(|t| t.strip_suffix('}'))
+            {
+                Some(name) => d
+                    .depends_on
+                    .iter()
+                    .find_map(|dep| output(dep, name))
+                    .ok_or_else(|| format!("{}:{name}", d.depends_on.join("|"))),
+                None => Ok(text.to_string()),
+            };
+            (k.clone(), value)
+        })
+        .collect()
+}
+
+/// GCP: each deployment's input values (the outputs of the layers it uses,
+/// as known now) and service account join its planned shape, so that a
+/// change to either is planned, shown and covered by saved plans.
+fn with_deployment_settings(
+    desired: &Desired,
+    gcp: &super::gcp::Gcp,
+    live: &BTreeMap<String, Option<LiveStack>>,
+    stored: &BTreeMap<String, Stored>,
+) -> Desired {
+    let known = |dep: &str, name: &str| -> Option<String> {
+        match live.get(dep) {
+            Some(l) => l.as_ref()?.outputs.get(name).cloned(),
+            None => stored
+                .get(dep)?
+                .state
+                .stack
+                .as_ref()?
+                .outputs
+                .get(name)
+                .cloned(),
+        }
+    };
+    let mut d = desired.clone();
+    let service_account = gcp.service_account_name();
+    for s in &mut d.stacks {
+        let inputs: BTreeMap<String, String> = deployment_inputs(s, &known)
+            .into_iter()
+            .map(|(k, v)| {
+                (
+                    k,
+                    v.unwrap_or_else(|src| format!("(known after apply: {src})")),
+                )
+            })
+            .collect();
+        super::gcp::with_settings(&mut s.template, &inputs, service_account.as_deref());
     }
-    Some(out)
+    d
 }
 
 /// The stacks' outputs as known before apply: live when refreshed, else
@@ -969,8 +1036,18 @@ async fn reconcile(
         let mut live = gcp.refresh(key).await?;
         while let Some(l) = &live
             && matches!(l.status.as_str(), "CREATING" | "UPDATING" | "DELETING")
-            && start.elapsed() < ctx.timeout
         {
+            if start.elapsed() >= ctx.timeout {
+                return Err(Diagnostic::error(
+                    codes::STACK_FAILED,
+                    format!(
+                        "deployment `{key}` is still {} after {}s; its interrupted change stays journalled",
+                        l.status,
+                        ctx.timeout.as_secs()
+                    ),
+                )
+                .with_help("Run apply again once the deployment has settled."));
+            }
             ctx.progress.step(
                 key,
                 &format!("waiting for the interrupted change: {}", l.status),
@@ -1144,11 +1221,19 @@ async fn execute(
                 }
                 let job = StackJob {
                     change_set: None,
-                    inputs: desired
-                        .stacks
-                        .iter()
-                        .find(|d| d.name == sp.name)
-                        .and_then(|d| deployment_inputs(d, stored)),
+                    inputs: desired.stacks.iter().find(|d| d.name == sp.name).map(|d| {
+                        let recorded = |dep: &str, name: &str| {
+                            stored
+                                .get(dep)?
+                                .state
+                                .stack
+                                .as_ref()?
+                                .outputs
+                                .get(name)
+                                .cloned()
+                        };
+                        deployment_inputs(d, &recorded)
+                    }),
                     ctx: ctx.clone(),
                     backend: backend.clone(),
                     environment: desired.environment.clone(),
@@ -1228,8 +1313,9 @@ async fn execute(
 struct StackJob {
     /// The change set this job created, once it exists.
     change_set: Option<String>,
-    /// A deployment's input values (GCP: outputs of the layers it uses).
-    inputs: Option<BTreeMap<String, String>>,
+    /// A deployment's input values (GCP: outputs of the layers it uses,
+    /// `Err(LAYER:NAME)` for one they do not have).
+    inputs: Option<BTreeMap<String, Result<String, String>>>,
     ctx: Arc<Context>,
     backend: Arc<Backend>,
     environment: String,
@@ -1403,7 +1489,21 @@ impl StackJob {
                 "no blueprint to apply",
             )),
             (_, Some(d)) => {
-                let inputs = self.inputs.clone().unwrap_or_default();
+                let mut inputs = BTreeMap::new();
+                for (k, v) in self.inputs.clone().unwrap_or_default() {
+                    match v {
+                        Ok(v) => {
+                            inputs.insert(k, v);
+                        }
+                        Err(src) => {
+                            return Err(Diagnostic::error(
+                                codes::STACK_FAILED,
+                                format!("input `{k}` of `{name}` needs output `{src}`, which the layer it comes from does not have"),
+                            )
+                            .with_help("Apply the layer it comes from first; a sensitive output cannot be passed on by rel."));
+                        }
+                    }
+                }
                 let metadata = d.deployment.clone().unwrap_or(serde_json::Value::Null);
                 let change = super::gcp::LayerChange {
                     layer: &name,

@@ -16,6 +16,26 @@ use crate::compile::{Address, Layer, Model, Provider, Resource, parse_address};
 use crate::diagnostic::Diagnostic;
 use crate::eval::value::{Piece, Symbol, Value};
 
+/// The Secret Manager secret a `secret(NAME)` reference names on GCP:
+/// `projects/P/secrets/S` as written, else NAME with the characters
+/// secret ids do not allow (`[A-Za-z0-9_-]`) replaced by `-`, in the
+/// deployment's project (`store/newrelic-license` → `store-newrelic-license`).
+/// Blueprints and apply (for manifests) use the same mapping.
+pub fn secret_id(name: &str) -> String {
+    if name.starts_with("projects/") {
+        return name.to_string();
+    }
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
 /// A Terraform name from an address: snake case, letters first.
 pub fn terraform_name(address: &Address) -> String {
     let mut parts = Vec::new();
@@ -266,7 +286,10 @@ pub fn emit(model: &Model) -> Result<Build, Vec<Diagnostic>> {
         layer_secrets.sort();
         layer_secrets.dedup();
         for secret in &layer_secrets {
-            data.insert(secret_data_name(secret), json!({ "secret": secret }));
+            data.insert(
+                secret_data_name(secret),
+                json!({ "secret": secret_id(secret) }),
+            );
         }
         if !data.is_empty() {
             config.insert(

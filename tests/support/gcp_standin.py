@@ -6,12 +6,17 @@ Credentials (an `authorized_user` file whose token_uri points here)
 exchange a refresh token at; API calls without that bearer token get 401.
 
 - Infrastructure Manager (config.googleapis.com/v1): deployments get,
-  create (`deploymentId`), patch, delete (`force`); revisions get;
+  create (`deploymentId`), patch (only the fields `updateMask` names),
+  delete (`force` needed once there are revisions); revisions get (a
+  failed revision carries Terraform's errors; the deployment and the
+  operation only say it failed); a deployment is CREATING or UPDATING
+  until its operation is read as done;
   long-running operations (each is not done on creation, and done on the
   first GET, with the Deployment as its response or a google.rpc.Status
   as its error).
-- Cloud Storage JSON API: multipart upload, and media download with the
-  x-goog-* headers and the crc32c and md5 hashes the client checks.
+- Cloud Storage JSON API: multipart upload (into an existing bucket:
+  `acme-blueprints`), and media download with the x-goog-* headers and
+  the crc32c and md5 hashes the client checks.
 - Resource Manager v3: projects get.
 - Secret Manager v1: access a secret version (`latest` or a number),
   with versions added through POST /_standin/secret.
@@ -45,6 +50,7 @@ DEPLOYMENTS = {}  # name -> deployment
 REVISIONS = {}  # name -> revision
 OPERATIONS = {}  # name -> {"op": ..., "response": ..., "failure": ...}
 SECRETS = {}  # (project, secret id) -> [value of version 1, 2, ...]
+BUCKETS = {"acme-blueprints"}
 STATE = {"op": 0, "fail": None, "calls": []}
 
 
@@ -65,7 +71,7 @@ def error(code, status, message):
     return code, {"error": {"code": code, "message": message, "status": status}}
 
 
-def operation(parent, verb, target, response=None, failure=None):
+def operation(parent, verb, target, response=None, failure=None, final=None):
     STATE["op"] += 1
     name = "%s/operations/operation-%d" % (parent, STATE["op"])
     op = {
@@ -79,12 +85,15 @@ def operation(parent, verb, target, response=None, failure=None):
         },
         "done": False,
     }
-    OPERATIONS[name] = {"op": op, "response": response, "failure": failure}
+    OPERATIONS[name] = {"op": op, "response": response, "failure": failure, "final": final, "target": target}
     return op
 
 
 def finished(name):
     entry = OPERATIONS[name]
+    if entry.get("final") and entry["target"] in DEPLOYMENTS:
+        DEPLOYMENTS[entry["target"]].update(entry["final"])
+        entry["final"] = None
     op = dict(entry["op"])
     op["done"] = True
     if entry["failure"]:
@@ -108,7 +117,7 @@ def blueprint_of(deployment):
         return None, "the blueprint at %s is not valid JSON: %s" % (source, e)
 
 
-def apply(parent, deployment_id, body, verb):
+def apply(parent, deployment_id, body, verb, update_mask=None):
     name = "%s/deployments/%s" % (parent, deployment_id)
     if not body.get("serviceAccount"):
         return error(400, "INVALID_ARGUMENT", "serviceAccount is required")
@@ -139,7 +148,16 @@ def apply(parent, deployment_id, body, verb):
         "terraformBlueprint": body.get("terraformBlueprint"),
         "serviceAccount": body.get("serviceAccount"),
     }
-    deployment = dict(body)
+    if previous and update_mask:
+        # Only the fields the mask names change.
+        fields = {"labels": "labels", "service_account": "serviceAccount", "terraform_blueprint": "terraformBlueprint"}
+        deployment = dict(previous)
+        for path in update_mask.split(","):
+            key = fields.get(path.strip(), path.strip())
+            if key in body:
+                deployment[key] = body[key]
+    else:
+        deployment = dict(body)
     deployment.update({
         "name": name,
         "createTime": previous.get("createTime", now()),
@@ -148,21 +166,25 @@ def apply(parent, deployment_id, body, verb):
         "lockState": "UNLOCKED",
     })
     if failed:
+        # Terraform's errors are on the revision; the deployment and the
+        # operation only say that it failed.
         tf_errors = [{"resourceAddress": failed[0], "httpResponseCode": 409, "errorDescription": failed[1]}]
         revision.update({"state": "FAILED", "stateDetail": "Apply failed", "errorCode": "APPLY_BUILD_RUN_FAILED",
                          "tfErrors": tf_errors, "errorLogs": "gs://standin-logs/%s" % revision_name})
-        deployment.update({"state": "FAILED", "stateDetail": "Revision %s failed" % revision_name,
-                           "errorCode": "REVISION_FAILED", "tfErrors": tf_errors})
-        failure = {"code": 9, "message": "Apply of %s failed: %s" % (revision_name, failed[1])}
+        final = {"state": "FAILED", "stateDetail": "Revision %s failed" % revision_name,
+                 "errorCode": "REVISION_FAILED", "tfErrors": []}
+        failure = {"code": 9, "message": "revision %s failed" % revision_name}
     else:
         outputs = {k: {"sensitive": bool(v.get("sensitive", False)), "value": "%s-%s" % (deployment_id, k)}
                    for k, v in (blueprint.get("output") or {}).items()}
         revision.update({"state": "APPLIED", "applyResults": {"content": "", "artifacts": "", "outputs": outputs}})
-        deployment.update({"state": "ACTIVE", "stateDetail": "", "errorCode": "ERROR_CODE_UNSPECIFIED", "tfErrors": []})
+        final = {"state": "ACTIVE", "stateDetail": "", "errorCode": "ERROR_CODE_UNSPECIFIED", "tfErrors": []}
         failure = None
     REVISIONS[revision_name] = revision
+    # In progress until the operation is read as done.
+    deployment.update({"state": "CREATING" if verb == "create" else "UPDATING"})
     DEPLOYMENTS[name] = deployment
-    return 200, operation(parent, verb, name, response=deployment, failure=failure)
+    return 200, operation(parent, verb, name, response=deployment, failure=failure, final=final)
 
 
 def multipart(body, content_type):
@@ -231,6 +253,8 @@ class Handler(BaseHTTPRequestHandler):
             # Cloud Storage.
             if path.startswith("/upload/storage/v1/b/") and method == "POST":
                 bucket = path.split("/")[5]
+                if bucket not in BUCKETS:
+                    return self.reply(*error(404, "NOT_FOUND", "The specified bucket does not exist."))
                 parts = multipart(raw, self.headers.get("Content-Type", ""))
                 if len(parts) != 2 or query.get("uploadType") != "multipart":
                     return self.reply(*error(400, "INVALID_ARGUMENT", "expected a multipart upload"))
@@ -304,10 +328,12 @@ class Handler(BaseHTTPRequestHandler):
                     if method == "PATCH":
                         if name not in DEPLOYMENTS:
                             return self.reply(*error(404, "NOT_FOUND", "Resource '%s' was not found" % name))
-                        return self.reply(*apply(parent, bits[5], body, "update"))
+                        return self.reply(*apply(parent, bits[5], body, "update", query.get("updateMask")))
                     if method == "DELETE":
                         if name not in DEPLOYMENTS:
                             return self.reply(*error(404, "NOT_FOUND", "Resource '%s' was not found" % name))
+                        if query.get("force") != "true" and DEPLOYMENTS[name].get("latestRevision"):
+                            return self.reply(*error(400, "FAILED_PRECONDITION", "deployment %s has revisions: delete it with force" % name))
                         gone = DEPLOYMENTS.pop(name)
                         gone["state"] = "DELETED"
                         return self.reply(200, operation(parent, "delete", name, response=gone))
