@@ -1029,47 +1029,73 @@ async fn reconcile(
         .clone()
         .expect("called for a state in flight");
     ctx.progress.step(key, "recovering an interrupted change");
-    if let Some(gcp) = &ctx.gcp {
-        // An operation still running is waited for; then the deployment
-        // is recorded as it is.
-        let start = tokio::time::Instant::now();
-        let mut live = gcp.refresh(key).await?;
-        while let Some(l) = &live
-            && matches!(l.status.as_str(), "CREATING" | "UPDATING" | "DELETING")
-        {
-            if start.elapsed() >= ctx.timeout {
-                return Err(Diagnostic::error(
-                    codes::STACK_FAILED,
-                    format!(
-                        "deployment `{key}` is still {} after {}s; its interrupted change stays journalled",
-                        l.status,
-                        ctx.timeout.as_secs()
-                    ),
-                )
-                .with_help("Run apply again once the deployment has settled."));
-            }
-            ctx.progress.step(
-                key,
-                &format!("waiting for the interrupted change: {}", l.status),
-            );
-            tokio::time::sleep(Duration::from_secs(2)).await;
-            live = gcp.refresh(key).await?;
+    let (live, what) = match &ctx.gcp {
+        Some(gcp) => (settle_deployment(ctx, gcp, key).await?, "deployment"),
+        None => (settle_stack(ctx, key, &flight).await?, "stack"),
+    };
+    let mut next = stored.state.clone();
+    next.in_flight = None;
+    next.serial += 1;
+    let d = desired.stacks.iter().find(|d| d.name == key);
+    next.stack = live
+        .as_ref()
+        .map(|l| record(key, l, d, stored.state.stack.as_ref(), &stored.state.salt));
+    let written = backend.write(key, &stored, &next).await?;
+    ctx.progress.note(&format!(
+        "recovered the interrupted {} of `{key}` (started {}): the {what} is {}",
+        match flight.operation {
+            Operation::Create => "create",
+            Operation::Update => "update",
+            Operation::Delete => "delete",
+        },
+        flight.started,
+        live.as_ref().map_or("gone", |l| l.status.as_str())
+    ));
+    Ok(written)
+}
+
+/// An interrupted deployment change: waited for (at most `--timeout`,
+/// else an error that keeps the journal); the deployment as it is.
+async fn settle_deployment(
+    ctx: &Context,
+    gcp: &super::gcp::Gcp,
+    key: &str,
+) -> Result<Option<LiveStack>, Diagnostic> {
+    let start = tokio::time::Instant::now();
+    let mut live = gcp.refresh(key).await?;
+    while let Some(l) = &live
+        && matches!(l.status.as_str(), "CREATING" | "UPDATING" | "DELETING")
+    {
+        if start.elapsed() >= ctx.timeout {
+            return Err(Diagnostic::error(
+                codes::STACK_FAILED,
+                format!(
+                    "deployment `{key}` is still {} after {}s; its interrupted change stays journalled",
+                    l.status,
+                    ctx.timeout.as_secs()
+                ),
+            )
+            .with_help("Run apply again once the deployment has settled."));
         }
-        let mut next = stored.state.clone();
-        next.in_flight = None;
-        next.serial += 1;
-        let d = desired.stacks.iter().find(|d| d.name == key);
-        next.stack = live
-            .as_ref()
-            .map(|l| record(key, l, d, stored.state.stack.as_ref(), &stored.state.salt));
-        let written = backend.write(key, &stored, &next).await?;
-        ctx.progress.note(&format!(
-            "recovered the interrupted change of `{key}` (started {}): the deployment is {}",
-            flight.started,
-            live.as_ref().map_or("gone", |l| l.status.as_str())
-        ));
-        return Ok(written);
+        ctx.progress.step(
+            key,
+            &format!("waiting for the interrupted change: {}", l.status),
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        live = gcp.refresh(key).await?;
     }
+    Ok(live)
+}
+
+/// An interrupted stack change: a change set never executed deleted
+/// (also one the journal does not name), a change in progress waited
+/// for, an empty stack from a create never executed deleted; the stack
+/// as it is.
+async fn settle_stack(
+    ctx: &Context,
+    key: &str,
+    flight: &InFlight,
+) -> Result<Option<LiveStack>, Diagnostic> {
     let client = client(ctx);
     if let Some(cs) = &flight.change_set_id
         && aws::change_set_execution(client, cs).await?.as_deref() == Some("AVAILABLE")
@@ -1098,26 +1124,7 @@ async fn reconcile(
             aws::wait_stack(client, &live.stack_id, ctx.timeout, &mut |_| {}).await?;
         }
     }
-    let live = aws::refresh(client, key).await?;
-    let mut next = stored.state.clone();
-    next.in_flight = None;
-    next.serial += 1;
-    let d = desired.stacks.iter().find(|d| d.name == key);
-    next.stack = live
-        .as_ref()
-        .map(|l| record(key, l, d, stored.state.stack.as_ref(), &stored.state.salt));
-    let written = backend.write(key, &stored, &next).await?;
-    ctx.progress.note(&format!(
-        "recovered the interrupted {} of `{key}` (started {}): the stack is {}",
-        match flight.operation {
-            Operation::Create => "create",
-            Operation::Update => "update",
-            Operation::Delete => "delete",
-        },
-        flight.started,
-        live.as_ref().map_or("gone", |l| l.status.as_str())
-    ));
-    Ok(written)
+    aws::refresh(client, key).await
 }
 
 /// Runs the stacks' changes in dependency order (reverse for destroy),
