@@ -96,7 +96,7 @@ impl Project {
         .args(project)
         .args(["--gcp-location", "europe-west1"])
         .args(account)
-        .args(["--blueprint-bucket", "gs://acme-blueprints/rel"])
+        .args(default("--blueprint-bucket", "gs://acme-blueprints/rel"))
         .args(["--gcp-endpoint", &self.gcp.endpoint()])
         .args([
             "--kubeconfig",
@@ -189,6 +189,13 @@ fn deployments_are_created_planned_updated_and_destroyed() {
     // Read back from the service: nothing to do.
     p.rel("plan", &[]).expect(0);
 
+    // A setting made outside rel, which an update must keep.
+    let env_name = "projects/acme-shop-prod/locations/europe-west1/deployments/rel-env-pr-main";
+    p.gcp.request(
+        "POST",
+        "/_standin/set",
+        &serde_json::json!({"name": env_name, "fields": {"workerPool": "projects/acme-shop-prod/locations/europe-west1/workerPools/private"}}),
+    );
     // A changed property: one field, one deployment updated, a new revision.
     let plan = p
         .rel("plan", &["--json", "--set", "data_class=NEARLINE"])
@@ -211,6 +218,10 @@ fn deployments_are_created_planned_updated_and_destroyed() {
             .as_str()
             .unwrap()
             .ends_with("/revisions/r-2"),
+        "{env:#}"
+    );
+    assert_eq!(
+        env["workerPool"], "projects/acme-shop-prod/locations/europe-west1/workerPools/private",
         "{env:#}"
     );
     p.rel("plan", &["--set", "data_class=NEARLINE"]).expect(0);
@@ -288,6 +299,33 @@ fn a_failed_deployment_reports_the_service_errors_and_stops_the_cluster_stage() 
         .request("POST", "/_standin/fail", &serde_json::json!({}));
     p.rel("apply", &["--auto-approve"]).expect(0);
     p.rel("plan", &[]).expect(0);
+}
+
+#[test]
+fn a_missing_blueprint_bucket_stops_before_any_deployment_changes() {
+    let p = Project::new("bucket");
+    let failed = p
+        .rel(
+            "apply",
+            &[
+                "--auto-approve",
+                "--blueprint-bucket",
+                "gs://no-such-bucket/rel",
+            ],
+        )
+        .expect(1);
+    assert!(
+        failed.stderr.contains("uploading the blueprint"),
+        "{}",
+        failed.stderr
+    );
+    assert!(
+        failed.stderr.contains("bucket does not exist"),
+        "{}",
+        failed.stderr
+    );
+    assert_eq!(p.gcp.dump()["deployments"], serde_json::json!({}));
+    assert!(p.kube.objects().is_empty());
 }
 
 #[test]

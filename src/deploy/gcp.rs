@@ -66,6 +66,8 @@ pub struct Gcp {
     service_account: Option<String>,
     /// The project's labels, once checked.
     labels: std::sync::OnceLock<BTreeMap<String, String>>,
+    /// Blueprints uploaded by this run.
+    uploaded: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 fn gcp_error(what: &str, e: &google_cloud_gax::error::Error) -> Diagnostic {
@@ -169,6 +171,7 @@ impl Gcp {
             bucket,
             service_account: options.service_account.clone(),
             labels: std::sync::OnceLock::new(),
+            uploaded: std::sync::Mutex::new(std::collections::BTreeSet::new()),
         })
     }
 
@@ -377,8 +380,14 @@ impl Gcp {
         Ok(String::from_utf8(bytes).ok())
     }
 
-    /// Uploads a layer's blueprint, content-addressed; its folder URI.
-    async fn upload(&self, layer: &str, sha256: &str, text: &str) -> Result<String, Diagnostic> {
+    /// Uploads a layer's blueprint, content-addressed, once per run; its
+    /// folder URI.
+    pub async fn upload(
+        &self,
+        layer: &str,
+        sha256: &str,
+        text: &str,
+    ) -> Result<String, Diagnostic> {
         let (bucket, prefix) = self.bucket.clone().ok_or_else(|| {
             Diagnostic::error(
                 codes::BACKEND_INVALID,
@@ -391,6 +400,15 @@ impl Gcp {
         } else {
             format!("{prefix}/{layer}/{sha256}")
         };
+        let uri = format!("gs://{bucket}/{folder}");
+        if self
+            .uploaded
+            .lock()
+            .map(|u| u.contains(&uri))
+            .unwrap_or(false)
+        {
+            return Ok(uri);
+        }
         self.storage
             .write_object(
                 format!("projects/_/buckets/{bucket}"),
@@ -400,7 +418,10 @@ impl Gcp {
             .send_buffered()
             .await
             .map_err(|e| gcp_error(&format!("uploading the blueprint of `{layer}`"), &e))?;
-        Ok(format!("gs://{bucket}/{folder}"))
+        if let Ok(mut u) = self.uploaded.lock() {
+            u.insert(uri.clone());
+        }
+        Ok(uri)
     }
 
     /// Creates or updates a layer's deployment and waits for it; returns the

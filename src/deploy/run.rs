@@ -524,6 +524,22 @@ async fn run_locked(
         }
     }
 
+    // GCP: every blueprint to deploy is uploaded before any deployment
+    // changes, so a missing bucket or permission stops the run early.
+    if let Some(gcp) = &ctx.gcp
+        && !destroying
+    {
+        for sp in plan
+            .stacks
+            .iter()
+            .filter(|s| matches!(s.action, Action::Create | Action::Update | Action::Replace))
+        {
+            if let Some(d) = desired.stacks.iter().find(|d| d.name == sp.name) {
+                ctx.progress.step(&sp.name, "uploading the blueprint");
+                gcp.upload(&sp.name, &d.sha256, &d.text).await?;
+            }
+        }
+    }
     follow_live(backend, held, desired, &plan, &live, &mut stored).await?;
     // The objects go whenever they change, and whenever a stack changes:
     // an output they use may change with it.

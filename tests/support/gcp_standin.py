@@ -238,6 +238,11 @@ class Handler(BaseHTTPRequestHandler):
                     b = json.loads(raw or b"{}")
                     SECRETS.setdefault((b["project"], b["secret"]), []).append(b["value"])
                     return self.reply(200, {})
+                if path == "/_standin/set":
+                    # Changes a deployment as another client would: {"name", "fields"}.
+                    b = json.loads(raw or b"{}")
+                    DEPLOYMENTS[b["name"]].update(b["fields"])
+                    return self.reply(200, {})
                 if path == "/_standin/deployments":
                     return self.reply(200, {"deployments": DEPLOYMENTS, "revisions": REVISIONS,
                                             "objects": sorted("gs://%s/%s" % k for k in OBJECTS)})
