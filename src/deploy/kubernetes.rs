@@ -487,8 +487,13 @@ pub struct Filled {
     /// or None for a value written in the template (a Secret's literal data).
     pub sensitive: BTreeMap<String, Option<String>>,
     pub unknown: BTreeSet<String>,
-    /// Paths the recorded configuration holds as secret hashes.
-    pub hashed: BTreeSet<String>,
+}
+
+/// What one comparison needs besides the two objects: the desired object's
+/// marks, and the paths its record holds as secret hashes.
+struct Cmp<'a> {
+    filled: &'a Filled,
+    hashed: BTreeSet<String>,
 }
 
 const UNKNOWN_MARK: &str = "(known after apply: ";
@@ -659,7 +664,6 @@ pub fn fill(object: &DesiredObject, values: &Values<'_>) -> Result<Filled, Diagn
         manifest,
         sensitive: marks.0,
         unknown: marks.1,
-        hashed: BTreeSet::new(),
     })
 }
 
@@ -766,13 +770,14 @@ fn values_equal(a: &J, b: &J, path: &str) -> bool {
     }
 }
 
-fn change(path: &str, before: Option<&J>, after: Option<&J>, filled: &Filled) -> FieldChange {
+fn change(path: &str, before: Option<&J>, after: Option<&J>, cx: &Cmp<'_>) -> FieldChange {
+    let filled = cx.filled;
     let secret_data = filled.key.kind == "Secret"
         && ["data", "stringData"]
             .iter()
             .any(|p| path == *p || path.starts_with(&format!("{p}.")));
     let sensitive =
-        is_under(filled.sensitive.keys(), path) || secret_data || is_under(&filled.hashed, path);
+        is_under(filled.sensitive.keys(), path) || secret_data || is_under(&cx.hashed, path);
     let hide = |v: Option<&J>| v.map(|_| J::String("(sensitive)".into()));
     FieldChange {
         path: path.to_string(),
@@ -818,33 +823,33 @@ fn compare(
     desired: &J,
     live: Option<&J>,
     path: &mut String,
-    filled: &Filled,
+    cx: &Cmp<'_>,
     out: &mut Vec<FieldChange>,
 ) {
     let Some(live) = live else {
-        out.push(change(path, None, Some(desired), filled));
+        out.push(change(path, None, Some(desired), cx));
         return;
     };
     match (desired, live) {
         (J::Object(d), J::Object(l)) => {
             for (k, dv) in d {
                 let len = push_key(path, k);
-                compare(dv, l.get(k), path, filled, out);
+                compare(dv, l.get(k), path, cx, out);
                 path.truncate(len);
             }
         }
         (J::Array(d), J::Array(l)) if d.len() == l.len() && d.iter().any(|v| v.is_object()) => {
             for (i, (dv, lv)) in d.iter().zip(l).enumerate() {
                 let len = push_index(path, i);
-                compare(dv, Some(lv), path, filled, out);
+                compare(dv, Some(lv), path, cx, out);
                 path.truncate(len);
             }
         }
         (J::Array(d), J::Array(l))
             if d.len() == l.len() && d.iter().zip(l).all(|(a, b)| values_equal(a, b, path)) => {}
         _ => {
-            if is_under(&filled.unknown, path) || !values_equal(desired, live, path) {
-                out.push(change(path, Some(live), Some(desired), filled));
+            if is_under(&cx.filled.unknown, path) || !values_equal(desired, live, path) {
+                out.push(change(path, Some(live), Some(desired), cx));
             }
         }
     }
@@ -858,7 +863,7 @@ fn removed(
     desired: &J,
     live: &J,
     path: &mut String,
-    filled: &Filled,
+    cx: &Cmp<'_>,
     out: &mut Vec<FieldChange>,
 ) {
     let (Some(d), J::Object(m)) = (desired.as_object(), owned) else {
@@ -883,7 +888,7 @@ fn removed(
         match (d.get(name), sub) {
             (None, _) => {
                 if !out.iter().any(|c| c.path == *path) {
-                    out.push(change(path, Some(lv), None, filled));
+                    out.push(change(path, Some(lv), None, cx));
                 }
             }
             (Some(J::Array(da)), J::Array(oa)) if da.len() == oa.len() => {
@@ -891,12 +896,12 @@ fn removed(
                 if let J::Array(la) = lv {
                     for (i, ((dv, ov), lv)) in da.iter().zip(oa).zip(la).enumerate() {
                         let l2 = push_index(path, i);
-                        removed(ov, dv, lv, path, filled, out);
+                        removed(ov, dv, lv, path, cx, out);
                         path.truncate(l2);
                     }
                 }
             }
-            (Some(dv), sub) => removed(sub, dv, lv, path, filled, out),
+            (Some(dv), sub) => removed(sub, dv, lv, path, cx, out),
         }
         path.truncate(len);
     }
@@ -934,21 +939,12 @@ pub fn object_change(
     recorded: Option<&ObjectRecord>,
     salt: &str,
 ) -> ResourceChange {
-    // Paths the record holds as secret hashes are sensitive too (a copy
-    // of the object only when there are any).
+    // Paths the record holds as secret hashes are sensitive too.
     let mut hashed = BTreeSet::new();
     if let Some(r) = recorded {
         hashed_paths(&r.applied, "", &mut hashed);
     }
-    let with_hashed;
-    let filled = if hashed.is_empty() {
-        filled
-    } else {
-        let mut f = filled.clone();
-        f.hashed = hashed;
-        with_hashed = f;
-        &with_hashed
-    };
+    let cx = Cmp { filled, hashed };
     let mut fields = Vec::new();
     let action = match live {
         None => {
@@ -957,22 +953,15 @@ pub fn object_change(
                 if matches!(k.as_str(), "apiVersion" | "kind") {
                     continue;
                 }
-                fields.push(change(k, None, Some(v), filled));
+                fields.push(change(k, None, Some(v), &cx));
             }
             Action::Create
         }
         Some(live) => {
             let mut path = String::with_capacity(128);
-            compare(&filled.manifest, Some(live), &mut path, filled, &mut fields);
+            compare(&filled.manifest, Some(live), &mut path, &cx, &mut fields);
             if let Some(owned) = owned_fields(live) {
-                removed(
-                    owned,
-                    &filled.manifest,
-                    live,
-                    &mut path,
-                    filled,
-                    &mut fields,
-                );
+                removed(owned, &filled.manifest, live, &mut path, &cx, &mut fields);
             }
             if let Some(r) = recorded {
                 removed(
@@ -980,7 +969,7 @@ pub fn object_change(
                     &filled.manifest,
                     live,
                     &mut path,
-                    filled,
+                    &cx,
                     &mut fields,
                 );
             }
@@ -1115,7 +1104,7 @@ pub async fn orphans(
             .map(str::to_string);
         if let Some(Some(was)) = recorded.get(&key)
             && uid.as_ref() != Some(was)
-            && !has_rel_apply(&live)
+            && owned_fields(&live).is_none()
         {
             warnings.push(format!(
                 "{} was replaced by someone else since rel applied it: not pruned",
@@ -1127,11 +1116,6 @@ pub async fn orphans(
     }
     out.sort_by_key(|(k, _)| (std::cmp::Reverse(rank(&k.kind)), k.clone()));
     Ok(out)
-}
-
-/// Whether rel's field manager applied (part of) a live object.
-fn has_rel_apply(live: &J) -> bool {
-    owned_fields(live).is_some()
 }
 
 /// Apply order of kinds: the order manifests are written in.

@@ -382,10 +382,13 @@ async fn run_locked(
     }
 
     let destroying = matches!(mode, Mode::Destroy { .. });
+    // The stacks' outputs as known now: inputs of GCP deployments, and
+    // values of the Kubernetes objects.
+    let outputs = outputs_known(desired, &live, &stored, refresh);
     let with_settings;
     let desired = match &ctx.gcp {
         Some(gcp) if !destroying => {
-            with_settings = with_deployment_settings(desired, gcp, &live, &stored);
+            with_settings = with_deployment_settings(desired, gcp, &outputs);
             &with_settings
         }
         _ => desired,
@@ -460,7 +463,6 @@ async fn run_locked(
             validation_records(ctx, desired, &refreshed, &mut plan.warnings).await;
     }
     // The Kubernetes objects, with the stacks' outputs as known now.
-    let outputs = outputs_known(desired, &live, &stored, refresh);
     let env_state = &stored[&env].state;
     let mut warnings = std::mem::take(&mut plan.warnings);
     let stage = cluster::Stage::prepare(
@@ -547,23 +549,20 @@ async fn run_locked(
         k.action != Action::NoOp || plan.stacks.iter().any(|s| s.action != Action::NoOp)
     });
     let mut results = Vec::new();
-    // Destroy: the objects go before the stacks whose outputs they use.
-    if destroying && kube_changes {
-        let (r, e) = stage.destroy(ctx, desired).await;
-        ctx.progress.finish(&r.name, &r.outcome);
-        results.push(r);
-        if let Some(e) = e {
-            return Ok(Outcome {
-                plan,
-                results,
-                declined: false,
-                error: Some(e),
-                validation_records: Vec::new(),
-            });
+    // Destroy: the objects go before the stacks whose outputs they use,
+    // and then their record (also when they were gone already).
+    if destroying && plan.kubernetes.is_some() {
+        if kube_changes {
+            let (r, e) = stage.destroy(ctx, desired).await;
+            ctx.progress.finish(&r.name, &r.outcome);
+            results.push(r);
+            if let Some(e) = e {
+                let mut o = outcome(plan);
+                o.results = results;
+                o.error = Some(e);
+                return Ok(o);
+            }
         }
-        record_objects(backend, &mut stored, &env, &desired.environment, None).await?;
-    } else if destroying && plan.kubernetes.is_some() {
-        // Recorded objects already gone: the record goes too.
         record_objects(backend, &mut stored, &env, &desired.environment, None).await?;
     }
     let (stack_results, mut error) = execute(
@@ -594,15 +593,9 @@ async fn run_locked(
             results.push(r);
         } else {
             let outputs = outputs_recorded(desired, &stored);
-            let env_state = match stored.get(&env) {
-                Some(s) => s.state.clone(),
-                None => backend
-                    .read(&env)
-                    .await?
-                    .map(|s| s.state)
-                    .unwrap_or_else(|| State::new(&super::layer_of(&env, &desired.environment))),
-            };
-            let (record, r, e) = stage.apply(ctx, desired, &outputs, &env_state).await;
+            let env_state = env_stored(backend, &mut stored, &env, &desired.environment).await?;
+            let (record, r, e) = stage.apply(ctx, desired, &outputs, &env_state.state).await;
+            stored.insert(env.clone(), env_state);
             ctx.progress.finish(&r.name, &r.outcome);
             results.push(r);
             if let Err(w) =
@@ -643,11 +636,11 @@ async fn run_locked(
 }
 
 /// A deployment's input values: `${rel-output:NAME}` is output NAME of
-/// the layers it depends on, as `output(LAYER, NAME)` finds it; one not
-/// found is `Err(LAYER:NAME)`.
+/// the layers it depends on, as `outputs` has it; one not found is
+/// `Err(LAYER:NAME)`.
 fn deployment_inputs(
     d: &DesiredStack,
-    output: &dyn Fn(&str, &str) -> Option<String>,
+    outputs: &cluster::Outputs,
 ) -> BTreeMap<String, Result<String, String>> {
     let Some(inputs) = d
         .deployment
@@ -671,7 +664,7 @@ fn deployment_inputs(
                 Some(name) => d
                     .depends_on
                     .iter()
-                    .find_map(|dep| output(dep, name))
+                    .find_map(|dep| outputs.get(dep)?.get(name).cloned())
                     .ok_or_else(|| format!("{}:{name}", d.depends_on.join("|"))),
                 None => Ok(text.to_string()),
             };
@@ -686,26 +679,12 @@ fn deployment_inputs(
 fn with_deployment_settings(
     desired: &Desired,
     gcp: &super::gcp::Gcp,
-    live: &BTreeMap<String, Option<LiveStack>>,
-    stored: &BTreeMap<String, Stored>,
+    outputs: &cluster::Outputs,
 ) -> Desired {
-    let known = |dep: &str, name: &str| -> Option<String> {
-        match live.get(dep) {
-            Some(l) => l.as_ref()?.outputs.get(name).cloned(),
-            None => stored
-                .get(dep)?
-                .state
-                .stack
-                .as_ref()?
-                .outputs
-                .get(name)
-                .cloned(),
-        }
-    };
     let mut d = desired.clone();
     let service_account = gcp.service_account_name();
     for s in &mut d.stacks {
-        let inputs: BTreeMap<String, String> = deployment_inputs(s, &known)
+        let inputs: BTreeMap<String, String> = deployment_inputs(s, outputs)
             .into_iter()
             .map(|(k, v)| {
                 (
@@ -753,6 +732,23 @@ fn outputs_recorded(desired: &Desired, stored: &BTreeMap<String, Stored>) -> clu
         .collect()
 }
 
+/// The environment's state, taken out of `stored` (read again if a
+/// stack's job did not hand it back; new if there is none).
+async fn env_stored(
+    backend: &Backend,
+    stored: &mut BTreeMap<String, Stored>,
+    env: &str,
+    environment: &str,
+) -> Result<Stored, Diagnostic> {
+    Ok(match stored.remove(env) {
+        Some(s) => s,
+        None => backend
+            .read(env)
+            .await?
+            .unwrap_or_else(|| Stored::new(State::new(&super::layer_of(env, environment)))),
+    })
+}
+
 /// Writes the environment's Kubernetes record, if it changed.
 async fn record_objects(
     backend: &Backend,
@@ -761,13 +757,7 @@ async fn record_objects(
     environment: &str,
     record: Option<KubeRecord>,
 ) -> Result<(), Diagnostic> {
-    let current = match stored.remove(env) {
-        Some(s) => s,
-        None => backend
-            .read(env)
-            .await?
-            .unwrap_or_else(|| Stored::new(State::new(&super::layer_of(env, environment)))),
-    };
+    let current = env_stored(backend, stored, env, environment).await?;
     if current.state.kubernetes == record {
         stored.insert(env.to_string(), current);
         return Ok(());
@@ -1244,19 +1234,11 @@ async fn execute(
                 }
                 let job = StackJob {
                     change_set: None,
-                    inputs: desired.stacks.iter().find(|d| d.name == sp.name).map(|d| {
-                        let recorded = |dep: &str, name: &str| {
-                            stored
-                                .get(dep)?
-                                .state
-                                .stack
-                                .as_ref()?
-                                .outputs
-                                .get(name)
-                                .cloned()
-                        };
-                        deployment_inputs(d, &recorded)
-                    }),
+                    inputs: desired
+                        .stacks
+                        .iter()
+                        .find(|d| d.name == sp.name)
+                        .map(|d| deployment_inputs(d, &outputs_recorded(desired, stored))),
                     ctx: ctx.clone(),
                     backend: backend.clone(),
                     environment: desired.environment.clone(),

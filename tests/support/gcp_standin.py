@@ -33,14 +33,14 @@ locking, previews, state import or export, or resumable uploads.
 Usage: python3 gcp_standin.py --port PORT
 """
 
-import argparse
 import base64
 import datetime
 import hashlib
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlparse
+
+from loopback import JsonHandler, serve
 
 TOKEN = "standin-access-token"
 LOCK = threading.Lock()
@@ -197,21 +197,9 @@ def multipart(body, content_type):
     return decoded
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
-    def reply(self, code, body, headers=None, raw=None):
-        data = raw if raw is not None else json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/octet-stream" if raw is not None else "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
+class Handler(JsonHandler):
+    def internal_error(self, e):
+        return error(500, "INTERNAL", "stand-in error: %r" % e)
 
     def handle_any(self, method):
         url = urlparse(self.path)
@@ -348,21 +336,6 @@ class Handler(BaseHTTPRequestHandler):
                     return self.reply(200, REVISIONS[name])
             return self.reply(*error(404, "NOT_FOUND", "%s %s is not served here" % (method, path)))
 
-    def read_body(self):
-        """The request body, with or without chunked transfer encoding."""
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            out = b""
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return out
-                out += self.rfile.read(size)
-                self.rfile.readline()
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n else b""
-
     def hashes(self, data):
         crc = base64.b64encode(crc32c(data).to_bytes(4, "big")).decode()
         md5 = base64.b64encode(hashlib.md5(data).digest()).decode()
@@ -376,33 +349,6 @@ class Handler(BaseHTTPRequestHandler):
                 "storageClass": "STANDARD", "timeCreated": now(), "updated": now(),
                 "contentType": "application/octet-stream"}
 
-    def guarded(self, method):
-        try:
-            self.handle_any(method)
-        except Exception as e:  # a bug here must fail the test loudly, not hang it
-            self.reply(*error(500, "INTERNAL", "stand-in error: %r" % e))
-
-    def do_GET(self):
-        self.guarded("GET")
-
-    def do_POST(self):
-        self.guarded("POST")
-
-    def do_PATCH(self):
-        self.guarded("PATCH")
-
-    def do_DELETE(self):
-        self.guarded("DELETE")
-
-
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, required=True)
-    args = parser.parse_args()
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    server.daemon_threads = True
-    server.serve_forever()
-
 
 if __name__ == "__main__":
-    main()
+    serve(Handler)

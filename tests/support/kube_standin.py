@@ -22,14 +22,14 @@ contains the --unready-image text).
 Usage: python3 kube_standin.py --port PORT [--unready-image TEXT]
 """
 
-import argparse
 import copy
 import datetime
 import json
 import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
+
+from loopback import JsonHandler, serve
 
 # group/version -> [(plural, kind, namespaced)]
 RESOURCES = {
@@ -231,33 +231,22 @@ def workload_status(kind, obj):
         generation = obj["metadata"]["generation"]
         n = spec.get("replicas", 1)
         if kind == "Deployment":
-            if unready:
-                obj["status"] = {
-                    "observedGeneration": generation,
-                    "replicas": n,
-                    "updatedReplicas": n,
-                    "unavailableReplicas": n,
-                    "conditions": [
-                        {"type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable",
-                         "message": "Deployment does not have minimum availability."},
-                        {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
-                         "message": 'ReplicaSet "%s-7d4b9c" has timed out progressing.' % obj["metadata"]["name"]},
-                    ],
-                }
-            else:
-                obj["status"] = {
-                    "observedGeneration": generation,
-                    "replicas": n,
-                    "updatedReplicas": n,
-                    "readyReplicas": n,
-                    "availableReplicas": n,
-                    "conditions": [
-                        {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable",
-                         "message": "Deployment has minimum availability."},
-                        {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable",
-                         "message": 'ReplicaSet "%s-7d4b9c" has successfully progressed.' % obj["metadata"]["name"]},
-                    ],
-                }
+            ready = not unready
+            name = obj["metadata"]["name"]
+            counts = {"readyReplicas": n, "availableReplicas": n} if ready else {"unavailableReplicas": n}
+            obj["status"] = dict(
+                {"observedGeneration": generation, "replicas": n, "updatedReplicas": n},
+                **counts,
+                conditions=[
+                    {"type": "Available", "status": str(ready),
+                     "reason": "MinimumReplicasAvailable" if ready else "MinimumReplicasUnavailable",
+                     "message": "Deployment %s minimum availability." % ("has" if ready else "does not have")},
+                    {"type": "Progressing", "status": str(ready),
+                     "reason": "NewReplicaSetAvailable" if ready else "ProgressDeadlineExceeded",
+                     "message": 'ReplicaSet "%s-7d4b9c" has %s.' % (
+                         name, "successfully progressed" if ready else "timed out progressing")},
+                ],
+            )
         elif kind == "StatefulSet":
             ready = 0 if unready else n
             obj["status"] = {"observedGeneration": generation, "replicas": n, "updatedReplicas": n,
@@ -455,23 +444,16 @@ def merge_patch(loc, body, manager):
     return 200, obj
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(JsonHandler):
+    @staticmethod
+    def configure(args):
+        STATE["unready"] = args.unready_image
 
-    def log_message(self, *args):
-        pass
-
-    def reply(self, code, body):
-        data = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+    def internal_error(self, e):
+        return status(500, "InternalError", "stand-in error: %r" % e)
 
     def body(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(n) if n else b""
+        raw = self.read_body()
         return json.loads(raw) if raw.strip() else {}
 
     def handle_any(self, method):
@@ -532,35 +514,6 @@ class Handler(BaseHTTPRequestHandler):
                 return self.reply(*status(415, "UnsupportedMediaType", "unsupported patch type %s" % content_type))
             return self.reply(*status(405, "MethodNotAllowed", "method not served"))
 
-    def guarded(self, method):
-        try:
-            self.handle_any(method)
-        except Exception as e:  # a bug here must fail the test loudly, not hang it
-            self.reply(*status(500, "InternalError", "stand-in error: %r" % e))
-
-    def do_GET(self):
-        self.guarded("GET")
-
-    def do_PATCH(self):
-        self.guarded("PATCH")
-
-    def do_DELETE(self):
-        self.guarded("DELETE")
-
-    def do_POST(self):
-        self.guarded("POST")
-
-
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--unready-image", default=None)
-    args = parser.parse_args()
-    STATE["unready"] = args.unready_image
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    server.daemon_threads = True
-    server.serve_forever()
-
 
 if __name__ == "__main__":
-    main()
+    serve(Handler, [("--unready-image", None)])

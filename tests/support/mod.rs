@@ -428,48 +428,23 @@ pub fn expectations(text: &str) -> Vec<Expectation> {
     out
 }
 
-/// A moto server on a free loopback port, stopped when dropped.
+/// A moto server on a free loopback port, stopped when dropped: moto's
+/// own server, with stack outputs computed when a change set executes
+/// (see `tests/support/moto_server.py`).
 pub struct Moto {
-    child: std::process::Child,
+    _server: Server,
     pub endpoint: String,
 }
 
 impl Moto {
     pub fn start() -> Moto {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        // moto's server, with stack outputs computed when a change set
-        // executes (see the script).
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/moto_server.py");
-        let child = std::process::Command::new(venv_tool("python"))
-            .arg(&script)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("moto_server starts");
-        let moto = Moto {
-            child,
+        let (server, port) = start_script("moto_server.py", |port| {
+            vec!["-H".into(), "127.0.0.1".into(), "-p".into(), port]
+        });
+        Moto {
+            _server: server,
             endpoint: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "moto_server did not listen within 30 s"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        moto
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -508,13 +483,24 @@ pub fn boto(endpoint: &str, service: &str, code: &str, args: &[&str]) -> String 
 /// The Kubernetes API stand-in (`tests/support/kube_standin.py`) on a free
 /// loopback port: the real `kube` client speaks to it over HTTP.
 pub struct KubeStandin {
-    child: std::process::Child,
+    _server: Server,
     pub port: u16,
 }
 
+/// A server process of the tests, stopped when dropped.
+pub struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts `tests/support/SCRIPT` with the test virtualenv's Python on a
-/// free loopback port and waits until it listens.
-fn start_script(script: &str, args: &[&str]) -> (std::process::Child, u16) {
+/// free loopback port (`args` says how the script is told the port) and
+/// waits until it listens.
+fn start_script(script: &str, args: impl FnOnce(String) -> Vec<String>) -> (Server, u16) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -524,11 +510,12 @@ fn start_script(script: &str, args: &[&str]) -> (std::process::Child, u16) {
         .join(script);
     let child = std::process::Command::new(venv_tool("python"))
         .arg(&path)
-        .args(args)
-        .args(["--port", &port.to_string()])
+        .args(args(port.to_string()))
         .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("{script} starts: {e}"));
+    let server = Server(child);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
@@ -537,7 +524,12 @@ fn start_script(script: &str, args: &[&str]) -> (std::process::Child, u16) {
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    (child, port)
+    (server, port)
+}
+
+/// How the stand-ins are told their port.
+fn port_flag(port: String) -> Vec<String> {
+    vec!["--port".into(), port]
 }
 
 /// One HTTP/1.1 request to a loopback server; the status code and the
@@ -578,8 +570,11 @@ pub fn http_json(
 
 impl KubeStandin {
     pub fn start() -> KubeStandin {
-        let (child, port) = start_script("kube_standin.py", &[]);
-        KubeStandin { child, port }
+        let (server, port) = start_script("kube_standin.py", port_flag);
+        KubeStandin {
+            _server: server,
+            port,
+        }
     }
 
     /// Writes a kubeconfig for the stand-in (context `standin`, and a
@@ -629,24 +624,20 @@ impl KubeStandin {
     }
 }
 
-impl Drop for KubeStandin {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// The Google APIs stand-in (`tests/support/gcp_standin.py`): Infrastructure
 /// Manager, Cloud Storage, Resource Manager and an OAuth token endpoint.
 pub struct GcpStandin {
-    child: std::process::Child,
+    _server: Server,
     pub port: u16,
 }
 
 impl GcpStandin {
     pub fn start() -> GcpStandin {
-        let (child, port) = start_script("gcp_standin.py", &[]);
-        GcpStandin { child, port }
+        let (server, port) = start_script("gcp_standin.py", port_flag);
+        GcpStandin {
+            _server: server,
+            port,
+        }
     }
 
     pub fn endpoint(&self) -> String {
@@ -685,13 +676,6 @@ impl GcpStandin {
     pub fn dump(&self) -> serde_json::Value {
         self.request("GET", "/_standin/deployments", &serde_json::Value::Null)
             .1
-    }
-}
-
-impl Drop for GcpStandin {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
