@@ -14,6 +14,7 @@ pub mod cli;
 pub mod compile;
 pub mod deploy;
 pub mod diagnostic;
+pub mod drift;
 pub mod emit;
 pub mod eval;
 pub mod format;

@@ -75,6 +75,24 @@ pub struct Environment {
     /// The kubeconfig context its objects are applied with, if it names one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kube_context: Option<String>,
+    /// Differences `rel drift` does not count: the app's rules, then the
+    /// environment's.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub drift_ignore: Vec<DriftRule>,
+}
+
+/// An ignore rule of `rel drift` (the `DriftIgnore` schema).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DriftRule {
+    /// A glob over `RESOURCE.FIELD.PATH` (`*` within a segment, `**` across).
+    pub path: String,
+    pub reason: String,
+    /// The last day (UTC) the rule ignores, `YYYY-MM-DD`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+    /// Where the rule is written.
+    #[serde(skip)]
+    pub span: Span,
 }
 
 /// One environment compiled: its resources and how they depend on each other.
@@ -399,6 +417,17 @@ impl<'p> Compiler<'p> {
                 "Break the cycle: drop one of these references, or split a resource so that one part can be created first.",
             )]);
         }
+        let drift_ignore = {
+            let env = self.env.borrow();
+            let env = env.as_ref().expect("selected above");
+            let mut rules = self.drift_rules(&env.app);
+            rules.extend(self.drift_rules(&env.environment));
+            rules
+        };
+        let diags = self.diags.take();
+        if !diags.is_empty() {
+            return Err(diags);
+        }
         let env = self.env.take().expect("selected above");
         let tier = env.tier;
         Ok(Model {
@@ -408,6 +437,7 @@ impl<'p> Compiler<'p> {
                 app: env.app_name,
                 ephemeral: self.env_flag(&env.environment, "ephemeral"),
                 kube_context: self.env_text(&env.environment, "kube_context"),
+                drift_ignore,
                 namespace,
             },
             resources,
@@ -421,6 +451,67 @@ impl<'p> Compiler<'p> {
             return false;
         };
         body.entries.iter().any(|e| matches!(e, Entry::Attr(a) if a.path.is(field) && matches!(a.value.kind, ExprKind::Bool(true))))
+    }
+
+    /// The `drift_ignore` rules an app or environment declares; a rule
+    /// whose expiry is not a date is an error at the rule.
+    fn drift_rules(&self, item: &ItemRef) -> Vec<DriftRule> {
+        let Some(body) = self.item(item).kind.body() else {
+            return Vec::new();
+        };
+        let mut rules = Vec::new();
+        for entry in &body.entries {
+            let Entry::Attr(a) = entry else { continue };
+            if !a.path.is("drift_ignore") {
+                continue;
+            }
+            let Value::List(items) = self.eval(&a.value, &Ctx::default()) else {
+                continue;
+            };
+            let spans: Vec<Span> = match &a.value.kind {
+                ExprKind::List(exprs) if exprs.len() == items.len() => {
+                    exprs.iter().map(|e| e.span).collect()
+                }
+                _ => vec![a.value.span; items.len()],
+            };
+            for (item, span) in items.iter().zip(spans) {
+                let Value::Map(fields) = item else { continue };
+                let text = |k: &str| match fields.get(k) {
+                    Some(Value::Str(s)) => Some(s.to_string()),
+                    _ => None,
+                };
+                let (Some(path), Some(reason)) = (text("path"), text("reason")) else {
+                    continue;
+                };
+                let expires = text("expires");
+                if let Some(day) = &expires
+                    && crate::state::parse_rfc3339(&format!("{day}T00:00:00Z"))
+                        .map(|secs| {
+                            crate::state::rfc3339(
+                                std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs),
+                            )
+                        })
+                        .is_none_or(|back| !back.starts_with(day.as_str()))
+                {
+                    self.report(
+                        Diagnostic::error(
+                            codes::DRIFT_IGNORE_INVALID,
+                            format!("`{day}` is not a date"),
+                        )
+                        .with_label(span, "this rule's `expires`")
+                        .with_help("Write the last day the rule applies as YYYY-MM-DD (UTC), for example \"2027-01-31\"."),
+                    );
+                    continue;
+                }
+                rules.push(DriftRule {
+                    path,
+                    reason,
+                    expires,
+                    span,
+                });
+            }
+        }
+        rules
     }
 
     /// A plain string an environment sets for itself (no interpolation).

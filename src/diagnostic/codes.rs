@@ -360,6 +360,16 @@ codes! {
         why: "rel applies each object through the API the cluster serves for its kind; a custom resource needs its definition first, and a version removed by an upgrade cannot be read.",
         example: "a `monitoring.coreos.com/v1` ServiceMonitor on a cluster without the Prometheus operator"
     }
+    DRIFT_IGNORE_INVALID = "E0520" "drift-ignore-invalid" {
+        what: "A `drift_ignore` rule's `expires` is not a calendar date.",
+        why: "An expiry is what makes an ignore rule temporary; rel must know the day it stops ignoring, so `2027-02-30` is refused rather than read as some other day.",
+        example: "`drift_ignore = [{ path = \"Deployment/*/shoes.spec.replicas\", reason = \"autoscaled\", expires = \"2027-13-01\" }]`"
+    }
+    DRIFT_NO_STATE = "E0521" "drift-no-state" {
+        what: "`rel drift` found no recorded state to compare the live environment with.",
+        why: "Drift is what changed since rel last applied; an environment never applied (or whose state is elsewhere: `--state`) has nothing to compare.",
+        example: "`rel drift . --env pr-7` before `rel apply . --env pr-7`"
+    }
 }
 
 /// Looks a code up by id (`E0201`) or name (`unresolved-name`).
