@@ -434,3 +434,77 @@ fn the_gcp_example_is_applied_across_deployments_and_cluster_and_destroyed() {
     assert_eq!(p.gcp.dump()["deployments"], serde_json::json!({}));
     assert!(p.kube.objects().is_empty());
 }
+
+#[test]
+fn drift_compares_the_latest_revision_and_the_project_labels() {
+    let p = Project::new("drift");
+    p.rel("apply", &["--auto-approve"]).expect(0);
+    let clean = p.rel("drift", &["--format", "json"]).expect(0);
+    assert_schema_valid(&clean.stdout, "drift.v1.json");
+    let v = json(&clean);
+    assert_eq!(v["drifted"], false);
+    let env = &v["environments"][0];
+    assert_eq!(env["target"], "gcp");
+    let part = |v: &serde_json::Value, name: &str| {
+        v["environments"][0]["parts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("no part {name}: {v:#}"))
+            .clone()
+    };
+    // Infrastructure Manager has no property-level drift detection: the
+    // buckets are not checked, and say why.
+    let deployment = part(&v, "rel-env-pr-main");
+    assert_eq!(deployment["kind"], "deployment");
+    assert_eq!(deployment["summary"]["not_checked"], 1);
+    let bucket = &deployment["findings"][0];
+    assert_eq!(
+        bucket["resource"], "google_storage_bucket.data",
+        "{bucket:#}"
+    );
+    assert!(
+        bucket["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no property-level drift detection"),
+        "{bucket:#}"
+    );
+    let objects = part(&v, "kubernetes/pr-main");
+    assert_eq!(
+        objects["summary"]["in_sync"],
+        objects["summary"]["resources"]
+    );
+
+    // The project relabelled and the deployment's service account changed
+    // outside rel.
+    p.gcp.request(
+        "POST",
+        "/_standin/project",
+        &serde_json::json!({"id": "acme-shop-prod", "labels": {"team": "data"}}),
+    );
+    p.gcp.request(
+        "POST",
+        "/_standin/set",
+        &serde_json::json!({
+            "name": "projects/acme-shop-prod/locations/europe-west1/deployments/rel-env-pr-main",
+            "fields": {"serviceAccount": "projects/acme-shop-prod/serviceAccounts/someone@acme-shop-prod.iam.gserviceaccount.com"}
+        }),
+    );
+    let drifted = p.rel("drift", &["--format", "json"]).expect(2);
+    assert_schema_valid(&drifted.stdout, "drift.v1.json");
+    let v = json(&drifted);
+    let itself = part(&v, "rel-env-pr-main")["itself"].clone();
+    assert_eq!(itself["class"], "modified", "{itself:#}");
+    let paths: Vec<&str> = itself["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["path"].as_str().unwrap())
+        .collect();
+    assert!(paths.contains(&"project.labels.team"), "{itself:#}");
+    assert!(paths.contains(&"ServiceAccount"), "{itself:#}");
+    let text = p.rel("drift", &[]).expect(2).stdout;
+    assert!(text.contains("project.labels.team"), "{text}");
+}

@@ -115,7 +115,7 @@ pub enum PlanFormatArg {
 }
 
 /// The project folder: where the local state lives.
-fn project_root(paths: &[PathBuf]) -> PathBuf {
+pub(super) fn project_root(paths: &[PathBuf]) -> PathBuf {
     let first = paths.first().cloned().unwrap_or_else(|| PathBuf::from("."));
     if first.is_dir() {
         first
@@ -127,7 +127,7 @@ fn project_root(paths: &[PathBuf]) -> PathBuf {
     }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(super) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -135,7 +135,7 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("a tokio runtime")
 }
 
-fn report(diag: &Diagnostic, color: bool) {
+pub(super) fn report(diag: &Diagnostic, color: bool) {
     print_diagnostics(
         &SourceMap::new(),
         std::slice::from_ref(diag),
@@ -144,7 +144,7 @@ fn report(diag: &Diagnostic, color: bool) {
     );
 }
 
-async fn sdk(conn: &Connection) -> Result<aws_config::SdkConfig, Diagnostic> {
+pub(super) async fn sdk(conn: &Connection) -> Result<aws_config::SdkConfig, Diagnostic> {
     let config = aws::sdk_config(&aws::AwsOptions {
         endpoint_url: conn.endpoint_url.clone(),
         region: conn.region.clone(),
@@ -161,7 +161,7 @@ async fn sdk(conn: &Connection) -> Result<aws_config::SdkConfig, Diagnostic> {
     Ok(config)
 }
 
-async fn open_backend(
+pub(super) async fn open_backend(
     conn: &Connection,
     project: &Path,
     config: Option<&aws_config::SdkConfig>,

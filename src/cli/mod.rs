@@ -4,6 +4,7 @@
 mod build;
 mod check;
 mod deploy;
+mod drift;
 mod files;
 mod fmt;
 mod graph;
@@ -112,6 +113,13 @@ pub enum Command {
         /// Do not ask for confirmation (for CI).
         #[arg(long)]
         auto_approve: bool,
+    },
+    /// Report what changed outside rel since it last applied: modified, deleted, unmanaged, ignored and not-checked resources.
+    ///
+    /// Exit code: 0 in sync, 2 drift found, 1 error.
+    Drift {
+        #[command(flatten)]
+        args: drift::DriftArgs,
     },
     /// Inspect states and locks.
     State {
@@ -276,6 +284,7 @@ pub fn main() -> ExitCode {
             include_shared,
             auto_approve,
         } => deploy::destroy(&args, include_shared, auto_approve, color),
+        Command::Drift { args } => drift::run(&args, color),
         Command::State { command } => match command {
             StateCommand::List { path, connection } => {
                 deploy::state(&[path], &connection, deploy::StateCommand::List, color)

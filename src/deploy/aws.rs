@@ -91,7 +91,7 @@ where
     .with_help(help)
 }
 
-fn missing_stack<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
+pub fn missing_stack<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
     e.code() == Some("ValidationError") && e.message().is_some_and(|m| m.contains("does not exist"))
 }
 

@@ -248,6 +248,20 @@ impl Cluster {
         namespace: Option<&str>,
         environment: &str,
     ) -> Result<Vec<ObjectKey>, Diagnostic> {
+        self.labelled(api_version, kind, namespace, environment, true)
+            .await
+    }
+
+    /// The objects of a kind that carry rel's labels for an environment;
+    /// with `applied_by_rel`, only those rel's field manager applied.
+    pub async fn labelled(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        environment: &str,
+        applied_by_rel: bool,
+    ) -> Result<Vec<ObjectKey>, Diagnostic> {
         let (resource, caps) = self.kind(api_version, kind).await?;
         let api: Api<DynamicObject> = match (&caps.scope, namespace) {
             (Scope::Namespaced, Some(ns)) => {
@@ -269,10 +283,11 @@ impl Cluster {
             .into_iter()
             // Labels can be copied; only what rel's field manager applied is rel's.
             .filter(|o| {
-                o.metadata.managed_fields.iter().flatten().any(|m| {
-                    m.manager.as_deref() == Some(FIELD_MANAGER)
-                        && m.operation.as_deref() == Some("Apply")
-                })
+                !applied_by_rel
+                    || o.metadata.managed_fields.iter().flatten().any(|m| {
+                        m.manager.as_deref() == Some(FIELD_MANAGER)
+                            && m.operation.as_deref() == Some("Apply")
+                    })
             })
             .filter_map(|o| {
                 Some(ObjectKey {
@@ -1005,6 +1020,35 @@ pub fn object_change(
         fields,
         changed_outside,
     }
+}
+
+/// Drift of a live object from the configuration rel last applied: the
+/// fields that configuration sets and the object no longer matches
+/// (server defaults and fields others added are not compared). Values
+/// state holds only as hashes (Secrets) are compared for presence.
+pub fn drift_fields(key: &ObjectKey, applied: &J, live: &J) -> Vec<FieldChange> {
+    let filled = Filled {
+        key: key.clone(),
+        manifest: applied.clone(),
+        sensitive: BTreeMap::new(),
+        unknown: BTreeSet::new(),
+    };
+    let mut hashed = BTreeSet::new();
+    hashed_paths(applied, "", &mut hashed);
+    let cx = Cmp {
+        filled: &filled,
+        hashed,
+    };
+    let mut fields = Vec::new();
+    compare(
+        applied,
+        Some(live),
+        &mut String::with_capacity(128),
+        &cx,
+        &mut fields,
+    );
+    fields.retain(|f| !(cx.hashed.contains(&f.path) && f.before.is_some()));
+    fields
 }
 
 /// A prune: an object rel applied before that the manifests no longer declare.

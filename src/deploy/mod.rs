@@ -72,6 +72,8 @@ pub struct Desired {
     pub kube_context: Option<String>,
     /// Objects of the shared layer's manifests (not applied per environment).
     pub shared_objects: usize,
+    /// The template's `drift_ignore` rules for the environment.
+    pub drift_ignore: Vec<crate::compile::DriftRule>,
 }
 
 /// The shared stack's name, which is also its state's key.
@@ -215,6 +217,7 @@ impl Desired {
             shared_objects,
             namespace: model.environment.namespace.clone(),
             kube_context: model.environment.kube_context.clone(),
+            drift_ignore: model.environment.drift_ignore.clone(),
         })
     }
 }

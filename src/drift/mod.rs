@@ -11,6 +11,7 @@
 //! the template's ignore rules, `render.rs` writes text, Markdown and HTML.
 
 pub mod aws;
+pub mod check;
 pub mod gcp;
 pub mod kubernetes;
 pub mod render;
@@ -191,7 +192,8 @@ pub struct RuleMatch {
 
 /// Counts over resources. `checked + not_checked` is the number of
 /// resources in state (`resources`); `checked` is `in_sync + modified +
-/// deleted + ignored`; `unmanaged` is outside state.
+/// deleted + ignored`; `unmanaged` and `unmanaged_ignored` (those an
+/// ignore rule covers) are outside state.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Counts {
@@ -203,6 +205,7 @@ pub struct Counts {
     pub deleted: usize,
     pub ignored: usize,
     pub unmanaged: usize,
+    pub unmanaged_ignored: usize,
 }
 
 impl Counts {
@@ -215,6 +218,7 @@ impl Counts {
         self.deleted += other.deleted;
         self.ignored += other.ignored;
         self.unmanaged += other.unmanaged;
+        self.unmanaged_ignored += other.unmanaged_ignored;
     }
 
     /// Modified, deleted or unmanaged resources.
@@ -304,6 +308,9 @@ pub struct Collected {
     /// Resources in state, in state order: `None` in sync, else the finding.
     pub resources: Vec<(String, Option<Finding>)>,
     pub unmanaged: Vec<Finding>,
+    /// Notes for the environment's warnings (a partial detection, values
+    /// that cannot be compared).
+    pub warnings: Vec<String>,
 }
 
 impl PartReport {
@@ -344,8 +351,9 @@ impl PartReport {
         }
         for mut finding in collected.unmanaged {
             rules.apply(&mut finding);
-            if finding.class == Class::Unmanaged {
-                summary.unmanaged += 1;
+            match finding.class {
+                Class::Unmanaged => summary.unmanaged += 1,
+                _ => summary.unmanaged_ignored += 1,
             }
             findings.push(finding);
         }

@@ -27,7 +27,8 @@ resources are not created. It checks that the blueprint exists in the
 bucket, that the deployment names a service account, and that every
 declared variable has an input value. An apply fails, as a Terraform
 error would, when the blueprint contains the text set with
-POST /_standin/fail {"text": ...}. It does not cover IAM, quotas,
+POST /_standin/fail {"text": ...}; project labels change through
+POST /_standin/project {"id", "labels"}. It does not cover IAM, quotas,
 locking, previews, state import or export, or resumable uploads.
 
 Usage: python3 gcp_standin.py --port PORT
@@ -230,6 +231,11 @@ class Handler(JsonHandler):
                     # Changes a deployment as another client would: {"name", "fields"}.
                     b = json.loads(raw or b"{}")
                     DEPLOYMENTS[b["name"]].update(b["fields"])
+                    return self.reply(200, {})
+                if path == "/_standin/project":
+                    # Relabels a project as the console would: {"id", "labels"}.
+                    b = json.loads(raw or b"{}")
+                    PROJECTS[b["id"]]["labels"] = b["labels"]
                     return self.reply(200, {})
                 if path == "/_standin/deployments":
                     return self.reply(200, {"deployments": DEPLOYMENTS, "revisions": REVISIONS,

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod project;
+
 use std::path::{Path, PathBuf};
 
 use rel::compile::Options;
@@ -681,6 +683,56 @@ impl GcpStandin {
 
 /// Fails unless `document` follows the JSON Schema `docs/schema/SCHEMA`
 /// (Draft 2020-12, checked by the pinned `jsonschema`).
+/// Parses an HTML document with html5lib's strict parser (the pinned
+/// Python package), failing the test on any parse error.
+pub fn assert_html_valid(html: &str) {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new(venv_tool("python"))
+        .args([
+            "-c",
+            "import sys,html5lib\nhtml5lib.HTMLParser(strict=True).parse(sys.stdin.buffer.read().decode('utf-8'))",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python from .venv runs (scripts/test installs it)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(html.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "html5lib (strict) refused the document:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Markdown with its fenced code blocks left out: what a renderer reads
+/// as markup.
+pub fn outside_code_blocks(markdown: &str) -> String {
+    let mut fence: Option<String> = None;
+    let mut out = String::new();
+    for line in markdown.lines() {
+        let ticks: String = line.chars().take_while(|c| *c == '`').collect();
+        match &fence {
+            Some(open) if ticks.len() >= open.len() && line.trim_start_matches('`').is_empty() => {
+                fence = None;
+            }
+            Some(_) => {}
+            None if ticks.len() >= 3 => fence = Some(ticks),
+            None => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
 pub fn assert_schema_valid(document: &str, schema: &str) {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);

@@ -1,0 +1,322 @@
+//! `rel drift`: what changed outside rel, per environment, as text,
+//! Markdown, JSON or HTML (exit 0 in sync, 2 drift found, 1 error).
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::deploy::{Connection, GcpArgs, open_backend, project_root, report, runtime, sdk};
+use super::graph::environment_inputs;
+use super::{EnvironmentArgs, Format, TargetArg, print_diagnostics};
+use crate::deploy::kubernetes::KubeOptions;
+use crate::deploy::{Desired, SHARED_KEY, env_key};
+use crate::diagnostic::{Diagnostic, codes};
+use crate::drift::check::{Providers, Subject};
+use crate::drift::{Report, render};
+use crate::emit::{BuildOptions, Target, TemplateFormat};
+use crate::source::SourceMap;
+use crate::state::State;
+use crate::state::backend::{Backend, s3_client};
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum, PartialEq, Eq)]
+pub enum DriftFormat {
+    Text,
+    Markdown,
+    Json,
+    Html,
+}
+
+/// Options of `rel drift`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct DriftArgs {
+    /// Files or folders (searched for .rel files). A folder is a project root.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// The environment, by the name its `environment` item gives it.
+    #[arg(
+        long,
+        required_unless_present = "all_envs",
+        conflicts_with = "all_envs"
+    )]
+    pub env: Option<String>,
+    /// Every environment that has state (and the shared layer once).
+    #[arg(long)]
+    pub all_envs: bool,
+    /// Set a top-level parameter (or `git.sha`, `git.branch`): NAME=VALUE; repeatable.
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub sets: Vec<String>,
+    /// How to write the report.
+    #[arg(long, value_enum, default_value_t = DriftFormat::Text)]
+    pub format: DriftFormat,
+    /// Write the report to this file instead of standard output.
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub connection: Connection,
+    /// Give up waiting for CloudFormation's drift detection of a stack after this many seconds (its resources are then reported as not checked).
+    #[arg(long, default_value_t = 300, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub timeout: u64,
+    /// The kubeconfig file [default: KUBECONFIG, ~/.kube/config, or the in-cluster service account].
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context [default: the environment's `kube_context`, else the current context].
+    #[arg(long, env = "REL_KUBE_CONTEXT", value_name = "NAME")]
+    pub kube_context: Option<String>,
+    /// The cloud the environment's layers are on.
+    #[arg(long, value_enum, default_value_t = TargetArg::Aws)]
+    pub target: TargetArg,
+    #[command(flatten)]
+    pub gcp: GcpArgs,
+}
+
+/// The environment compiled, or None when the template no longer declares it.
+fn compile(
+    args: &DriftArgs,
+    env: &str,
+    target: Target,
+    color: bool,
+) -> Result<Option<Desired>, u8> {
+    let mut sources = SourceMap::new();
+    let environment = EnvironmentArgs {
+        paths: args.paths.clone(),
+        env: env.to_string(),
+        sets: args.sets.clone(),
+    };
+    let (entries, options) = environment_inputs(&mut sources, &environment, color)?;
+    let build_options = BuildOptions {
+        target,
+        template_format: TemplateFormat::Json,
+    };
+    match crate::build_entries(&mut sources, &entries, &options, &build_options) {
+        Ok((model, build)) => Desired::from_build(&model, &build, target)
+            .map(Some)
+            .map_err(|d| {
+                report(&d, color);
+                1
+            }),
+        Err(diags)
+            if diags.len() == 1
+                && diags[0].code == codes::UNKNOWN_ENVIRONMENT
+                && diags[0].message.starts_with("no environment") =>
+        {
+            Ok(None)
+        }
+        Err(diags) => {
+            print_diagnostics(&sources, &diags, Format::Human, color);
+            Err(1)
+        }
+    }
+}
+
+/// The environments to check: the one named, or every one with state.
+async fn environments(args: &DriftArgs, backend: &Backend) -> Result<Vec<String>, Diagnostic> {
+    if let Some(env) = &args.env {
+        return Ok(vec![env.clone()]);
+    }
+    let mut names = Vec::new();
+    for key in backend.list_names("json").await? {
+        if key.starts_with("rel-env-")
+            && let Some(stored) = backend.read(&key).await?
+            && let Some(name) = stored.state.layer.strip_prefix("env:")
+        {
+            names.push(name.to_string());
+        }
+    }
+    names.sort();
+    if names.is_empty() {
+        return Err(Diagnostic::error(
+            codes::DRIFT_NO_STATE,
+            format!("no environment has state in {}", backend.describe()),
+        )
+        .with_help("Apply an environment first, or point --state at where its state is kept."));
+    }
+    Ok(names)
+}
+
+fn subject(
+    name: &str,
+    target: Target,
+    desired: Option<&Desired>,
+    states: Vec<(String, State)>,
+) -> Subject {
+    let mut warnings = Vec::new();
+    if desired.is_none() && name != "shared" {
+        warnings.push(format!(
+            "the template no longer declares environment `{name}`: it was checked from its state alone, without ignore rules"
+        ));
+    }
+    Subject {
+        name: name.to_string(),
+        target,
+        states,
+        namespace: desired.map_or_else(
+            || crate::compile::kubernetes_name(name),
+            |d| d.namespace.clone(),
+        ),
+        kube_context: desired.and_then(|d| d.kube_context.clone()),
+        rules: desired.map(|d| d.drift_ignore.clone()).unwrap_or_default(),
+        warnings,
+    }
+}
+
+/// `rel drift`.
+pub fn run(args: &DriftArgs, color: bool) -> u8 {
+    let target = match args.target {
+        TargetArg::Aws => Target::Aws,
+        TargetArg::Gcp => Target::Gcp,
+    };
+    let project = project_root(&args.paths);
+    let rt = runtime();
+    let result: Result<Report, u8> = rt.block_on(async {
+        let fail = |d: Diagnostic| {
+            report(&d, color);
+            1u8
+        };
+        let config = match target {
+            Target::Aws => Some(sdk(&args.connection).await.map_err(fail)?),
+            Target::Gcp => None,
+        };
+        let backend = open_backend(&args.connection, &project, config.as_ref())
+            .await
+            .map_err(fail)?;
+        let gcp = match target {
+            Target::Gcp => {
+                let g = &args.gcp;
+                let gcp = crate::deploy::gcp::Gcp::connect(&crate::deploy::gcp::GcpOptions {
+                    project: g.gcp_project.clone(),
+                    location: g.gcp_location.clone(),
+                    blueprint_bucket: g.blueprint_bucket.clone(),
+                    service_account: g.gcp_service_account.clone(),
+                    endpoint: g.gcp_endpoint.clone(),
+                })
+                .await
+                .map_err(fail)?;
+                Some(Arc::new(gcp))
+            }
+            Target::Aws => None,
+        };
+        let providers = Providers {
+            cloudformation: config.as_ref().map(crate::deploy::aws::client),
+            s3: config.as_ref().map(s3_client),
+            gcp,
+            kube: KubeOptions {
+                kubeconfig: args.kubeconfig.clone(),
+                context: args.kube_context.clone(),
+                ..KubeOptions::default()
+            },
+            detect: crate::drift::aws::DetectOptions {
+                timeout: Duration::from_secs(args.timeout),
+                poll: Duration::from_secs(2),
+            },
+        };
+        let names = environments(args, &backend).await.map_err(fail)?;
+        let shared = backend.read(SHARED_KEY).await.map_err(fail)?.map(|s| s.state);
+        let mut subjects = Vec::new();
+        for name in &names {
+            let Some(env_state) = backend.read(&env_key(name)).await.map_err(fail)? else {
+                return Err(fail(
+                    Diagnostic::error(
+                        codes::DRIFT_NO_STATE,
+                        format!("environment `{name}` has no state in {}", backend.describe()),
+                    )
+                    .with_help("Apply it first (`rel apply PATH --env NAME`), or point --state at where its state is kept."),
+                ));
+            };
+            let desired = compile(args, name, target, color)?;
+            let mut states = vec![(env_key(name), env_state.state)];
+            // One environment: its shared layer with it; all of them: the
+            // shared layer once, on its own.
+            if !args.all_envs
+                && let Some(s) = &shared
+            {
+                states.insert(0, (SHARED_KEY.to_string(), s.clone()));
+            }
+            subjects.push(subject(name, target, desired.as_ref(), states));
+        }
+        if args.all_envs
+            && let Some(s) = shared
+        {
+            subjects.insert(
+                0,
+                subject("shared", target, None, vec![(SHARED_KEY.to_string(), s)]),
+            );
+        }
+        let at = crate::drift::report_time();
+        let today = crate::state::rfc3339(at)[..10].to_string();
+        let mut reports = Vec::new();
+        for s in subjects {
+            eprintln!("rel drift: checking {}", s.name);
+            reports.push(crate::drift::check::check(&providers, s, &today).await);
+        }
+        Ok(Report::new(crate::state::rfc3339(at), reports))
+    });
+    let report_doc = match result {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let text = match args.format {
+        DriftFormat::Text => render::text(&report_doc),
+        DriftFormat::Markdown => render::markdown(&report_doc),
+        DriftFormat::Json => {
+            serde_json::to_string_pretty(&report_doc).expect("a report serialises") + "\n"
+        }
+        DriftFormat::Html => match render::html(&report_doc) {
+            Ok(t) => t,
+            Err(d) => {
+                report(&d, color);
+                return 1;
+            }
+        },
+    };
+    match &args.out {
+        Some(path) => {
+            if let Err(e) = crate::atomic_file::write_atomically(path, text.as_bytes()) {
+                report(
+                    &Diagnostic::error(
+                        codes::WRITE_FAILED,
+                        format!("cannot write `{}`: {e}", path.display()),
+                    ),
+                    color,
+                );
+                return 1;
+            }
+            eprintln!("rel drift: report written to {}", path.display());
+        }
+        None => {
+            let colored =
+                color && args.format == DriftFormat::Text && std::io::stdout().is_terminal();
+            let text = if colored { paint(&text) } else { text };
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(text.as_bytes());
+            let _ = out.flush();
+        }
+    }
+    if report_doc.drifted { 2 } else { 0 }
+}
+
+/// Colours a text report's lines by their marker: modified and ignored
+/// yellow and dim, deleted and expected values red, unmanaged and actual
+/// values green, not checked magenta, warnings bold yellow.
+fn paint(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    for line in text.lines() {
+        let body = line.trim_start();
+        let code = match body.chars().next() {
+            _ if body.starts_with("warning:") => "1;33",
+            Some('~') => "33",
+            Some('-') => "31",
+            Some('+') => "32",
+            Some('?') => "35",
+            Some('=') => "2",
+            _ => "",
+        };
+        if code.is_empty() {
+            out.push_str(line);
+        } else {
+            out.push_str(&format!("\x1b[{code}m{line}\x1b[0m"));
+        }
+        out.push('\n');
+    }
+    out
+}

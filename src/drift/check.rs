@@ -1,0 +1,116 @@
+//! One environment's drift check: its recorded layers (stacks or
+//! deployments) and Kubernetes objects against the providers, read-only
+//! (no lock is taken, nothing is written).
+
+use std::sync::Arc;
+
+use super::rules::Rules;
+use super::{Collected, EnvironmentReport, PartKind, PartReport};
+use crate::compile::DriftRule;
+use crate::deploy::kubernetes::{self as k8s, KubeOptions};
+use crate::emit::Target;
+use crate::state::State;
+
+/// The providers, as far as the run has them.
+pub struct Providers {
+    pub cloudformation: Option<aws_sdk_cloudformation::Client>,
+    pub s3: Option<aws_sdk_s3::Client>,
+    pub gcp: Option<Arc<crate::deploy::gcp::Gcp>>,
+    pub kube: KubeOptions,
+    pub detect: super::aws::DetectOptions,
+}
+
+/// What is checked for one environment (or for the shared layer alone).
+pub struct Subject {
+    /// The environment's name (`shared` for the shared layer alone).
+    pub name: String,
+    pub target: Target,
+    /// The layers' states, by key (`rel-shared`, `rel-env-NAME`); a layer
+    /// without a stack record is looked for as unmanaged.
+    pub states: Vec<(String, State)>,
+    /// The environment's namespace (the Kubernetes part's name).
+    pub namespace: String,
+    pub kube_context: Option<String>,
+    pub rules: Vec<DriftRule>,
+    /// Known before the check (an environment no longer in the template).
+    pub warnings: Vec<String>,
+}
+
+/// Checks a subject; `today` (`YYYY-MM-DD`) judges rule expiry.
+pub async fn check(providers: &Providers, subject: Subject, today: &str) -> EnvironmentReport {
+    let rules = Rules::new(&subject.rules, today);
+    let mut parts = Vec::new();
+    let mut warnings = subject.warnings;
+    let mut add = |name: String, kind: PartKind, mut c: Collected, warnings: &mut Vec<String>| {
+        warnings.extend(c.warnings.drain(..).map(|w| format!("{name}: {w}")));
+        parts.push(PartReport::new(name, kind, c, &rules));
+    };
+    for (key, state) in &subject.states {
+        if let Some(f) = &state.in_flight {
+            warnings.push(format!(
+                "{key}: an apply was changing this layer ({:?} since {}) when state was last written; what it changed may show as drift until `rel apply` finishes it",
+                f.operation, f.started
+            ));
+        }
+        match (&state.stack, subject.target) {
+            (Some(record), Target::Gcp) => {
+                let Some(gcp) = &providers.gcp else { continue };
+                let c = super::gcp::check_deployment(
+                    gcp,
+                    key,
+                    record,
+                    state.project.as_ref(),
+                    &state.salt,
+                )
+                .await;
+                add(record.name.clone(), PartKind::Deployment, c, &mut warnings);
+            }
+            (Some(record), _) => {
+                let Some(cloudformation) = &providers.cloudformation else {
+                    continue;
+                };
+                let clients = super::aws::Clients {
+                    cloudformation,
+                    s3: providers.s3.as_ref(),
+                };
+                let c =
+                    super::aws::check_stack(&clients, record, &state.salt, providers.detect).await;
+                add(record.name.clone(), PartKind::Stack, c, &mut warnings);
+            }
+            (None, Target::Aws) => {
+                if let Some(client) = &providers.cloudformation
+                    && let Some(f) = super::aws::unrecorded_stack(client, key, &subject.name).await
+                {
+                    let c = Collected {
+                        unmanaged: vec![f],
+                        ..Collected::default()
+                    };
+                    add(key.clone(), PartKind::Stack, c, &mut warnings);
+                }
+            }
+            (None, _) => {}
+        }
+        if let Some(record) = state.kubernetes.as_ref().filter(|r| !r.objects.is_empty()) {
+            let c = match k8s::connect(&providers.kube, subject.kube_context.as_deref()).await {
+                Ok(cluster) => {
+                    super::kubernetes::check_objects(&cluster, record, &subject.name).await
+                }
+                Err(d) => super::kubernetes::not_checked(
+                    record,
+                    &format!("the cluster could not be reached: {}", d.message),
+                ),
+            };
+            add(
+                format!("kubernetes/{}", subject.namespace),
+                PartKind::Kubernetes,
+                c,
+                &mut warnings,
+            );
+        }
+    }
+    let target = match subject.target {
+        Target::Gcp => "gcp",
+        _ => "aws",
+    };
+    EnvironmentReport::new(subject.name, target, parts, warnings, &rules)
+}
