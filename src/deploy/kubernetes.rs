@@ -248,20 +248,6 @@ impl Cluster {
         namespace: Option<&str>,
         environment: &str,
     ) -> Result<Vec<ObjectKey>, Diagnostic> {
-        self.labelled(api_version, kind, namespace, environment, true)
-            .await
-    }
-
-    /// The objects of a kind that carry rel's labels for an environment;
-    /// with `applied_by_rel`, only those rel's field manager applied.
-    pub async fn labelled(
-        &self,
-        api_version: &str,
-        kind: &str,
-        namespace: Option<&str>,
-        environment: &str,
-        applied_by_rel: bool,
-    ) -> Result<Vec<ObjectKey>, Diagnostic> {
         let (resource, caps) = self.kind(api_version, kind).await?;
         let api: Api<DynamicObject> = match (&caps.scope, namespace) {
             (Scope::Namespaced, Some(ns)) => {
@@ -283,11 +269,10 @@ impl Cluster {
             .into_iter()
             // Labels can be copied; only what rel's field manager applied is rel's.
             .filter(|o| {
-                !applied_by_rel
-                    || o.metadata.managed_fields.iter().flatten().any(|m| {
-                        m.manager.as_deref() == Some(FIELD_MANAGER)
-                            && m.operation.as_deref() == Some("Apply")
-                    })
+                o.metadata.managed_fields.iter().flatten().any(|m| {
+                    m.manager.as_deref() == Some(FIELD_MANAGER)
+                        && m.operation.as_deref() == Some("Apply")
+                })
             })
             .filter_map(|o| {
                 Some(ObjectKey {
@@ -298,6 +283,63 @@ impl Cluster {
                 })
             })
             .collect())
+    }
+
+    /// Every object of a kind that carries rel's labels for an
+    /// environment, as the server holds it: one list per namespace (one
+    /// in all for a cluster-scoped kind). A kind the cluster does not
+    /// serve has none.
+    pub async fn labelled_objects(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespaces: &BTreeSet<String>,
+        environment: &str,
+    ) -> Result<Vec<(ObjectKey, J)>, Diagnostic> {
+        let (resource, caps) = match self.kind(api_version, kind).await {
+            Ok(found) => found,
+            Err(d) if d.code == codes::KUBE_UNSERVED => return Ok(Vec::new()),
+            Err(d) => return Err(d),
+        };
+        let apis: Vec<Api<DynamicObject>> = match caps.scope {
+            Scope::Cluster => vec![Api::all_with(self.client.clone(), &resource)],
+            Scope::Namespaced => namespaces
+                .iter()
+                .map(|ns| Api::namespaced_with(self.client.clone(), ns, &resource))
+                .collect(),
+        };
+        let selector = format!(
+            "{MANAGED_BY}=rel,{ENVIRONMENT_LABEL}={}",
+            crate::compile::kubernetes_name(environment)
+        );
+        let mut out = Vec::new();
+        for api in apis {
+            let list = api
+                .list(&ListParams::default().labels(&selector))
+                .await
+                .map_err(|e| kube_error(&format!("listing {kind} objects"), &e))?;
+            for o in list.items {
+                let Some(name) = o.metadata.name.clone() else {
+                    continue;
+                };
+                let key = ObjectKey {
+                    api_version: api_version.to_string(),
+                    kind: kind.to_string(),
+                    namespace: o.metadata.namespace.clone(),
+                    name,
+                };
+                let mut object = serde_json::to_value(o).unwrap_or(J::Null);
+                // List items may leave out their type; the object has one.
+                if let J::Object(m) = &mut object {
+                    m.entry("apiVersion")
+                        .or_insert_with(|| J::String(api_version.to_string()));
+                    m.entry("kind")
+                        .or_insert_with(|| J::String(kind.to_string()));
+                }
+                out.push((key, object));
+            }
+        }
+        Ok(out)
     }
 
     /// Server-side apply with rel's field manager; the object as the

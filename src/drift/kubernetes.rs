@@ -4,14 +4,13 @@
 //! deleted or replaced; and objects that carry rel's labels for the
 //! environment but are not in state (unmanaged).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value as J;
 
 use super::{Class, Collected, Difference, Finding};
 use crate::deploy::kubernetes::{Cluster, ObjectKey, drift_fields};
-use crate::diagnostic::codes;
-use crate::state::KubeRecord;
+use crate::state::{KubeRecord, ObjectRecord};
 
 /// Kinds looked through for unmanaged objects, besides those state holds.
 const COMMON_KINDS: &[(&str, &str)] = &[
@@ -62,7 +61,24 @@ pub fn not_checked(record: &KubeRecord, reason: &str) -> Collected {
     }
 }
 
-/// Checks the environment's recorded objects on a connected cluster.
+/// An object whatever API version names it: group, kind, namespace, name.
+type Identity = (String, String, Option<String>, String);
+
+fn identity(key: &ObjectKey) -> Identity {
+    let (g, kind, ns, name) = key.identity();
+    (
+        g.to_string(),
+        kind.to_string(),
+        ns.map(str::to_string),
+        name.to_string(),
+    )
+}
+
+/// Checks the environment's recorded objects on a connected cluster. The
+/// objects carrying rel's labels are listed, one list per kind and
+/// namespace (a large environment is read in a few calls, not one per
+/// object); a recorded object not among them (deleted, or its labels
+/// taken off) is read on its own.
 pub async fn check_objects(cluster: &Cluster, record: &KubeRecord, environment: &str) -> Collected {
     if cluster.server != record.server {
         return not_checked(
@@ -74,11 +90,25 @@ pub async fn check_objects(cluster: &Cluster, record: &KubeRecord, environment: 
         );
     }
     let mut collected = Collected::default();
+    let listed = match labelled(cluster, record, environment).await {
+        Ok(listed) => listed,
+        Err(why) => {
+            collected.warnings.push(format!(
+                "objects carrying rel's labels could not be listed, so each recorded object was read on its own and unmanaged objects were not looked for: {why}"
+            ));
+            BTreeMap::new()
+        }
+    };
+    let mut recorded = BTreeSet::new();
     let mut secrets_hashed = 0;
     for o in record.objects.values() {
         let key = ObjectKey::of_record(o);
-        let name = resource_name(&key);
-        let outcome = match cluster.get(&key).await {
+        recorded.insert(identity(&key));
+        let live = match listed.get(&identity(&key)) {
+            Some((_, live)) => Ok(Some(live.clone())),
+            None => cluster.get(&key).await,
+        };
+        let outcome = match live {
             Err(d) => Some(
                 finding(Class::NotChecked, &key, "live")
                     .reason(format!("the object could not be read: {}", d.message)),
@@ -87,75 +117,71 @@ pub async fn check_objects(cluster: &Cluster, record: &KubeRecord, environment: 
                 Some(finding(Class::Deleted, &key, "live").reason("the object no longer exists"))
             }
             Ok(Some(live)) => {
-                let uid = live.pointer("/metadata/uid").and_then(J::as_str);
-                let mut diffs: Vec<Difference> = Vec::new();
-                if let (Some(was), Some(now)) = (&o.uid, uid)
-                    && was != now
-                {
-                    diffs.push(Difference::new(
-                        "metadata.uid".into(),
-                        Some(J::String(was.clone())),
-                        Some(J::String(now.to_string())),
-                        false,
-                    ));
-                }
-                diffs.extend(
-                    drift_fields(&key, &o.applied, &live)
-                        .into_iter()
-                        .map(|f| Difference::from_field(f, true)),
-                );
                 if key.kind == "Secret" && o.applied.get("data").is_some() {
                     secrets_hashed += 1;
                 }
-                (!diffs.is_empty()).then(|| {
-                    let mut f = finding(Class::Modified, &key, "live").differences(diffs);
-                    if f.differences.iter().any(|d| d.path == "metadata.uid") {
-                        f.reason = Some("deleted and created again outside rel".into());
-                    }
-                    f
-                })
+                compared(&key, o, &live)
             }
         };
         let outcome = outcome.map(|mut f| {
             f.physical_id = o.uid.clone();
             f
         });
-        collected.resources.push((name, outcome));
+        collected.resources.push((resource_name(&key), outcome));
     }
     if secrets_hashed > 0 {
         collected.warnings.push(format!(
             "{secrets_hashed} Secret(s): state holds their values only as hashes, so their keys were compared and their values were not"
         ));
     }
-    match unmanaged(cluster, record, environment).await {
-        Ok(found) => collected.unmanaged = found,
-        Err(why) => collected.warnings.push(format!(
-            "objects carrying rel's labels could not be listed, so unmanaged objects were not looked for: {why}"
-        )),
-    }
+    collected.unmanaged = listed
+        .into_iter()
+        .filter(|(id, _)| !recorded.contains(id))
+        .map(|(_, (key, _))| {
+            finding(Class::Unmanaged, &key, "labels")
+                .reason("carries rel's labels for this environment but is not in state")
+        })
+        .collect();
     collected
 }
 
-/// Objects labelled as rel's for the environment that state does not hold.
-async fn unmanaged(
+/// A live object against its record: None when in sync.
+fn compared(key: &ObjectKey, o: &ObjectRecord, live: &J) -> Option<Finding> {
+    let mut diffs: Vec<Difference> = Vec::new();
+    let uid = live.pointer("/metadata/uid").and_then(J::as_str);
+    if let (Some(was), Some(now)) = (&o.uid, uid)
+        && was != now
+    {
+        diffs.push(Difference::new(
+            "metadata.uid".into(),
+            Some(J::String(was.clone())),
+            Some(J::String(now.to_string())),
+            false,
+        ));
+    }
+    diffs.extend(
+        drift_fields(key, &o.applied, live)
+            .into_iter()
+            .map(|f| Difference::from_field(f, true)),
+    );
+    if diffs.is_empty() {
+        return None;
+    }
+    let replaced = diffs[0].path == "metadata.uid";
+    let mut f = finding(Class::Modified, key, "live").differences(diffs);
+    if replaced {
+        f.reason = Some("deleted and created again outside rel".into());
+    }
+    Some(f)
+}
+
+/// The objects labelled as rel's for the environment, of the kinds state
+/// holds and the common ones, in the namespaces state holds.
+async fn labelled(
     cluster: &Cluster,
     record: &KubeRecord,
     environment: &str,
-) -> Result<Vec<Finding>, String> {
-    let recorded: BTreeSet<(String, String, Option<String>, String)> = record
-        .objects
-        .values()
-        .map(|o| {
-            let k = ObjectKey::of_record(o);
-            let (g, kind, ns, name) = k.identity();
-            (
-                g.to_string(),
-                kind.to_string(),
-                ns.map(str::to_string),
-                name.to_string(),
-            )
-        })
-        .collect();
+) -> Result<BTreeMap<Identity, (ObjectKey, J)>, String> {
     let mut kinds: BTreeSet<(String, String)> = COMMON_KINDS
         .iter()
         .map(|(v, k)| (v.to_string(), k.to_string()))
@@ -165,38 +191,15 @@ async fn unmanaged(
         kinds.insert((o.api_version.clone(), o.kind.clone()));
         namespaces.extend(o.namespace.clone());
     }
-    let mut found = BTreeSet::new();
+    let mut found = BTreeMap::new();
     for (api_version, kind) in &kinds {
-        let scopes: Vec<Option<&str>> = if kind == "Namespace" {
-            vec![None]
-        } else {
-            namespaces.iter().map(|n| Some(n.as_str())).collect()
-        };
-        for ns in scopes {
-            match cluster
-                .labelled(api_version, kind, ns, environment, false)
-                .await
-            {
-                Ok(keys) => found.extend(keys),
-                Err(d) if d.code == codes::KUBE_UNSERVED => break,
-                Err(d) => return Err(d.message),
-            }
+        let objects = cluster
+            .labelled_objects(api_version, kind, &namespaces, environment)
+            .await
+            .map_err(|d| d.message)?;
+        for (key, live) in objects {
+            found.insert(identity(&key), (key, live));
         }
     }
-    Ok(found
-        .into_iter()
-        .filter(|k| {
-            let (g, kind, ns, name) = k.identity();
-            !recorded.contains(&(
-                g.to_string(),
-                kind.to_string(),
-                ns.map(str::to_string),
-                name.to_string(),
-            ))
-        })
-        .map(|k| {
-            finding(Class::Unmanaged, &k, "labels")
-                .reason("carries rel's labels for this environment but is not in state")
-        })
-        .collect())
+    Ok(found)
 }
