@@ -156,6 +156,104 @@ fn main() {
         times.len()
     );
 
+    // Drift: each recorded object against the live one (what was applied,
+    // plus what the server adds: metadata, defaults, status), then the
+    // stacks' recorded resources against the deployed template, and the
+    // report with ignore rules applied.
+    let lives: Vec<(k8s::ObjectKey, &rel::state::ObjectRecord, serde_json::Value)> = record
+        .objects
+        .values()
+        .map(|o| {
+            let mut live = o.applied.clone();
+            if let Some(m) = live.as_object_mut() {
+                let meta = m.entry("metadata").or_insert_with(|| serde_json::json!({}));
+                if let Some(meta) = meta.as_object_mut() {
+                    meta.insert("uid".into(), "00000000-0000-0000-0000-000000000001".into());
+                    meta.insert("resourceVersion".into(), "12345".into());
+                    meta.insert("generation".into(), 1.into());
+                }
+                m.insert(
+                    "status".into(),
+                    serde_json::json!({"observedGeneration": 1}),
+                );
+            }
+            (k8s::ObjectKey::of_record(o), o, live)
+        })
+        .collect();
+    let rules = [rel::compile::DriftRule {
+        path: "Deployment/*.spec.replicas".into(),
+        reason: "autoscaled".into(),
+        expires: None,
+        span: Default::default(),
+    }];
+    let drift_once = || {
+        let start = Instant::now();
+        let mut collected = rel::drift::Collected::default();
+        for (key, o, live) in &lives {
+            collected.resources.push((
+                rel::drift::kubernetes::resource_name(key),
+                rel::drift::kubernetes::compared(key, o, live),
+            ));
+        }
+        let mut stacks = Vec::new();
+        for s in states.values() {
+            let Some(stack) = &s.stack else { continue };
+            let deployed = rel::state::redact(
+                live[&stack.name].template.as_ref().expect("a template"),
+                &s.salt,
+            );
+            let mut c = rel::drift::Collected::default();
+            for (id, r) in &stack.resources {
+                let d = rel::drift::differences(Some(&r.values), deployed["Resources"].get(id));
+                c.resources.push((
+                    id.clone(),
+                    (!d.is_empty()).then(|| {
+                        rel::drift::Finding::new(
+                            rel::drift::Class::Modified,
+                            id.clone(),
+                            r.type_name.clone(),
+                        )
+                        .differences(d)
+                    }),
+                ));
+            }
+            stacks.push(c);
+        }
+        let rules = rel::drift::rules::Rules::new(&rules, "2026-11-26");
+        let mut parts: Vec<rel::drift::PartReport> = stacks
+            .into_iter()
+            .map(|c| {
+                rel::drift::PartReport::new("stack".into(), rel::drift::PartKind::Stack, c, &rules)
+            })
+            .collect();
+        parts.push(rel::drift::PartReport::new(
+            "kubernetes/production".into(),
+            rel::drift::PartKind::Kubernetes,
+            collected,
+            &rules,
+        ));
+        let env = rel::drift::EnvironmentReport::new(
+            "production".into(),
+            "aws",
+            parts,
+            Vec::new(),
+            &rules,
+        );
+        let report = rel::drift::Report::new("2026-11-26T00:00:00Z".into(), vec![env]);
+        let text = rel::drift::render::text(&report);
+        let took = start.elapsed();
+        assert!(!report.drifted, "nothing drifted: {text}");
+        assert_eq!(report.summary.in_sync, recorded + lives.len());
+        took
+    };
+    let mut times = generate::repeat(10, 20, drift_once);
+    println!(
+        "drift in process: {} objects and {recorded} stack resources compared with live, report built   median {:.1} ms   runs {}",
+        lives.len(),
+        generate::median_ms(&mut times),
+        times.len()
+    );
+
     // The binary, from state.
     let mut runs = generate::repeat(10, 30, || {
         let start = Instant::now();

@@ -146,7 +146,7 @@ pub async fn check_objects(cluster: &Cluster, record: &KubeRecord, environment: 
 }
 
 /// A live object against its record: None when in sync.
-fn compared(key: &ObjectKey, o: &ObjectRecord, live: &J) -> Option<Finding> {
+pub fn compared(key: &ObjectKey, o: &ObjectRecord, live: &J) -> Option<Finding> {
     let mut diffs: Vec<Difference> = Vec::new();
     let uid = live.pointer("/metadata/uid").and_then(J::as_str);
     if let (Some(was), Some(now)) = (&o.uid, uid)
