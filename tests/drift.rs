@@ -20,7 +20,7 @@ fn drift_in(p: &Project, env: &str, extra: &[&str], code: i32) -> Run {
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = p
         .command(&refs)
-        .env("SOURCE_DATE_EPOCH", TODAY)
+        .env("REL_REPORT_TIME", TODAY)
         .output()
         .expect("rel runs");
     Run::of(out).expect(code)
@@ -174,6 +174,43 @@ fn an_untouched_environment_is_in_sync_and_says_what_was_not_checked() {
     let text = drift(&p, &[], 0).stdout;
     assert!(text.contains("not checked"), "{text}");
     assert!(!text.contains("in sync: everything"), "{text}");
+    // Not-checked resources fail the run only when asked to.
+    drift(&p, &["--fail-on-unchecked"], 2);
+    // Another region than the stacks': not checked, and says where they are.
+    let elsewhere = report(&drift(
+        &p,
+        &["--format", "json", "--region", "us-west-2"],
+        0,
+    ));
+    assert_counts_add_up(&elsewhere);
+    let env = part(&elsewhere, "pr-main", "rel-env-pr-main");
+    assert_eq!(env["summary"]["not_checked"], env["summary"]["resources"]);
+    assert!(
+        env["itself"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("pass --region us-east-1"),
+        "{env:#}"
+    );
+}
+
+#[test]
+fn a_stack_rel_tagged_that_state_does_not_record_is_unmanaged() {
+    let p = Project::new("drift-unrecorded", &template(&["web"], "store/db-password"));
+    p.rel("apply", &["--auto-approve"]).expect(0);
+    // The environment's state loses its stack record (restored from an
+    // old backup, say); the stack rel tagged is still there.
+    let path = p.state_dir().join("rel-env-pr-main.json");
+    let mut state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    state.as_object_mut().unwrap().remove("stack");
+    std::fs::write(&path, serde_json::to_string_pretty(&state).unwrap()).unwrap();
+    let r = report(&drift(&p, &["--format", "json"], 2));
+    assert_counts_add_up(&r);
+    let env = part(&r, "pr-main", "rel-env-pr-main");
+    let stack = finding(env, "rel-env-pr-main");
+    assert_eq!(stack["class"], "unmanaged");
+    assert_eq!(stack["type"], "AWS::CloudFormation::Stack");
 }
 
 #[test]
@@ -450,6 +487,12 @@ fn every_environment_with_state_is_checked_and_one_without_is_an_error() {
         .map(|e| e["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["shared", "pr-main", "pr-next"]);
+    // pr-next was applied with `--set branch=next`: state recorded it, so
+    // it is compiled as applied (its namespace, its rules), not from state
+    // alone.
+    let next = &r["environments"][2];
+    assert_eq!(next["warnings"], serde_json::json!([]), "{next:#}");
+    part(&r, "pr-next", "kubernetes/pr-next");
     // The shared stack is reported once, on its own.
     assert_eq!(
         r["environments"][1]["parts"]

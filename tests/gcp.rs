@@ -495,16 +495,20 @@ fn drift_compares_the_latest_revision_and_the_project_labels() {
     let drifted = p.rel("drift", &["--format", "json"]).expect(2);
     assert_schema_valid(&drifted.stdout, "drift.v1.json");
     let v = json(&drifted);
-    let itself = part(&v, "rel-env-pr-main")["itself"].clone();
-    assert_eq!(itself["class"], "modified", "{itself:#}");
-    let paths: Vec<&str> = itself["differences"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["path"].as_str().unwrap())
-        .collect();
-    assert!(paths.contains(&"project.labels.team"), "{itself:#}");
-    assert!(paths.contains(&"ServiceAccount"), "{itself:#}");
+    let paths = |name: &str| -> Vec<String> {
+        let itself = part(&v, name)["itself"].clone();
+        assert_eq!(itself["class"], "modified", "{itself:#}");
+        itself["differences"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["path"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // The project's labels once, with the first deployment; the service
+    // account with the deployment it belongs to.
+    assert_eq!(paths("rel-shared"), ["project.labels.team"]);
+    assert_eq!(paths("rel-env-pr-main"), ["ServiceAccount"]);
     let text = p.rel("drift", &[]).expect(2).stdout;
     assert!(text.contains("project.labels.team"), "{text}");
 }

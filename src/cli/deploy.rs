@@ -281,10 +281,12 @@ fn desired(args: &EnvironmentArgs, target: TargetArg, color: bool) -> Result<Des
             print_diagnostics(&sources, &diags, Format::Human, color);
             1u8
         })?;
-    Desired::from_build(&model, &build, target).map_err(|d| {
+    let mut desired = Desired::from_build(&model, &build, target).map_err(|d| {
         report(&d, color);
         1
-    })
+    })?;
+    desired.parameters = options.sets.clone();
+    Ok(desired)
 }
 
 fn print_plan(plan: &Plan, format: PlanFormat) {

@@ -52,6 +52,9 @@ pub struct DriftArgs {
     /// Write the report to this file instead of standard output.
     #[arg(short = 'o', long = "out", value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Exit 2 also when resources could not be checked (by default only drift does).
+    #[arg(long)]
+    pub fail_on_unchecked: bool,
     #[command(flatten)]
     pub connection: Connection,
     /// Give up waiting for CloudFormation's drift detection of a stack after this many seconds (its resources are then reported as not checked).
@@ -70,10 +73,12 @@ pub struct DriftArgs {
     pub gcp: GcpArgs,
 }
 
-/// The environment compiled, or None when the template no longer declares it.
+/// The environment compiled with the parameters it was applied with
+/// (then `--set` on top), or None when the template does not declare it.
 fn compile(
     args: &DriftArgs,
     env: &str,
+    applied_with: &std::collections::BTreeMap<String, String>,
     target: Target,
     color: bool,
 ) -> Result<Option<Desired>, u8> {
@@ -81,7 +86,11 @@ fn compile(
     let environment = EnvironmentArgs {
         paths: args.paths.clone(),
         env: env.to_string(),
-        sets: args.sets.clone(),
+        sets: applied_with
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .chain(args.sets.iter().cloned())
+            .collect(),
     };
     let (entries, options) = environment_inputs(&mut sources, &environment, color)?;
     let build_options = BuildOptions {
@@ -143,7 +152,7 @@ fn subject(
     let mut warnings = Vec::new();
     if desired.is_none() && name != "shared" {
         warnings.push(format!(
-            "the template no longer declares environment `{name}`: it was checked from its state alone, without ignore rules"
+            "the template does not declare environment `{name}` (with the parameters it was applied with, and --set): it was checked from its state alone, without ignore rules"
         ));
     }
     Subject {
@@ -223,7 +232,7 @@ pub fn run(args: &DriftArgs, color: bool) -> u8 {
                     .with_help("Apply it first (`rel apply PATH --env NAME`), or point --state at where its state is kept."),
                 ));
             };
-            let desired = compile(args, name, target, color)?;
+            let desired = compile(args, name, &env_state.state.parameters, target, color)?;
             let mut states = vec![(env_key(name), env_state.state)];
             // One environment: its shared layer with it; all of them: the
             // shared layer once, on its own.
@@ -237,10 +246,17 @@ pub fn run(args: &DriftArgs, color: bool) -> u8 {
         if args.all_envs
             && let Some(s) = shared
         {
-            subjects.insert(
-                0,
-                subject("shared", target, None, vec![(SHARED_KEY.to_string(), s)]),
-            );
+            // The shared layer serves every environment: the rules any of
+            // them declares apply to it.
+            let mut shared = subject("shared", target, None, vec![(SHARED_KEY.to_string(), s)]);
+            for other in &subjects {
+                for rule in &other.rules {
+                    if !shared.rules.contains(rule) {
+                        shared.rules.push(rule.clone());
+                    }
+                }
+            }
+            subjects.insert(0, shared);
         }
         let at = crate::drift::report_time();
         let today = crate::state::rfc3339(at)[..10].to_string();
@@ -292,7 +308,12 @@ pub fn run(args: &DriftArgs, color: bool) -> u8 {
             let _ = out.flush();
         }
     }
-    if report_doc.drifted { 2 } else { 0 }
+    let unchecked = args.fail_on_unchecked && report_doc.summary.not_checked > 0;
+    if report_doc.drifted || unchecked {
+        2
+    } else {
+        0
+    }
 }
 
 /// Colours a text report's lines by their marker: modified and ignored

@@ -734,8 +734,8 @@ fn is_under<'p>(paths: impl IntoIterator<Item = &'p String>, path: &str) -> bool
         })
 }
 
-/// Whether a recorded configuration holds any secret hash.
-fn holds_hash(v: &J) -> bool {
+/// Whether a recorded configuration holds a secret's hash anywhere.
+pub fn holds_hash(v: &J) -> bool {
     match v {
         J::Object(m) => m.values().any(holds_hash),
         J::Array(items) => items.iter().any(holds_hash),
@@ -1090,6 +1090,24 @@ pub fn drift_fields(key: &ObjectKey, applied: &J, live: &J) -> Vec<FieldChange> 
         &mut fields,
     );
     fields.retain(|f| !(cx.hashed.contains(&f.path) && f.before.is_some()));
+    // Lists are compared by position: a list holding a secret anywhere
+    // may show it at another index once reordered, so every difference
+    // inside it is masked.
+    let lists: BTreeSet<&str> = cx
+        .hashed
+        .iter()
+        .flat_map(|h| h.match_indices('[').map(move |(at, _)| &h[..at]))
+        .collect();
+    for f in &mut fields {
+        let inside = lists
+            .iter()
+            .any(|l| f.path.starts_with(l) && f.path[l.len()..].starts_with('['));
+        if inside && !f.sensitive {
+            f.sensitive = true;
+            f.before = f.before.take().map(|_| J::String("(sensitive)".into()));
+            f.after = f.after.take().map(|_| J::String("(sensitive)".into()));
+        }
+    }
     fields
 }
 
@@ -1226,6 +1244,45 @@ pub fn object_record(filled: &Filled, live: Option<&J>, salt: &str) -> ObjectRec
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn drift_compares_what_was_applied_and_masks_lists_holding_secrets() {
+        let hash = secret_hash("salt", "secret s/k@v1");
+        let applied = json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "ns"},
+            "spec": {"replicas": 2, "template": {"spec": {"containers": [{
+                "name": "web", "image": "web:1",
+                "env": [{"name": "A", "value": "x"}, {"name": "TOKEN", "value": hash}]
+            }]}}}
+        });
+        let key = ObjectKey::of(&applied).unwrap();
+        // Live: defaults added, replicas changed, the env list reordered
+        // so that the secret sits where a plain value was recorded.
+        let live = json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "ns", "uid": "u1", "generation": 3},
+            "spec": {"replicas": 5, "strategy": {"type": "RollingUpdate"}, "template": {"spec": {"containers": [{
+                "name": "web", "image": "web:1", "imagePullPolicy": "IfNotPresent",
+                "env": [{"name": "TOKEN", "value": "hunter2"}, {"name": "A", "value": "x"}]
+            }]}}},
+            "status": {"replicas": 5}
+        });
+        let fields = drift_fields(&key, &applied, &live);
+        let paths: Vec<&str> = fields.iter().map(|f| f.path.as_str()).collect();
+        assert!(paths.contains(&"spec.replicas"), "{paths:?}");
+        assert!(
+            !paths
+                .iter()
+                .any(|p| p.contains("strategy") || p.contains("PullPolicy")),
+            "{paths:?}"
+        );
+        let text = serde_json::to_string(&fields).unwrap();
+        assert!(!text.contains("hunter2"), "{text}");
+        for f in fields.iter().filter(|f| f.path.contains(".env[")) {
+            assert!(f.sensitive, "{f:?}");
+        }
+    }
 
     fn filled(manifest: J) -> Filled {
         let object = DesiredObject {

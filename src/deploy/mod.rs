@@ -74,6 +74,9 @@ pub struct Desired {
     pub shared_objects: usize,
     /// The template's `drift_ignore` rules for the environment.
     pub drift_ignore: Vec<crate::compile::DriftRule>,
+    /// The parameters set for this run (`--set`), recorded with the
+    /// environment's state by apply.
+    pub parameters: BTreeMap<String, String>,
 }
 
 /// The shared stack's name, which is also its state's key.
@@ -218,6 +221,7 @@ impl Desired {
             namespace: model.environment.namespace.clone(),
             kube_context: model.environment.kube_context.clone(),
             drift_ignore: model.environment.drift_ignore.clone(),
+            parameters: BTreeMap::new(),
         })
     }
 }

@@ -563,7 +563,7 @@ async fn run_locked(
                 return Ok(o);
             }
         }
-        record_objects(backend, &mut stored, &env, &desired.environment, None).await?;
+        record_objects(backend, &mut stored, &env, &desired.environment, None, None).await?;
     }
     let (stack_results, mut error) = execute(
         ctx,
@@ -598,8 +598,15 @@ async fn run_locked(
             stored.insert(env.clone(), env_state);
             ctx.progress.finish(&r.name, &r.outcome);
             results.push(r);
-            if let Err(w) =
-                record_objects(backend, &mut stored, &env, &desired.environment, record).await
+            if let Err(w) = record_objects(
+                backend,
+                &mut stored,
+                &env,
+                &desired.environment,
+                record,
+                Some(&desired.parameters),
+            )
+            .await
             {
                 error.get_or_insert(w);
             }
@@ -756,14 +763,17 @@ async fn record_objects(
     env: &str,
     environment: &str,
     record: Option<KubeRecord>,
+    parameters: Option<&BTreeMap<String, String>>,
 ) -> Result<(), Diagnostic> {
     let current = env_stored(backend, stored, env, environment).await?;
-    if current.state.kubernetes == record {
+    let parameters = parameters.unwrap_or(&current.state.parameters);
+    if current.state.kubernetes == record && current.state.parameters == *parameters {
         stored.insert(env.to_string(), current);
         return Ok(());
     }
     let mut next = current.state.clone();
     next.kubernetes = record;
+    next.parameters = parameters.clone();
     next.serial += 1;
     let written = backend.write(env, &current, &next).await?;
     stored.insert(env.to_string(), written);
@@ -1245,6 +1255,8 @@ async fn execute(
                     plan: sp.clone(),
                     desired: desired.stacks.iter().find(|d| d.name == sp.name).cloned(),
                     stored: stored.remove(&sp.name).expect("a state per stack"),
+                    parameters: (sp.name == env_key(&desired.environment))
+                        .then(|| desired.parameters.clone()),
                 };
                 let semaphore = semaphore.clone();
                 let name = sp.name.clone();
@@ -1327,6 +1339,8 @@ struct StackJob {
     plan: StackPlan,
     desired: Option<DesiredStack>,
     stored: Stored,
+    /// The environment's parameters, for its own layer's state.
+    parameters: Option<BTreeMap<String, String>>,
 }
 
 impl StackJob {
@@ -1359,6 +1373,9 @@ impl StackJob {
         });
         if let Some(gcp) = &self.ctx.gcp {
             next.project = next.stack.as_ref().and_then(|_| gcp.project_record());
+        }
+        if let (Some(parameters), Some(_)) = (&self.parameters, &next.stack) {
+            next.parameters = parameters.clone();
         }
         next
     }

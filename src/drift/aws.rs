@@ -126,8 +126,35 @@ fn canonical(v: &J) -> J {
 }
 
 /// A recorded template value at a drift path, if the template sets it.
-fn recorded_at<'a>(record: &'a StackRecord, logical_id: &str, pointer: &str) -> Option<&'a J> {
-    record.resources.get(logical_id)?.values.pointer(pointer)
+/// A drift path as a pointer into the resource's template entry:
+/// CloudFormation reports paths under `Properties` (`/DelaySeconds`,
+/// `/SecurityGroupIngress/1/CidrIp`).
+fn entry_pointer(property_path: &str) -> String {
+    if property_path.starts_with("/Properties/") || property_path == "/Properties" {
+        property_path.to_string()
+    } else {
+        format!("/Properties{property_path}")
+    }
+}
+
+/// Whether the recorded entry holds a secret at `pointer`, under it, or
+/// anywhere in a list around it (a list's items may be compared out of
+/// their recorded order).
+fn secret_at(record: &StackRecord, logical_id: &str, pointer: &str) -> bool {
+    let Some(entry) = record.resources.get(logical_id).map(|r| &r.values) else {
+        return false;
+    };
+    if entry.pointer(pointer).is_some_and(holds_secret) {
+        return true;
+    }
+    let mut at = pointer;
+    while let Some(cut) = at.rfind('/') {
+        at = &at[..cut];
+        if let Some(list @ J::Array(_)) = entry.pointer(at) {
+            return holds_secret(list);
+        }
+    }
+    false
 }
 
 fn holds_secret(v: &J) -> bool {
@@ -145,7 +172,7 @@ fn property_differences(record: &StackRecord, drift: &StackResourceDrift) -> Vec
     let logical_id = drift.logical_resource_id().unwrap_or_default();
     let mut out = Vec::new();
     for p in drift.property_differences() {
-        let pointer = p.property_path().unwrap_or_default();
+        let pointer = entry_pointer(p.property_path().unwrap_or_default());
         let parse = |s: Option<&str>| {
             s.map(|s| serde_json::from_str::<J>(s).unwrap_or_else(|_| J::String(s.to_string())))
         };
@@ -161,9 +188,9 @@ fn property_differences(record: &StackRecord, drift: &StackResourceDrift) -> Vec
             continue;
         }
         let sensitive = expected.iter().chain(&actual).any(holds_secret)
-            || recorded_at(record, logical_id, pointer).is_some_and(holds_secret);
+            || secret_at(record, logical_id, &pointer);
         out.push(Difference::new(
-            dotted(pointer),
+            dotted(&pointer),
             expected,
             actual,
             sensitive,
@@ -198,6 +225,9 @@ async fn detect(
         .to_string();
     let deadline = Instant::now() + options.timeout;
     let mut partial = None;
+    // When this detection started: results older than it are another
+    // detection's (a resource this one could not check keeps its last).
+    let started;
     loop {
         let status = client
             .describe_stack_drift_detection_status()
@@ -210,6 +240,7 @@ async fn detect(
                     why(&e)
                 )
             })?;
+        let done = status.timestamp().map(|t| t.secs());
         match status.detection_status() {
             Some(StackDriftDetectionStatus::DetectionInProgress) => {}
             Some(StackDriftDetectionStatus::DetectionFailed) => {
@@ -222,9 +253,13 @@ async fn detect(
                             .unwrap_or("no reason given")
                     )
                 ));
+                started = done;
                 break;
             }
-            _ => break,
+            _ => {
+                started = done;
+                break;
+            }
         }
         if Instant::now() + options.poll > deadline {
             return Err(format!(
@@ -243,7 +278,11 @@ async fn detect(
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| format!("reading the drift results failed: {}", why(&e)))?;
         for d in page.stack_resource_drifts() {
-            if let Some(id) = d.logical_resource_id() {
+            let stale = matches!(
+                (started, d.timestamp().map(|t| t.secs())),
+                (Some(s), Some(t)) if t < s
+            );
+            if let (Some(id), false) = (d.logical_resource_id(), stale) {
                 drifts.insert(id.to_string(), d.clone());
             }
         }
@@ -337,6 +376,25 @@ pub async fn check_stack(
         f
     };
 
+    // A stack in another region than the connection's cannot be read
+    // here; that is not its deletion.
+    let recorded_region = record.stack_id.split(':').nth(3).filter(|r| !r.is_empty());
+    let connected = client.config().region().map(|r| r.as_ref().to_string());
+    if let (Some(was), Some(now)) = (recorded_region, &connected)
+        && was != now
+    {
+        let reason = format!(
+            "the stack is in {was} and rel drift is connected to {now}: pass --region {was}"
+        );
+        let mut c = all(Class::NotChecked, "stack", &reason);
+        c.itself = Some(
+            stack_finding(Class::NotChecked)
+                .source("stack")
+                .reason(reason),
+        );
+        return c;
+    }
+
     // The stack itself.
     let described = match client
         .describe_stacks()
@@ -363,7 +421,8 @@ pub async fn check_stack(
         .map(|s| s.as_str().to_string())
         .unwrap_or_default();
     if described.is_none() || status == "DELETE_COMPLETE" {
-        let reason = "the stack was deleted outside rel";
+        // By its id (ARN): a stack of the same name made since is another.
+        let reason = "the stack was deleted outside rel (or these credentials are for another account than the one that applied it)";
         let mut c = all(Class::Deleted, "stack", reason);
         c.itself = Some(stack_finding(Class::Deleted).source("stack").reason(reason));
         return c;
@@ -375,6 +434,23 @@ pub async fn check_stack(
             Some(J::String(record.status.clone())),
             Some(J::String(status.clone())),
             false,
+        ));
+    }
+    // The outputs' values: what other stacks and the manifests read.
+    let outputs: BTreeMap<String, String> = described
+        .as_ref()
+        .map(|s| {
+            s.outputs()
+                .iter()
+                .filter_map(|o| Some((o.output_key()?.to_string(), o.output_value()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default();
+    if outputs != record.outputs {
+        let wrap = |m: &BTreeMap<String, String>| serde_json::json!({ "StackOutputs": m });
+        itself.extend(super::differences(
+            Some(&wrap(&record.outputs)),
+            Some(&wrap(&outputs)),
         ));
     }
 
@@ -418,6 +494,11 @@ pub async fn check_stack(
     let mut warnings = Vec::new();
     if let Some(problem) = &template_problem {
         warnings.push(problem.clone());
+    }
+    if let Err(why) = &listed {
+        warnings.push(format!(
+            "{why}: resources gone from the stack or failed were not looked for"
+        ));
     }
     if let Ok((_, Some(partial))) = &detected {
         warnings.push(partial.clone());
@@ -585,16 +666,26 @@ async fn existence(clients: &Clients<'_>, record: &StackRecord, id: &str, reason
 
 /// Checks whether a stack rel's tags name for the environment exists
 /// although state records none: it is unmanaged.
-pub async fn unrecorded_stack(client: &Client, name: &str, environment: &str) -> Option<Finding> {
-    let out = client
-        .describe_stacks()
-        .stack_name(name)
-        .send()
-        .await
-        .ok()?;
-    let stack = out.stacks().first()?;
+pub async fn unrecorded_stack(
+    client: &Client,
+    name: &str,
+    environment: &str,
+) -> Result<Option<Finding>, String> {
+    let out = match client.describe_stacks().stack_name(name).send().await {
+        Ok(out) => out,
+        Err(e) if missing_stack(&e) => return Ok(None),
+        Err(e) => {
+            return Err(format!(
+                "whether stack `{name}` exists outside state could not be read: {}",
+                why(&e)
+            ));
+        }
+    };
+    let Some(stack) = out.stacks().first() else {
+        return Ok(None);
+    };
     if stack.stack_status().map(|s| s.as_str()) == Some("DELETE_COMPLETE") {
-        return None;
+        return Ok(None);
     }
     let tag = |k: &str| {
         stack
@@ -605,13 +696,13 @@ pub async fn unrecorded_stack(client: &Client, name: &str, environment: &str) ->
     };
     let ours = tag("rel:managed") == Some("true")
         && (name == crate::deploy::SHARED_KEY || tag("rel:environment") == Some(environment));
-    ours.then(|| {
+    Ok(ours.then(|| {
         let mut f = Finding::new(Class::Unmanaged, name, "AWS::CloudFormation::Stack")
             .source("labels")
             .reason("tagged by rel for this environment, but state records no stack");
         f.physical_id = stack.stack_id().map(str::to_string);
         f
-    })
+    }))
 }
 
 #[cfg(test)]

@@ -45,6 +45,9 @@ pub async fn check(providers: &Providers, subject: Subject, today: &str) -> Envi
         warnings.extend(c.warnings.drain(..).map(|w| format!("{name}: {w}")));
         parts.push(PartReport::new(name, kind, c, &rules));
     };
+    // The project's labels are compared once, with the first deployment
+    // that recorded them.
+    let mut labels_compared = false;
     for (key, state) in &subject.states {
         if let Some(f) = &state.in_flight {
             warnings.push(format!(
@@ -59,10 +62,11 @@ pub async fn check(providers: &Providers, subject: Subject, today: &str) -> Envi
                     gcp,
                     key,
                     record,
-                    state.project.as_ref(),
+                    state.project.as_ref().filter(|_| !labels_compared),
                     &state.salt,
                 )
                 .await;
+                labels_compared |= state.project.is_some();
                 add(record.name.clone(), PartKind::Deployment, c, &mut warnings);
             }
             (Some(record), _) => {
@@ -78,19 +82,29 @@ pub async fn check(providers: &Providers, subject: Subject, today: &str) -> Envi
                 add(record.name.clone(), PartKind::Stack, c, &mut warnings);
             }
             (None, Target::Aws) => {
-                if let Some(client) = &providers.cloudformation
-                    && let Some(f) = super::aws::unrecorded_stack(client, key, &subject.name).await
-                {
-                    let c = Collected {
-                        unmanaged: vec![f],
-                        ..Collected::default()
-                    };
-                    add(key.clone(), PartKind::Stack, c, &mut warnings);
+                let Some(client) = &providers.cloudformation else {
+                    continue;
+                };
+                match super::aws::unrecorded_stack(client, key, &subject.name).await {
+                    Ok(Some(f)) => {
+                        let c = Collected {
+                            unmanaged: vec![f],
+                            ..Collected::default()
+                        };
+                        add(key.clone(), PartKind::Stack, c, &mut warnings);
+                    }
+                    Ok(None) => {}
+                    Err(why) => warnings.push(why),
                 }
             }
             (None, _) => {}
         }
-        if let Some(record) = state.kubernetes.as_ref().filter(|r| !r.objects.is_empty()) {
+        // Objects are the environment's (the shared layer applies none).
+        if let Some(record) = state
+            .kubernetes
+            .as_ref()
+            .filter(|r| !r.objects.is_empty() && state.layer.starts_with("env:"))
+        {
             let c = match k8s::connect(&providers.kube, subject.kube_context.as_deref()).await {
                 Ok(cluster) => {
                     super::kubernetes::check_objects(&cluster, record, &subject.name).await

@@ -56,38 +56,75 @@ pub async fn check_deployment(
     let mut collected = Collected::default();
     let mut itself: Vec<Difference> = Vec::new();
 
-    // The project's labels.
+    // A deployment recorded in another project or location cannot be
+    // read with this connection; that is not its deletion.
+    let expected_name = gcp.deployment_name(key);
+    if record.stack_id != expected_name {
+        let reason = format!(
+            "the deployment was recorded as {}, and rel drift is connected to project {} in {} (--gcp-project, --gcp-location)",
+            record.stack_id, gcp.project, gcp.location
+        );
+        collected.resources = all(Class::NotChecked, "revision", &reason);
+        collected.itself = Some(
+            deployment(Class::NotChecked)
+                .source("revision")
+                .reason(reason),
+        );
+        return collected;
+    }
+
+    // The project's labels (compared once per environment by the caller).
     if let Some(recorded) = project {
-        match gcp.check_project().await {
-            Ok(labels) => {
-                let as_json = |m: &std::collections::BTreeMap<String, String>| serde_json::json!({ "project": { "labels": m } });
-                itself.extend(super::differences(
-                    Some(&as_json(&recorded.labels)),
-                    Some(&as_json(&labels)),
-                ));
+        if recorded.id != gcp.project {
+            collected.warnings.push(format!(
+                "the project's labels were not compared: they were recorded for project {}, and rel drift is connected to {}",
+                recorded.id, gcp.project
+            ));
+        } else {
+            match gcp.check_project().await {
+                Ok(labels) => {
+                    let as_json = |m: &std::collections::BTreeMap<String, String>| serde_json::json!({ "project": { "labels": m } });
+                    itself.extend(super::differences(
+                        Some(&as_json(&recorded.labels)),
+                        Some(&as_json(&labels)),
+                    ));
+                }
+                Err(d) => collected.warnings.push(format!(
+                    "the project's labels were not compared: {}",
+                    d.message
+                )),
             }
-            Err(d) => collected.warnings.push(format!(
-                "the project's labels were not compared: {}",
-                d.message
-            )),
         }
     }
+    // The deployment's own finding: its differences, with `class` when it
+    // is gone or unreadable.
+    let itself_finding = |class: Class, reason: &str, diffs: Vec<Difference>| {
+        deployment(class)
+            .source("revision")
+            .reason(reason)
+            .differences(diffs)
+    };
 
     let live = match gcp.refresh(key).await {
         Err(d) => {
             let reason = format!("the deployment could not be read: {}", d.message);
             collected.resources = all(Class::NotChecked, "revision", &reason);
-            collected.itself = Some(
-                deployment(Class::NotChecked)
-                    .source("revision")
-                    .reason(reason),
-            );
+            collected.itself = Some(if itself.is_empty() {
+                itself_finding(Class::NotChecked, &reason, itself)
+            } else {
+                itself_finding(
+                    Class::Modified,
+                    "its project was changed outside rel",
+                    itself,
+                )
+            });
+            collected.warnings.push(reason);
             return collected;
         }
         Ok(None) => {
             let reason = "the deployment was deleted outside rel";
             collected.resources = all(Class::Deleted, "revision", reason);
-            collected.itself = Some(deployment(Class::Deleted).source("revision").reason(reason));
+            collected.itself = Some(itself_finding(Class::Deleted, reason, itself));
             return collected;
         }
         Ok(Some(live)) => live,
@@ -107,11 +144,11 @@ pub async fn check_deployment(
             .warnings
             .push(format!("{}: {reason}", record.name));
         if !itself.is_empty() {
-            collected.itself = Some(
-                deployment(Class::Modified)
-                    .source("revision")
-                    .differences(itself),
-            );
+            collected.itself = Some(itself_finding(
+                Class::Modified,
+                "the deployment or its project was changed outside rel",
+                itself,
+            ));
         }
         return collected;
     };

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value as J;
 
 use super::{Class, Collected, Difference, Finding};
-use crate::deploy::kubernetes::{Cluster, ObjectKey, drift_fields};
+use crate::deploy::kubernetes::{Cluster, ObjectKey, drift_fields, holds_hash};
 use crate::state::{KubeRecord, ObjectRecord};
 
 /// Kinds looked through for unmanaged objects, besides those state holds.
@@ -100,7 +100,7 @@ pub async fn check_objects(cluster: &Cluster, record: &KubeRecord, environment: 
         }
     };
     let mut recorded = BTreeSet::new();
-    let mut secrets_hashed = 0;
+    let mut hashed = 0;
     for o in record.objects.values() {
         let key = ObjectKey::of_record(o);
         recorded.insert(identity(&key));
@@ -117,8 +117,8 @@ pub async fn check_objects(cluster: &Cluster, record: &KubeRecord, environment: 
                 Some(finding(Class::Deleted, &key, "live").reason("the object no longer exists"))
             }
             Ok(Some(live)) => {
-                if key.kind == "Secret" && o.applied.get("data").is_some() {
-                    secrets_hashed += 1;
+                if holds_hash(&o.applied) {
+                    hashed += 1;
                 }
                 compared(&key, o, &live)
             }
@@ -129,9 +129,9 @@ pub async fn check_objects(cluster: &Cluster, record: &KubeRecord, environment: 
         });
         collected.resources.push((resource_name(&key), outcome));
     }
-    if secrets_hashed > 0 {
+    if hashed > 0 {
         collected.warnings.push(format!(
-            "{secrets_hashed} Secret(s): state holds their values only as hashes, so their keys were compared and their values were not"
+            "{hashed} object(s) hold secret values, which state records only as hashes: those fields were compared for presence, not value"
         ));
     }
     collected.unmanaged = listed

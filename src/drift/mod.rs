@@ -30,7 +30,7 @@ pub struct Report {
     pub format_version: u32,
     /// Always `rel-drift-report`.
     pub kind: String,
-    /// When the live state was read (RFC 3339, UTC; `SOURCE_DATE_EPOCH`
+    /// When the live state was read (RFC 3339, UTC; `REL_REPORT_TIME`
     /// when set).
     pub generated_at: String,
     /// True when anything drifted (modified, deleted, unmanaged, or a part
@@ -431,13 +431,14 @@ pub fn differences(recorded: Option<&J>, live: Option<&J>) -> Vec<Difference> {
         .collect()
 }
 
-/// The time a report is made: `SOURCE_DATE_EPOCH` when set (reproducible
-/// reports, tests), else now.
+/// The time a report is made, which is also the day ignore rules expire
+/// against: `REL_REPORT_TIME` (seconds since 1970) when set, for
+/// reproducible reports, else now. (Not `SOURCE_DATE_EPOCH`: builds set
+/// it to a commit's time, which would keep expired rules ignoring.)
 pub fn report_time() -> std::time::SystemTime {
-    std::env::var("SOURCE_DATE_EPOCH")
+    std::env::var("REL_REPORT_TIME")
         .ok()
         .and_then(|s| s.trim().parse::<u64>().ok())
-        .map_or_else(std::time::SystemTime::now, |secs| {
-            std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)
-        })
+        .and_then(|secs| std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(secs)))
+        .unwrap_or_else(std::time::SystemTime::now)
 }

@@ -12,16 +12,22 @@ use crate::compile::DriftRule;
 
 /// Rules ready to match, and the day they are judged on.
 pub struct Rules<'a> {
-    rules: Vec<(Regex, &'a DriftRule)>,
+    rules: Vec<(Vec<Split>, &'a DriftRule)>,
     /// `YYYY-MM-DD` (UTC).
     today: String,
 }
 
-/// A glob over dotted paths as a regex: `**` any text, `*` any text
-/// without a dot; a match may stop at a segment boundary (a rule naming a
-/// resource or a field covers what is under it).
-fn glob(pattern: &str) -> Regex {
-    let mut re = String::from("^(?:");
+/// One reading of a rule's path: the part naming the resource (matched
+/// whole) and, after a dot, the part naming a field (matched up to a
+/// segment boundary, so a field covers what is under it).
+struct Split {
+    resource: Regex,
+    field: Option<Regex>,
+}
+
+/// A glob as a regex body: `**` any text, `*` any text without a dot.
+fn glob(pattern: &str) -> String {
+    let mut re = String::new();
     let mut rest = pattern;
     while !rest.is_empty() {
         if let Some(r) = rest.strip_prefix("**") {
@@ -36,15 +42,39 @@ fn glob(pattern: &str) -> Regex {
             rest = &rest[c.len_utf8()..];
         }
     }
-    re.push_str(")(?:$|[.\\[])");
-    Regex::new(&re).expect("an escaped glob is a valid regex")
+    re
+}
+
+fn regex(body: &str) -> Regex {
+    Regex::new(body).expect("an escaped glob is a valid regex")
+}
+
+/// Every way to read a rule's path: all of it naming the resource, or a
+/// resource part and a field part split at one of its dots (resource
+/// names may have dots of their own: `google_storage_bucket.logs`).
+fn splits(path: &str) -> Vec<Split> {
+    let mut out = vec![Split {
+        resource: regex(&format!("^(?:{})$", glob(path))),
+        field: None,
+    }];
+    for (at, _) in path.match_indices('.') {
+        let (resource, field) = (&path[..at], &path[at + 1..]);
+        if resource.is_empty() || field.is_empty() {
+            continue;
+        }
+        out.push(Split {
+            resource: regex(&format!("^(?:{})$", glob(resource))),
+            field: Some(regex(&format!("^(?:{})(?:$|[.\\[])", glob(field)))),
+        });
+    }
+    out
 }
 
 impl<'a> Rules<'a> {
     /// `today` is `YYYY-MM-DD`.
     pub fn new(rules: &'a [DriftRule], today: &str) -> Rules<'a> {
         Rules {
-            rules: rules.iter().map(|r| (glob(&r.path), r)).collect(),
+            rules: rules.iter().map(|r| (splits(&r.path), r)).collect(),
             today: today.to_string(),
         }
     }
@@ -55,11 +85,20 @@ impl<'a> Rules<'a> {
             .is_some_and(|day| day < self.today.as_str())
     }
 
-    /// The rule for a path: a live one if any matches, else an expired one.
-    fn find(&self, path: &str) -> Option<RuleMatch> {
+    /// The rule for a resource, or a field of it: a live one if any
+    /// matches, else an expired one.
+    fn find(&self, resource: &str, field: Option<&str>) -> Option<RuleMatch> {
         let mut expired = None;
-        for (re, rule) in &self.rules {
-            if !re.is_match(path) {
+        for (splits, rule) in &self.rules {
+            let matches = splits.iter().any(|s| {
+                s.resource.is_match(resource)
+                    && match (&s.field, field) {
+                        (None, _) => true,
+                        (Some(f), Some(field)) => f.is_match(field),
+                        (Some(_), None) => false,
+                    }
+            });
+            if !matches {
                 continue;
             }
             let m = RuleMatch {
@@ -86,7 +125,7 @@ impl<'a> Rules<'a> {
         }
         let differences = std::mem::take(&mut finding.differences);
         if differences.is_empty() {
-            if let Some(m) = self.find(&finding.resource) {
+            if let Some(m) = self.find(&finding.resource, None) {
                 if !m.expired {
                     finding.class = Class::Ignored;
                 }
@@ -95,8 +134,7 @@ impl<'a> Rules<'a> {
             return;
         }
         for mut d in differences {
-            let full = format!("{}.{}", finding.resource, d.path);
-            match self.find(&full) {
+            match self.find(&finding.resource, Some(&d.path)) {
                 Some(m) if !m.expired => {
                     d.rule = Some(m);
                     finding.ignored.push(d);
@@ -159,18 +197,64 @@ mod tests {
         )
     }
 
+    fn covers(rule_path: &str, resource: &str, field: Option<&str>) -> bool {
+        let rules = [rule(rule_path, None)];
+        Rules::new(&rules, "2026-11-26")
+            .find(resource, field)
+            .is_some()
+    }
+
     #[test]
-    fn globs_match_segments_and_what_is_under_them() {
-        let g = glob("Deployment/*.spec.replicas");
-        assert!(g.is_match("Deployment/shop/shoes.spec.replicas"));
-        assert!(!g.is_match("Deployment/shop/shoes.spec.replicasX"));
-        assert!(!g.is_match("Deployment/a.b.spec.replicas"));
-        assert!(glob("Bucket").is_match("Bucket.Properties.Tags[0].Value"));
-        assert!(!glob("Bucket").is_match("BucketPolicy.Properties"));
-        assert!(glob("*.Properties.Tags").is_match("Role.Properties.Tags[2]"));
-        assert!(glob("**.annotations").is_match("Service/ns/a.metadata.annotations.x"));
-        assert!(glob("a[0].b").is_match("a[0].b"));
-        assert!(!glob("a[0].b").is_match("a0.b"));
+    fn globs_match_the_resource_whole_and_fields_by_segment() {
+        let web = "Deployment/shop/shoes";
+        assert!(covers(
+            "Deployment/*.spec.replicas",
+            web,
+            Some("spec.replicas")
+        ));
+        assert!(!covers(
+            "Deployment/*.spec.replicas",
+            web,
+            Some("spec.replicasX")
+        ));
+        assert!(!covers("Deployment/*.spec.replicas", web, None));
+        // A rule naming a resource or a field covers what is under it.
+        assert!(covers("Bucket", "Bucket", Some("Properties.Tags[0].Value")));
+        assert!(covers("Bucket", "Bucket", None));
+        assert!(!covers("Bucket", "BucketPolicy", Some("Properties")));
+        assert!(covers(
+            "*.Properties.Tags",
+            "Role",
+            Some("Properties.Tags[2]")
+        ));
+        assert!(covers(
+            "**.metadata.annotations",
+            "Service/ns/a",
+            Some("metadata.annotations.x")
+        ));
+        assert!(covers("a.b[0]", "a", Some("b[0].c")));
+        assert!(!covers("a.b[0]", "a", Some("b0.c")));
+        // Names with dots: matched whole, never by a prefix of them.
+        assert!(!covers(
+            "ConfigMap/shop/settings",
+            "ConfigMap/shop/settings.v2",
+            None
+        ));
+        assert!(covers(
+            "ConfigMap/shop/settings.v2",
+            "ConfigMap/shop/settings.v2",
+            None
+        ));
+        assert!(covers(
+            "google_storage_bucket.*.labels",
+            "google_storage_bucket.logs",
+            Some("labels.owner")
+        ));
+        assert!(covers(
+            "ConfigMap/**",
+            "ConfigMap/shop/settings.v2",
+            Some("data.k")
+        ));
     }
 
     #[test]

@@ -43,6 +43,11 @@ pub struct State {
     /// reported it when the deployment was last recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<ProjectRecord>,
+    /// An environment's parameters (`--set NAME=VALUE`) as last applied,
+    /// so that `rel drift --all-envs` compiles each environment as it was
+    /// applied (a `pr-${branch}` environment needs its branch).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub parameters: BTreeMap<String, String>,
 }
 
 /// A GCP project as last seen.
@@ -147,6 +152,7 @@ impl State {
             in_flight: None,
             kubernetes: None,
             project: None,
+            parameters: BTreeMap::new(),
         }
     }
 

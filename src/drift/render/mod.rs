@@ -161,7 +161,7 @@ impl View {
             generated_at: one_line(&report.generated_at),
             headline: headline(report),
             status,
-            total: report.summary,
+            total: shown(&report.summary),
             any_findings: all_findings().next().is_some(),
             any_lines: all_findings().any(|f| !f.lines.is_empty()),
             environments,
@@ -189,7 +189,7 @@ fn environment_view(number: usize, e: &super::EnvironmentReport) -> EnvironmentV
         name: one_line(&e.name),
         target: one_line(&e.target),
         drifted: e.drifted(),
-        counts: e.summary,
+        counts: shown(&e.summary),
         status: status_line(status, &e.summary),
         warnings: e.warnings.iter().map(|w| one_line(w)).collect(),
         parts,
@@ -321,6 +321,15 @@ fn one_line(s: &str) -> String {
 }
 
 // Counts.
+
+/// Counts as the tables show them: the unmanaged objects rules cover
+/// are ignored too.
+fn shown(c: &Counts) -> Counts {
+    Counts {
+        ignored: c.ignored + c.unmanaged_ignored,
+        ..*c
+    }
+}
 
 /// The classes that have a count, in report order: `2 modified, 1 deleted`.
 fn tally(c: &Counts) -> String {
