@@ -135,6 +135,23 @@ pub(super) fn runtime() -> tokio::runtime::Runtime {
         .expect("a tokio runtime")
 }
 
+/// Writes a file whole or not at all; reports a failure (false).
+pub(super) fn write_file(path: &Path, text: &str, color: bool) -> bool {
+    match crate::atomic_file::write_atomically(path, text.as_bytes()) {
+        Ok(()) => true,
+        Err(e) => {
+            report(
+                &Diagnostic::error(
+                    codes::WRITE_FAILED,
+                    format!("cannot write `{}`: {e}", path.display()),
+                ),
+                color,
+            );
+            false
+        }
+    }
+}
+
 pub(super) fn report(diag: &Diagnostic, color: bool) {
     print_diagnostics(
         &SourceMap::new(),
@@ -487,14 +504,7 @@ pub fn plan(
             plan: outcome.plan.clone(),
         };
         let text = serde_json::to_string_pretty(&saved).expect("a plan serialises") + "\n";
-        if let Err(e) = crate::atomic_file::write_atomically(path, text.as_bytes()) {
-            report(
-                &Diagnostic::error(
-                    codes::WRITE_FAILED,
-                    format!("cannot write `{}`: {e}", path.display()),
-                ),
-                color,
-            );
+        if !write_file(path, &text, color) {
             return 1;
         }
         eprintln!(

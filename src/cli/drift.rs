@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::deploy::{Connection, GcpArgs, open_backend, project_root, report, runtime, sdk};
+use super::deploy::{
+    Connection, GcpArgs, open_backend, project_root, report, runtime, sdk, write_file,
+};
 use super::graph::environment_inputs;
 use super::{EnvironmentArgs, Format, TargetArg, print_diagnostics};
 use crate::deploy::kubernetes::KubeOptions;
@@ -287,14 +289,7 @@ pub fn run(args: &DriftArgs, color: bool) -> u8 {
     };
     match &args.out {
         Some(path) => {
-            if let Err(e) = crate::atomic_file::write_atomically(path, text.as_bytes()) {
-                report(
-                    &Diagnostic::error(
-                        codes::WRITE_FAILED,
-                        format!("cannot write `{}`: {e}", path.display()),
-                    ),
-                    color,
-                );
+            if !write_file(path, &text, color) {
                 return 1;
             }
             eprintln!("rel drift: report written to {}", path.display());

@@ -504,65 +504,14 @@ pub async fn check_stack(
         warnings.push(partial.clone());
     }
     for (id, r) in &record.resources {
-        // The template: removed from it, or changed in it.
-        if template_problem.is_none() {
-            match deployed_resources.get(id) {
-                None => {
-                    collected.resources.push((
-                        id.clone(),
-                        Some(
-                            finding(Class::Deleted, id, record, "template")
-                                .reason("no longer in the deployed template: removed outside rel"),
-                        ),
-                    ));
-                    continue;
-                }
-                Some(live) => {
-                    let diffs = super::differences(Some(&r.values), Some(live));
-                    if !diffs.is_empty() {
-                        collected.resources.push((
-                            id.clone(),
-                            Some(
-                                finding(Class::Modified, id, record, "template")
-                                    .reason("its template entry was changed outside rel")
-                                    .differences(diffs),
-                            ),
-                        ));
-                        continue;
-                    }
-                }
-            }
-        }
-        // The stack's resources: gone, or failed.
-        if let Ok(listed) = &listed {
-            match listed.get(id) {
-                None => {
-                    collected.resources.push((
-                        id.clone(),
-                        Some(
-                            finding(Class::Deleted, id, record, "stack")
-                                .reason("no longer in the stack"),
-                        ),
-                    ));
-                    continue;
-                }
-                Some(l) if l.status.ends_with("_FAILED") => {
-                    let mut f = finding(Class::Modified, id, record, "stack");
-                    if let Some(reason) = &l.reason {
-                        f = f.reason(reason.clone());
-                    }
-                    f.physical_id = l.physical_id.clone().or(f.physical_id);
-                    f.differences.push(Difference::new(
-                        "ResourceStatus".into(),
-                        None,
-                        Some(J::String(l.status.clone())),
-                        false,
-                    ));
-                    collected.resources.push((id.clone(), Some(f)));
-                    continue;
-                }
-                Some(_) => {}
-            }
+        let found = template_problem
+            .is_none()
+            .then(|| from_template(record, id, deployed_resources.get(id)))
+            .flatten()
+            .or_else(|| listed.as_ref().ok().and_then(|l| from_stack(record, id, l)));
+        if let Some(f) = found {
+            collected.resources.push((id.clone(), Some(f)));
+            continue;
         }
         // The resource itself.
         let outcome = match &detected {
@@ -639,6 +588,50 @@ pub async fn check_stack(
     }
     collected.warnings = warnings;
     collected
+}
+
+/// What the deployed template says of a recorded resource: removed from
+/// it, or its entry changed (None: the same).
+fn from_template(record: &StackRecord, id: &str, deployed: Option<&J>) -> Option<Finding> {
+    let Some(live) = deployed else {
+        return Some(
+            finding(Class::Deleted, id, record, "template")
+                .reason("no longer in the deployed template: removed outside rel"),
+        );
+    };
+    let diffs = super::differences(Some(&record.resources[id].values), Some(live));
+    (!diffs.is_empty()).then(|| {
+        finding(Class::Modified, id, record, "template")
+            .reason("its template entry was changed outside rel")
+            .differences(diffs)
+    })
+}
+
+/// What the stack's resource list says of a recorded resource: gone from
+/// the stack, or failed (None: there and settled).
+fn from_stack(
+    record: &StackRecord,
+    id: &str,
+    listed: &BTreeMap<String, Listed>,
+) -> Option<Finding> {
+    let Some(l) = listed.get(id) else {
+        return Some(finding(Class::Deleted, id, record, "stack").reason("no longer in the stack"));
+    };
+    if !l.status.ends_with("_FAILED") {
+        return None;
+    }
+    let mut f = finding(Class::Modified, id, record, "stack");
+    if let Some(reason) = &l.reason {
+        f = f.reason(reason.clone());
+    }
+    f.physical_id = l.physical_id.clone().or(f.physical_id);
+    f.differences.push(Difference::new(
+        "ResourceStatus".into(),
+        None,
+        Some(J::String(l.status.clone())),
+        false,
+    ));
+    Some(f)
 }
 
 /// Without drift detection: an S3 bucket's existence can still be

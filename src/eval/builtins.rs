@@ -282,7 +282,8 @@ pub fn call(name: &str, args: &[Value], files: &Files<'_>) -> Result<Value> {
     })
 }
 
-fn tera_message(e: &tera::Error) -> String {
+/// A tera error with its causes, in one line.
+pub(crate) fn tera_message(e: &tera::Error) -> String {
     let mut message = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(inner) = source {

@@ -18,13 +18,7 @@ pub fn html(report: &Report) -> Result<String, Diagnostic> {
 }
 
 fn html_failed(e: &tera::Error) -> Diagnostic {
-    let mut message = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(inner) = source {
-        message.push_str(": ");
-        message.push_str(&inner.to_string());
-        source = inner.source();
-    }
+    let message = crate::eval::builtins::tera_message(e);
     Diagnostic::error(
         codes::EMIT_FAILED,
         "the drift report could not be written as HTML",
