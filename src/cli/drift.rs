@@ -62,6 +62,9 @@ pub struct DriftArgs {
     /// Give up waiting for CloudFormation's drift detection of a stack after this many seconds (its resources are then reported as not checked).
     #[arg(long, default_value_t = 300, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub timeout: u64,
+    /// At most this many environments checked at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub parallelism: u16,
     /// The kubeconfig file [default: KUBECONFIG, ~/.kube/config, or the in-cluster service account].
     #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
@@ -262,12 +265,36 @@ pub fn run(args: &DriftArgs, color: bool) -> u8 {
         }
         let at = crate::drift::report_time();
         let today = crate::state::rfc3339(at)[..10].to_string();
-        let mut reports = Vec::new();
-        for s in subjects {
-            eprintln!("rel drift: checking {}", s.name);
-            reports.push(crate::drift::check::check(&providers, s, &today).await);
+        // Environments at once, at most --parallelism (drift detection
+        // keeps a stack busy for a while); reported in their order.
+        let providers = Arc::new(providers);
+        let limit = Arc::new(tokio::sync::Semaphore::new(usize::from(args.parallelism)));
+        let mut running = tokio::task::JoinSet::new();
+        for (index, s) in subjects.into_iter().enumerate() {
+            let (providers, limit, today) = (providers.clone(), limit.clone(), today.clone());
+            running.spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                eprintln!("rel drift: checking {}", s.name);
+                (index, crate::drift::check::check(&providers, s, &today).await)
+            });
         }
-        Ok(Report::new(crate::state::rfc3339(at), reports))
+        let mut reports = Vec::new();
+        while let Some(done) = running.join_next().await {
+            match done {
+                Ok(r) => reports.push(r),
+                Err(e) => {
+                    return Err(fail(Diagnostic::error(
+                        codes::PROVIDER_ERROR,
+                        format!("an environment's check stopped: {e}"),
+                    )));
+                }
+            }
+        }
+        reports.sort_by_key(|(index, _)| *index);
+        Ok(Report::new(
+            crate::state::rfc3339(at),
+            reports.into_iter().map(|(_, r)| r).collect(),
+        ))
     });
     let report_doc = match result {
         Ok(r) => r,

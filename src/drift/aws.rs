@@ -51,16 +51,22 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     let Some(code) = e.code() else {
-        // No service error: the answer could not be read (an endpoint
-        // without the API answers 500 with a page), or no answer at all.
-        let status = e
-            .raw_response()
-            .map(|r| format!("HTTP {} ", r.status().as_u16()))
-            .unwrap_or_default();
-        return crate::state::scrub(&format!(
-            "{status}{}",
-            aws_sdk_cloudformation::error::DisplayErrorContext(e)
-        ));
+        // No service error: an answer that is not CloudFormation's (an
+        // endpoint without the API answers with an error page), or none.
+        if let Some(r) = e.raw_response() {
+            return format!(
+                "HTTP {} without a CloudFormation error in the answer (the endpoint does not offer this API)",
+                r.status().as_u16()
+            );
+        }
+        let mut text = e.to_string();
+        let mut source = std::error::Error::source(e);
+        while let Some(inner) = source {
+            text.push_str(": ");
+            text.push_str(&inner.to_string());
+            source = inner.source();
+        }
+        return crate::state::scrub(&text);
     };
     let message = crate::state::scrub(e.message().unwrap_or_default());
     let denied = ["AccessDenied", "UnauthorizedOperation", "NotAuthorized"]
