@@ -93,6 +93,18 @@ pub struct GcpArgs {
     pub gcp_endpoint: Option<String>,
 }
 
+impl GcpArgs {
+    pub(super) fn options(&self) -> crate::deploy::gcp::GcpOptions {
+        crate::deploy::gcp::GcpOptions {
+            project: self.gcp_project.clone(),
+            location: self.gcp_location.clone(),
+            blueprint_bucket: self.blueprint_bucket.clone(),
+            service_account: self.gcp_service_account.clone(),
+            endpoint: self.gcp_endpoint.clone(),
+        }
+    }
+}
+
 /// How apply treats the cluster.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct RolloutArgs {
@@ -349,15 +361,7 @@ fn execute(job: Job<'_>, desired: &Desired) -> Result<Outcome, Diagnostic> {
             None
         };
         let gcp = if needs_provider && on_gcp {
-            let g = &args.gcp;
-            let gcp = crate::deploy::gcp::Gcp::connect(&crate::deploy::gcp::GcpOptions {
-                project: g.gcp_project.clone(),
-                location: g.gcp_location.clone(),
-                blueprint_bucket: g.blueprint_bucket.clone(),
-                service_account: g.gcp_service_account.clone(),
-                endpoint: g.gcp_endpoint.clone(),
-            })
-            .await?;
+            let gcp = crate::deploy::gcp::Gcp::connect(&args.gcp.options()).await?;
             gcp.check_project().await?;
             Some(Arc::new(gcp))
         } else {

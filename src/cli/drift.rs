@@ -196,16 +196,9 @@ pub fn run(args: &DriftArgs, color: bool) -> u8 {
             .map_err(fail)?;
         let gcp = match target {
             Target::Gcp => {
-                let g = &args.gcp;
-                let gcp = crate::deploy::gcp::Gcp::connect(&crate::deploy::gcp::GcpOptions {
-                    project: g.gcp_project.clone(),
-                    location: g.gcp_location.clone(),
-                    blueprint_bucket: g.blueprint_bucket.clone(),
-                    service_account: g.gcp_service_account.clone(),
-                    endpoint: g.gcp_endpoint.clone(),
-                })
-                .await
-                .map_err(fail)?;
+                let gcp = crate::deploy::gcp::Gcp::connect(&args.gcp.options())
+                    .await
+                    .map_err(fail)?;
                 Some(Arc::new(gcp))
             }
             Target::Aws => None,
