@@ -473,6 +473,25 @@ fn every_environment_with_state_is_checked_and_one_without_is_an_error() {
         &["--auto-approve", "--set", "branch=next"],
     )
     .expect(0);
+    // States written before parameters were recorded get them on the
+    // next apply, even one with nothing to change.
+    let path = p.state_dir().join("rel-env-pr-next.json");
+    let read = || -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+    };
+    assert_eq!(read()["parameters"]["branch"], "next");
+    let mut state = read();
+    state.as_object_mut().unwrap().remove("parameters");
+    std::fs::write(&path, serde_json::to_string_pretty(&state).unwrap()).unwrap();
+    let again = p
+        .rel_in(
+            "pr-next",
+            "apply",
+            &["--auto-approve", "--set", "branch=next"],
+        )
+        .expect(0);
+    assert!(again.stdout.contains("No changes") || !again.stdout.is_empty());
+    assert_eq!(read()["parameters"]["branch"], "next");
     let mut args = p.args_in("pr-main", "drift", &["--all-envs", "--format", "json"]);
     let at = args.iter().position(|a| a == "--env").unwrap();
     args.drain(at..at + 2);

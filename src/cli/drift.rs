@@ -182,7 +182,7 @@ pub fn run(args: &DriftArgs, color: bool) -> u8 {
     };
     let project = project_root(&args.paths);
     let rt = runtime();
-    let result: Result<Report, u8> = rt.block_on(async {
+    let result: Result<(Report, bool), u8> = rt.block_on(async {
         let fail = |d: Diagnostic| {
             report(&d, color);
             1u8
@@ -220,6 +220,7 @@ pub fn run(args: &DriftArgs, color: bool) -> u8 {
         let names = environments(args, &backend).await.map_err(fail)?;
         let shared = backend.read(SHARED_KEY).await.map_err(fail)?.map(|s| s.state);
         let mut subjects = Vec::new();
+        let mut uncompiled: Vec<String> = Vec::new();
         for name in &names {
             let Some(env_state) = backend.read(&env_key(name)).await.map_err(fail)? else {
                 return Err(fail(
@@ -230,7 +231,16 @@ pub fn run(args: &DriftArgs, color: bool) -> u8 {
                     .with_help("Apply it first (`rel apply PATH --env NAME`), or point --state at where its state is kept."),
                 ));
             };
-            let desired = compile(args, name, &env_state.state.parameters, target, color)?;
+            // With --all-envs one environment that no longer compiles is
+            // checked from its state; the run still ends in error.
+            let desired = match compile(args, name, &env_state.state.parameters, target, color) {
+                Ok(d) => d,
+                Err(_) if args.all_envs => {
+                    uncompiled.push(name.clone());
+                    None
+                }
+                Err(code) => return Err(code),
+            };
             let mut states = vec![(env_key(name), env_state.state)];
             // One environment: its shared layer with it; all of them: the
             // shared layer once, on its own.
@@ -239,7 +249,13 @@ pub fn run(args: &DriftArgs, color: bool) -> u8 {
             {
                 states.insert(0, (SHARED_KEY.to_string(), s.clone()));
             }
-            subjects.push(subject(name, target, desired.as_ref(), states));
+            let mut s = subject(name, target, desired.as_ref(), states);
+            if uncompiled.contains(name) {
+                s.warnings = vec![format!(
+                    "environment `{name}` could not be compiled (the errors are above): it was checked from its state alone, without ignore rules"
+                )];
+            }
+            subjects.push(s);
         }
         if args.all_envs
             && let Some(s) = shared
@@ -284,12 +300,13 @@ pub fn run(args: &DriftArgs, color: bool) -> u8 {
             }
         }
         reports.sort_by_key(|(index, _)| *index);
-        Ok(Report::new(
+        let report = Report::new(
             crate::state::rfc3339(at),
             reports.into_iter().map(|(_, r)| r).collect(),
-        ))
+        );
+        Ok((report, !uncompiled.is_empty()))
     });
-    let report_doc = match result {
+    let (report_doc, uncompiled) = match result {
         Ok(r) => r,
         Err(code) => return code,
     };
@@ -324,7 +341,9 @@ pub fn run(args: &DriftArgs, color: bool) -> u8 {
         }
     }
     let unchecked = args.fail_on_unchecked && report_doc.summary.not_checked > 0;
-    if report_doc.drifted || unchecked {
+    if uncompiled {
+        1
+    } else if report_doc.drifted || unchecked {
         2
     } else {
         0

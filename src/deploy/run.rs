@@ -501,6 +501,9 @@ async fn run_locked(
     }
     if !plan.has_changes() {
         follow_live(backend, held, desired, &plan, &live, &mut stored).await?;
+        if matches!(mode, Mode::Apply { .. }) {
+            record_parameters(backend, &mut stored, &env, desired).await?;
+        }
         return Ok(outcome(plan));
     }
     // The caller shows the plan and says whether to go ahead: at once for
@@ -614,6 +617,9 @@ async fn run_locked(
                 error.get_or_insert(e);
             }
         }
+    }
+    if !destroying && error.is_none() {
+        record_parameters(backend, &mut stored, &env, desired).await?;
     }
     // Certificates created just now have their records to show; their
     // ARNs are in the states the stacks' jobs recorded.
@@ -754,6 +760,29 @@ async fn env_stored(
             .await?
             .unwrap_or_else(|| Stored::new(State::new(&super::layer_of(env, environment)))),
     })
+}
+
+/// Records the parameters an apply ran with in the environment's state
+/// (for `rel drift --all-envs`), if they changed and the environment has
+/// anything recorded.
+async fn record_parameters(
+    backend: &Backend,
+    stored: &mut BTreeMap<String, Stored>,
+    env: &str,
+    desired: &Desired,
+) -> Result<(), Diagnostic> {
+    let current = env_stored(backend, stored, env, &desired.environment).await?;
+    let recorded = current.state.stack.is_some() || current.state.kubernetes.is_some();
+    if !recorded || current.state.parameters == desired.parameters {
+        stored.insert(env.to_string(), current);
+        return Ok(());
+    }
+    let mut next = current.state.clone();
+    next.parameters = desired.parameters.clone();
+    next.serial += 1;
+    let written = backend.write(env, &current, &next).await?;
+    stored.insert(env.to_string(), written);
+    Ok(())
 }
 
 /// Writes the environment's Kubernetes record, if it changed.

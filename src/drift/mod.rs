@@ -439,6 +439,8 @@ pub fn report_time() -> std::time::SystemTime {
     std::env::var("REL_REPORT_TIME")
         .ok()
         .and_then(|s| s.trim().parse::<u64>().ok())
+        // Seconds, not milliseconds: at most the last second of year 9999.
+        .filter(|secs| *secs <= 253_402_300_799)
         .and_then(|secs| std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(secs)))
         .unwrap_or_else(std::time::SystemTime::now)
 }

@@ -62,9 +62,19 @@ fn splits(path: &str) -> Vec<Split> {
         if resource.is_empty() || field.is_empty() {
             continue;
         }
+        // A resource part ending in `**` reaches into the field: the rest
+        // may start at any segment of it (`**.annotations`).
+        let anywhere = if resource.ends_with("**") {
+            "(?:.*\\.)?"
+        } else {
+            ""
+        };
         out.push(Split {
             resource: regex(&format!("^(?:{})$", glob(resource))),
-            field: Some(regex(&format!("^(?:{})(?:$|[.\\[])", glob(field)))),
+            field: Some(regex(&format!(
+                "^{anywhere}(?:{})(?:$|[.\\[])",
+                glob(field)
+            ))),
         });
     }
     out
@@ -231,6 +241,27 @@ mod tests {
             "**.metadata.annotations",
             "Service/ns/a",
             Some("metadata.annotations.x")
+        ));
+        // `**` reaches across the resource and into the field.
+        assert!(covers(
+            "**.annotations",
+            "Service/ns/a",
+            Some("metadata.annotations.x")
+        ));
+        assert!(covers(
+            "Deployment/**.replicas",
+            "Deployment/ns/web",
+            Some("spec.replicas")
+        ));
+        assert!(!covers(
+            "Deployment/**.replicas",
+            "Deployment/ns/web",
+            Some("spec.replicasX")
+        ));
+        assert!(!covers(
+            "Deployment/*.replicas",
+            "Deployment/ns/web",
+            Some("spec.replicas")
         ));
         assert!(covers("a.b[0]", "a", Some("b[0].c")));
         assert!(!covers("a.b[0]", "a", Some("b0.c")));
