@@ -483,14 +483,12 @@ fn every_environment_with_state_is_checked_and_one_without_is_an_error() {
     let mut state = read();
     state.as_object_mut().unwrap().remove("parameters");
     std::fs::write(&path, serde_json::to_string_pretty(&state).unwrap()).unwrap();
-    let again = p
-        .rel_in(
-            "pr-next",
-            "apply",
-            &["--auto-approve", "--set", "branch=next"],
-        )
-        .expect(0);
-    assert!(again.stdout.contains("No changes") || !again.stdout.is_empty());
+    p.rel_in(
+        "pr-next",
+        "apply",
+        &["--auto-approve", "--set", "branch=next"],
+    )
+    .expect(0);
     assert_eq!(read()["parameters"]["branch"], "next");
     let mut args = p.args_in("pr-main", "drift", &["--all-envs", "--format", "json"]);
     let at = args.iter().position(|a| a == "--env").unwrap();
