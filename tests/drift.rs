@@ -242,11 +242,17 @@ for _ in range(100):
 "#,
         &[CANARY],
     );
-    // The shared bucket deleted with the S3 API.
+    // The shared bucket deleted with the S3 API, and a bucket made by
+    // hand with the environment's tags (as a copy, or a resource kept
+    // when its stack was deleted, would have).
     boto(
         &p.moto.endpoint,
         "s3",
-        "c.delete_bucket(Bucket='rel-shared-logs')",
+        r#"
+c.delete_bucket(Bucket='rel-shared-logs')
+c.create_bucket(Bucket='stray-copy')
+c.put_bucket_tagging(Bucket='stray-copy',Tagging={'TagSet':[{'Key':'rel:managed','Value':'true'},{'Key':'rel:environment','Value':'pr-main'}]})
+"#,
         &[],
     );
     // Objects edited, deleted and added by hand.
@@ -310,7 +316,11 @@ for _ in range(100):
     assert_eq!(description["actual"], "(sensitive)");
     let extra = finding(env, "Extra");
     assert_eq!(extra["class"], "unmanaged");
-    assert_eq!(env["summary"]["unmanaged"], 1);
+    let stray = finding(env, "arn:aws:s3:::stray-copy");
+    assert_eq!(stray["class"], "unmanaged");
+    assert_eq!(stray["source"], "labels");
+    // Only those two: the environment's own resources are not unmanaged.
+    assert_eq!(env["summary"]["unmanaged"], 2);
 
     let bucket = finding(part(&r, "pr-main", "rel-shared"), "Logs");
     assert_eq!(bucket["class"], "deleted", "{bucket:#}");

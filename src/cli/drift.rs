@@ -206,6 +206,9 @@ pub fn run(args: &DriftArgs, color: bool) -> u8 {
         let providers = Providers {
             cloudformation: config.as_ref().map(crate::deploy::aws::client),
             s3: config.as_ref().map(s3_client),
+            tagging: config
+                .as_ref()
+                .map(aws_sdk_resourcegroupstagging::Client::new),
             gcp,
             kube: KubeOptions {
                 kubeconfig: args.kubeconfig.clone(),

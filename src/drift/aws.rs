@@ -663,6 +663,68 @@ async fn existence(clients: &Clients<'_>, record: &StackRecord, id: &str, reason
     finding(Class::NotChecked, id, record, "drift-detection").reason(reason)
 }
 
+/// Resources outside rel's stacks that carry rel's tags for the
+/// environment (`rel:environment`; CloudFormation copies a stack's tags to
+/// what it creates): kept by a `Retain` deletion policy, or made by hand
+/// from a copy. Resources still in one of rel's stacks are left to the
+/// template comparison; stacks themselves to `unrecorded_stack`; and
+/// anything whose id a record holds is rel's.
+pub async fn tagged_outside_stacks(
+    tagging: &aws_sdk_resourcegroupstagging::Client,
+    environment: &str,
+    known_ids: &std::collections::BTreeSet<String>,
+) -> Result<Vec<Finding>, String> {
+    use aws_sdk_resourcegroupstagging::types::TagFilter;
+    let mut out = Vec::new();
+    let mut pages = tagging
+        .get_resources()
+        .tag_filters(
+            TagFilter::builder()
+                .key("rel:environment")
+                .values(environment)
+                .build(),
+        )
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| {
+            let code = e.code().unwrap_or("error").to_string();
+            format!(
+                "resources tagged for the environment outside its stacks were not looked for: {code}: {}",
+                crate::state::scrub(e.message().unwrap_or_default())
+            )
+        })?;
+        for mapping in page.resource_tag_mapping_list() {
+            let Some(arn) = mapping.resource_arn() else {
+                continue;
+            };
+            let tag = |k: &str| {
+                mapping
+                    .tags()
+                    .iter()
+                    .find(|t| t.key() == k)
+                    .map(|t| t.value())
+            };
+            let in_rel_stack =
+                tag("aws:cloudformation:stack-name").is_some_and(|s| s.starts_with("rel-"));
+            let is_stack = arn.split(':').nth(2) == Some("cloudformation");
+            let known = known_ids.iter().any(|id| {
+                arn == id || arn.ends_with(&format!(":{id}")) || arn.ends_with(&format!("/{id}"))
+            });
+            if in_rel_stack || is_stack || known {
+                continue;
+            }
+            let service = arn.split(':').nth(2).unwrap_or("aws");
+            let mut f = Finding::new(Class::Unmanaged, arn, format!("aws:{service}"))
+                .source("labels")
+                .reason("tagged by rel for this environment, but in none of its stacks and not in state");
+            f.physical_id = Some(arn.to_string());
+            out.push(f);
+        }
+    }
+    Ok(out)
+}
+
 /// Checks whether a stack rel's tags name for the environment exists
 /// although state records none: it is unmanaged.
 pub async fn unrecorded_stack(

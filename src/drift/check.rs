@@ -15,6 +15,8 @@ use crate::state::State;
 pub struct Providers {
     pub cloudformation: Option<aws_sdk_cloudformation::Client>,
     pub s3: Option<aws_sdk_s3::Client>,
+    /// For resources tagged as the environment's outside its stacks.
+    pub tagging: Option<aws_sdk_resourcegroupstagging::Client>,
     pub gcp: Option<Arc<crate::deploy::gcp::Gcp>>,
     pub kube: KubeOptions,
     pub detect: super::aws::DetectOptions,
@@ -48,6 +50,27 @@ pub async fn check(providers: &Providers, subject: Subject, today: &str) -> Envi
     // The project's labels are compared once, with the first deployment
     // that recorded them.
     let mut labels_compared = false;
+    // AWS: resources tagged as the environment's outside its stacks, shown
+    // with the environment's stack.
+    let env_stack = crate::deploy::env_key(&subject.name);
+    let mut tagged = Vec::new();
+    if let (Some(tagging), Target::Aws, true) =
+        (&providers.tagging, subject.target, subject.name != "shared")
+    {
+        let known: std::collections::BTreeSet<String> = subject
+            .states
+            .iter()
+            .filter_map(|(_, s)| s.stack.as_ref())
+            .flat_map(|r| {
+                std::iter::once(r.stack_id.clone())
+                    .chain(r.resources.values().filter_map(|v| v.physical_id.clone()))
+            })
+            .collect();
+        match super::aws::tagged_outside_stacks(tagging, &subject.name, &known).await {
+            Ok(found) => tagged = found,
+            Err(why) => warnings.push(why),
+        }
+    }
     for (key, state) in &subject.states {
         if let Some(f) = &state.in_flight {
             warnings.push(format!(
@@ -77,24 +100,31 @@ pub async fn check(providers: &Providers, subject: Subject, today: &str) -> Envi
                     cloudformation,
                     s3: providers.s3.as_ref(),
                 };
-                let c =
+                let mut c =
                     super::aws::check_stack(&clients, record, &state.salt, providers.detect).await;
+                if *key == env_stack {
+                    c.unmanaged.append(&mut tagged);
+                }
                 add(record.name.clone(), PartKind::Stack, c, &mut warnings);
             }
             (None, Target::Aws) => {
                 let Some(client) = &providers.cloudformation else {
                     continue;
                 };
+                let mut unmanaged = Vec::new();
                 match super::aws::unrecorded_stack(client, key, &subject.name).await {
-                    Ok(Some(f)) => {
-                        let c = Collected {
-                            unmanaged: vec![f],
-                            ..Collected::default()
-                        };
-                        add(key.clone(), PartKind::Stack, c, &mut warnings);
-                    }
-                    Ok(None) => {}
+                    Ok(found) => unmanaged.extend(found),
                     Err(why) => warnings.push(why),
+                }
+                if *key == env_stack {
+                    unmanaged.append(&mut tagged);
+                }
+                if !unmanaged.is_empty() {
+                    let c = Collected {
+                        unmanaged,
+                        ..Collected::default()
+                    };
+                    add(key.clone(), PartKind::Stack, c, &mut warnings);
                 }
             }
             (None, _) => {}
