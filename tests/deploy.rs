@@ -542,12 +542,7 @@ fn a_secret_never_appears_in_plans_state_or_logs() {
 fn destroy_removes_everything_it_created() {
     let p = Project::new("destroy", &template(&["web"], "store/db-password"));
     p.rel("apply", &["--auto-approve"]).expect(0);
-    p.rel_in(
-        "pr-other",
-        "apply",
-        &["--auto-approve", "--set", "branch=other"],
-    )
-    .expect(0);
+    p.apply_branch("other");
     assert_eq!(p.stacks().len(), 3);
     // The shared stack stays while another environment uses it.
     let refused = p

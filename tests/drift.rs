@@ -477,12 +477,7 @@ fn text_with_bad_expiry(dir: &Path) -> String {
 fn every_environment_with_state_is_checked_and_one_without_is_an_error() {
     let p = Project::new("drift-all", &template(&["web"], "store/db-password"));
     p.rel("apply", &["--auto-approve"]).expect(0);
-    p.rel_in(
-        "pr-next",
-        "apply",
-        &["--auto-approve", "--set", "branch=next"],
-    )
-    .expect(0);
+    p.apply_branch("next");
     // States written before parameters were recorded get them on the
     // next apply, even one with nothing to change.
     let path = p.state_dir().join("rel-env-pr-next.json");
@@ -493,12 +488,7 @@ fn every_environment_with_state_is_checked_and_one_without_is_an_error() {
     let mut state = read();
     state.as_object_mut().unwrap().remove("parameters");
     std::fs::write(&path, serde_json::to_string_pretty(&state).unwrap()).unwrap();
-    p.rel_in(
-        "pr-next",
-        "apply",
-        &["--auto-approve", "--set", "branch=next"],
-    )
-    .expect(0);
+    p.apply_branch("next");
     assert_eq!(read()["parameters"]["branch"], "next");
     let mut args = p.args_in("pr-main", "drift", &["--all-envs", "--format", "json"]);
     let at = args.iter().position(|a| a == "--env").unwrap();

@@ -25,7 +25,7 @@ use aws_sdk_cloudformation::types::{
 };
 use serde_json::Value as J;
 
-use super::{Class, Collected, Difference, Finding};
+use super::{Class, Collected, Difference, Finding, every_resource, recorded};
 use crate::deploy::aws::missing_stack;
 use crate::deploy::plan::recorded_template;
 use crate::state::{StackRecord, is_secret_hash, is_secret_text, redact};
@@ -347,14 +347,6 @@ async fn bucket_exists(s3: &aws_sdk_s3::Client, bucket: &str) -> Option<bool> {
     }
 }
 
-fn finding(class: Class, logical_id: &str, record: &StackRecord, source: &str) -> Finding {
-    let r = &record.resources[logical_id];
-    let mut f = Finding::new(class, logical_id, r.type_name.clone()).source(source);
-    f.address = (!r.address.is_empty()).then(|| r.address.clone());
-    f.physical_id = r.physical_id.clone();
-    f
-}
-
 /// Checks one recorded stack.
 pub async fn check_stack(
     clients: &Clients<'_>,
@@ -364,16 +356,7 @@ pub async fn check_stack(
 ) -> Collected {
     let client = clients.cloudformation;
     let all = |class: Class, source: &str, reason: &str| Collected {
-        resources: record
-            .resources
-            .keys()
-            .map(|id| {
-                (
-                    id.clone(),
-                    Some(finding(class, id, record, source).reason(reason)),
-                )
-            })
-            .collect(),
+        resources: every_resource(record, class, source, reason),
         ..Collected::default()
     };
     let stack_finding = |class: Class| {
@@ -509,7 +492,7 @@ pub async fn check_stack(
     if let Ok((_, Some(partial))) = &detected {
         warnings.push(partial.clone());
     }
-    for (id, r) in &record.resources {
+    for id in record.resources.keys() {
         let found = template_problem
             .is_none()
             .then(|| from_template(record, id, deployed_resources.get(id)))
@@ -521,49 +504,7 @@ pub async fn check_stack(
         }
         // The resource itself.
         let outcome = match &detected {
-            Ok((drifts, partial)) => match drifts.get(id) {
-                Some(d) => match d.stack_resource_drift_status() {
-                    Some(StackResourceDriftStatus::InSync) => None,
-                    Some(StackResourceDriftStatus::Modified) => {
-                        let diffs = property_differences(record, d);
-                        (!diffs.is_empty()).then(|| {
-                            finding(Class::Modified, id, record, "drift-detection")
-                                .differences(diffs)
-                        })
-                    }
-                    Some(StackResourceDriftStatus::Deleted) => Some(
-                        finding(Class::Deleted, id, record, "drift-detection")
-                            .reason("CloudFormation's drift detection found it deleted"),
-                    ),
-                    Some(StackResourceDriftStatus::NotChecked) => Some(
-                        finding(Class::NotChecked, id, record, "drift-detection").reason(
-                            d.drift_status_reason().map_or_else(
-                                || {
-                                    format!(
-                                        "CloudFormation's drift detection does not support {}",
-                                        r.type_name
-                                    )
-                                },
-                                crate::state::scrub,
-                            ),
-                        ),
-                    ),
-                    _ => Some(
-                        finding(Class::NotChecked, id, record, "drift-detection").reason(
-                            partial.clone().unwrap_or_else(|| {
-                                "CloudFormation's drift detection could not say".into()
-                            }),
-                        ),
-                    ),
-                },
-                None => Some(
-                    finding(Class::NotChecked, id, record, "drift-detection").reason(
-                        partial.clone().unwrap_or_else(|| {
-                            "not in CloudFormation's drift detection results".into()
-                        }),
-                    ),
-                ),
-            },
+            Ok((drifts, partial)) => from_detection(record, id, drifts.get(id), partial.as_deref()),
             Err(reason) => Some(existence(clients, record, id, reason).await),
         };
         collected.resources.push((id.clone(), outcome));
@@ -596,18 +537,66 @@ pub async fn check_stack(
     collected
 }
 
+/// What CloudFormation's drift detection says of a recorded resource
+/// (None: in sync); `partial` is why the detection did not finish.
+fn from_detection(
+    record: &StackRecord,
+    id: &str,
+    drift: Option<&StackResourceDrift>,
+    partial: Option<&str>,
+) -> Option<Finding> {
+    let not_checked =
+        |why: String| Some(recorded(Class::NotChecked, id, record, "drift-detection").reason(why));
+    let Some(d) = drift else {
+        return not_checked(
+            partial
+                .unwrap_or("not in CloudFormation's drift detection results")
+                .to_string(),
+        );
+    };
+    match d.stack_resource_drift_status() {
+        Some(StackResourceDriftStatus::InSync) => None,
+        Some(StackResourceDriftStatus::Modified) => {
+            let diffs = property_differences(record, d);
+            (!diffs.is_empty()).then(|| {
+                recorded(Class::Modified, id, record, "drift-detection").differences(diffs)
+            })
+        }
+        Some(StackResourceDriftStatus::Deleted) => Some(
+            recorded(Class::Deleted, id, record, "drift-detection")
+                .reason("CloudFormation's drift detection found it deleted"),
+        ),
+        Some(StackResourceDriftStatus::NotChecked) => {
+            not_checked(d.drift_status_reason().map_or_else(
+                || {
+                    format!(
+                        "CloudFormation's drift detection does not support {}",
+                        record.resources[id].type_name
+                    )
+                },
+                crate::state::scrub,
+            ))
+        }
+        _ => not_checked(
+            partial
+                .unwrap_or("CloudFormation's drift detection could not say")
+                .to_string(),
+        ),
+    }
+}
+
 /// What the deployed template says of a recorded resource: removed from
 /// it, or its entry changed (None: the same).
 fn from_template(record: &StackRecord, id: &str, deployed: Option<&J>) -> Option<Finding> {
     let Some(live) = deployed else {
         return Some(
-            finding(Class::Deleted, id, record, "template")
+            recorded(Class::Deleted, id, record, "template")
                 .reason("no longer in the deployed template: removed outside rel"),
         );
     };
     let diffs = super::differences(Some(&record.resources[id].values), Some(live));
     (!diffs.is_empty()).then(|| {
-        finding(Class::Modified, id, record, "template")
+        recorded(Class::Modified, id, record, "template")
             .reason("its template entry was changed outside rel")
             .differences(diffs)
     })
@@ -621,12 +610,14 @@ fn from_stack(
     listed: &BTreeMap<String, Listed>,
 ) -> Option<Finding> {
     let Some(l) = listed.get(id) else {
-        return Some(finding(Class::Deleted, id, record, "stack").reason("no longer in the stack"));
+        return Some(
+            recorded(Class::Deleted, id, record, "stack").reason("no longer in the stack"),
+        );
     };
     if !l.status.ends_with("_FAILED") {
         return None;
     }
-    let mut f = finding(Class::Modified, id, record, "stack");
+    let mut f = recorded(Class::Modified, id, record, "stack");
     if let Some(reason) = &l.reason {
         f = f.reason(reason.clone());
     }
@@ -649,18 +640,18 @@ async fn existence(clients: &Clients<'_>, record: &StackRecord, id: &str, reason
     {
         match bucket_exists(s3, bucket).await {
             Some(false) => {
-                return finding(Class::Deleted, id, record, "existence")
+                return recorded(Class::Deleted, id, record, "existence")
                     .reason("the bucket no longer exists (S3 HeadBucket)");
             }
             Some(true) => {
-                return finding(Class::NotChecked, id, record, "existence").reason(format!(
+                return recorded(Class::NotChecked, id, record, "existence").reason(format!(
                     "{reason}; the bucket exists, its properties were not compared"
                 ));
             }
             None => {}
         }
     }
-    finding(Class::NotChecked, id, record, "drift-detection").reason(reason)
+    recorded(Class::NotChecked, id, record, "drift-detection").reason(reason)
 }
 
 /// Resources outside rel's stacks that carry rel's tags for the

@@ -39,10 +39,10 @@ pub struct Subject {
 }
 
 /// Checks a subject; `today` (`YYYY-MM-DD`) judges rule expiry.
-pub async fn check(providers: &Providers, subject: Subject, today: &str) -> EnvironmentReport {
+pub async fn check(providers: &Providers, mut subject: Subject, today: &str) -> EnvironmentReport {
     let rules = Rules::new(&subject.rules, today);
     let mut parts = Vec::new();
-    let mut warnings = subject.warnings;
+    let mut warnings = std::mem::take(&mut subject.warnings);
     let mut add = |name: String, kind: PartKind, mut c: Collected, warnings: &mut Vec<String>| {
         warnings.extend(c.warnings.drain(..).map(|w| format!("{name}: {w}")));
         parts.push(PartReport::new(name, kind, c, &rules));
@@ -53,24 +53,7 @@ pub async fn check(providers: &Providers, subject: Subject, today: &str) -> Envi
     // AWS: resources tagged as the environment's outside its stacks, shown
     // with the environment's stack.
     let env_stack = crate::deploy::env_key(&subject.name);
-    let mut tagged = Vec::new();
-    if let (Some(tagging), Target::Aws, true) =
-        (&providers.tagging, subject.target, subject.name != "shared")
-    {
-        let known: std::collections::BTreeSet<String> = subject
-            .states
-            .iter()
-            .filter_map(|(_, s)| s.stack.as_ref())
-            .flat_map(|r| {
-                std::iter::once(r.stack_id.clone())
-                    .chain(r.resources.values().filter_map(|v| v.physical_id.clone()))
-            })
-            .collect();
-        match super::aws::tagged_outside_stacks(tagging, &subject.name, &known).await {
-            Ok(found) => tagged = found,
-            Err(why) => warnings.push(why),
-        }
-    }
+    let mut tagged = tagged_resources(providers, &subject, &mut warnings).await;
     for (key, state) in &subject.states {
         if let Some(f) = &state.in_flight {
             warnings.push(format!(
@@ -157,4 +140,33 @@ pub async fn check(providers: &Providers, subject: Subject, today: &str) -> Envi
         _ => "aws",
     };
     EnvironmentReport::new(subject.name, target, parts, warnings, &rules)
+}
+
+/// AWS: resources tagged as the environment's outside its stacks (none
+/// for the shared layer alone, or on GCP).
+async fn tagged_resources(
+    providers: &Providers,
+    subject: &Subject,
+    warnings: &mut Vec<String>,
+) -> Vec<super::Finding> {
+    let (Some(tagging), Target::Aws, true) =
+        (&providers.tagging, subject.target, subject.name != "shared")
+    else {
+        return Vec::new();
+    };
+    let known: std::collections::BTreeSet<String> = subject
+        .states
+        .iter()
+        .filter_map(|(_, s)| s.stack.as_ref())
+        .flat_map(|r| {
+            std::iter::once(r.stack_id.clone())
+                .chain(r.resources.values().filter_map(|v| v.physical_id.clone()))
+        })
+        .collect();
+    super::aws::tagged_outside_stacks(tagging, &subject.name, &known)
+        .await
+        .unwrap_or_else(|why| {
+            warnings.push(why);
+            Vec::new()
+        })
 }

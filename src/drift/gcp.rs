@@ -9,19 +9,12 @@
 
 use serde_json::Value as J;
 
-use super::{Class, Collected, Difference, Finding};
+use super::{Class, Collected, Difference, Finding, every_resource, recorded};
 use crate::deploy::gcp::Gcp;
 use crate::deploy::plan::recorded_template;
 use crate::state::{ProjectRecord, StackRecord, redact};
 
 const UNCHECKED: &str = "Infrastructure Manager has no property-level drift detection: the deployment's latest revision matches what rel applied, the resource itself was not compared";
-
-fn finding(class: Class, id: &str, record: &StackRecord, source: &str) -> Finding {
-    let r = &record.resources[id];
-    let mut f = Finding::new(class, id, r.type_name.clone()).source(source);
-    f.address = (!r.address.is_empty()).then(|| r.address.clone());
-    f
-}
 
 /// Checks one recorded deployment (`key`: `rel-shared`, `rel-env-NAME`),
 /// and the project's labels.
@@ -32,18 +25,8 @@ pub async fn check_deployment(
     project: Option<&ProjectRecord>,
     salt: &str,
 ) -> Collected {
-    let all = |class: Class, source: &str, reason: &str| -> Vec<(String, Option<Finding>)> {
-        record
-            .resources
-            .keys()
-            .map(|id| {
-                (
-                    id.clone(),
-                    Some(finding(class, id, record, source).reason(reason)),
-                )
-            })
-            .collect()
-    };
+    let all =
+        |class: Class, source: &str, reason: &str| every_resource(record, class, source, reason);
     let deployment = |class: Class| {
         let mut f = Finding::new(
             class,
@@ -74,18 +57,18 @@ pub async fn check_deployment(
     }
 
     // The project's labels (compared once per environment by the caller).
-    if let Some(recorded) = project {
-        if recorded.id != gcp.project {
+    if let Some(was) = project {
+        if was.id != gcp.project {
             collected.warnings.push(format!(
                 "the project's labels were not compared: they were recorded for project {}, and rel drift is connected to {}",
-                recorded.id, gcp.project
+                was.id, gcp.project
             ));
         } else {
             match gcp.check_project().await {
                 Ok(labels) => {
                     let as_json = |m: &std::collections::BTreeMap<String, String>| serde_json::json!({ "project": { "labels": m } });
                     itself.extend(super::differences(
-                        Some(&as_json(&recorded.labels)),
+                        Some(&as_json(&was.labels)),
                         Some(&as_json(&labels)),
                     ));
                 }
@@ -152,14 +135,14 @@ pub async fn check_deployment(
         }
         return collected;
     };
-    let recorded = recorded_template(record);
+    let applied = recorded_template(record);
     let top = |t: &J| {
         let mut m = t.as_object().cloned().unwrap_or_default();
         m.remove("Resources");
         J::Object(m)
     };
     itself.extend(super::differences(
-        Some(&top(&recorded)),
+        Some(&top(&applied)),
         Some(&top(&template)),
     ));
     let empty = serde_json::Map::new();
@@ -169,14 +152,14 @@ pub async fn check_deployment(
         .unwrap_or(&empty);
     for (id, r) in &record.resources {
         let outcome = match live_resources.get(id) {
-            None => finding(Class::Deleted, id, record, "revision")
+            None => recorded(Class::Deleted, id, record, "revision")
                 .reason("no longer in the deployment's latest revision: removed outside rel"),
             Some(entry) => {
                 let diffs = super::differences(Some(&r.values), Some(entry));
                 if diffs.is_empty() {
-                    finding(Class::NotChecked, id, record, "revision").reason(UNCHECKED)
+                    recorded(Class::NotChecked, id, record, "revision").reason(UNCHECKED)
                 } else {
-                    finding(Class::Modified, id, record, "revision")
+                    recorded(Class::Modified, id, record, "revision")
                         .reason("its blueprint entry was changed outside rel")
                         .differences(diffs)
                 }

@@ -300,6 +300,41 @@ impl Finding {
     }
 }
 
+/// A finding about a resource a stack or deployment record holds, under
+/// its id, with its type, rel address and physical id.
+pub(crate) fn recorded(
+    class: Class,
+    id: &str,
+    record: &crate::state::StackRecord,
+    source: &str,
+) -> Finding {
+    let r = &record.resources[id];
+    let mut f = Finding::new(class, id, r.type_name.clone()).source(source);
+    f.address = (!r.address.is_empty()).then(|| r.address.clone());
+    f.physical_id = r.physical_id.clone();
+    f
+}
+
+/// Every resource of a record with the same finding (the stack is gone,
+/// or could not be read).
+pub(crate) fn every_resource(
+    record: &crate::state::StackRecord,
+    class: Class,
+    source: &str,
+    reason: &str,
+) -> Vec<(String, Option<Finding>)> {
+    record
+        .resources
+        .keys()
+        .map(|id| {
+            (
+                id.clone(),
+                Some(recorded(class, id, record, source).reason(reason)),
+            )
+        })
+        .collect()
+}
+
 /// What a collector gives back for a part: its own finding and, per
 /// resource in state, its outcome; plus unmanaged resources.
 #[derive(Debug, Default)]
@@ -335,17 +370,14 @@ impl PartReport {
             rules.apply(&mut finding);
             match finding.class {
                 Class::NotChecked => summary.not_checked += 1,
-                class => {
-                    summary.checked += 1;
-                    match class {
-                        Class::Modified => summary.modified += 1,
-                        Class::Deleted => summary.deleted += 1,
-                        Class::Ignored => summary.ignored += 1,
-                        // A resource in state is never unmanaged; count it
-                        // as modified rather than lose it.
-                        _ => summary.modified += 1,
-                    }
-                }
+                Class::Deleted => summary.deleted += 1,
+                Class::Ignored => summary.ignored += 1,
+                // A resource in state is never unmanaged; were it so, it
+                // is counted as modified rather than lost.
+                Class::Modified | Class::Unmanaged => summary.modified += 1,
+            }
+            if finding.class != Class::NotChecked {
+                summary.checked += 1;
             }
             findings.push(finding);
         }

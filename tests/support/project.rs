@@ -135,6 +135,17 @@ impl Project {
         self.rel_in("pr-main", verb, extra)
     }
 
+    /// Applies environment `pr-BRANCH` (`--set branch=BRANCH`), which must succeed.
+    pub fn apply_branch(&self, branch: &str) {
+        let set = format!("branch={branch}");
+        self.rel_in(
+            &format!("pr-{branch}"),
+            "apply",
+            &["--auto-approve", "--set", &set],
+        )
+        .expect(0);
+    }
+
     pub fn rel_in(&self, env: &str, verb: &str, extra: &[&str]) -> Run {
         let args = self.args_in(env, verb, extra);
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
