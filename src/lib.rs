@@ -19,6 +19,7 @@ pub mod emit;
 pub mod eval;
 pub mod format;
 pub mod graph;
+pub mod identity;
 pub mod resolve;
 pub mod source;
 pub mod state;
@@ -38,6 +39,24 @@ pub fn check_entries(sources: &mut SourceMap, entries: &[resolve::Entry]) -> Vec
     }
     diagnostic::sort(&mut diags);
     diags
+}
+
+/// The project the entry files declare (`project "NAME"`), read without
+/// checking anything else.
+pub fn declared_project(
+    sources: &mut SourceMap,
+    entries: &[resolve::Entry],
+) -> Option<identity::ProjectName> {
+    let (program, _) = resolve::load(sources, entries);
+    program
+        .ids()
+        .flat_map(|id| program.module(id).tree.items.iter())
+        .find_map(|item| match &item.kind {
+            syntax::ast::ItemKind::Project { name } => {
+                identity::ProjectName::new(&name.as_plain()?).ok()
+            }
+            _ => None,
+        })
 }
 
 /// The front end for compiling: load, parse, resolve and check. Errors

@@ -198,6 +198,7 @@ resource b "AWS::EC2::SecurityGroup" {
   GroupDescription = "b"
   Tags = [{ Key = "peer", Value = a.GroupId }]
 }
+project "t"
 app web {
   service site { image = "nginx" }
 }
@@ -225,6 +226,7 @@ fn parameters_without_values_are_reported() {
     let entries = project(
         "param",
         r#"param account: string
+project "t"
 app web {
   service site { image = "nginx:${account}" }
 }

@@ -10,7 +10,8 @@ use std::process::{Command, Stdio};
 mod support;
 use support::{GcpStandin, KubeStandin, Run, assert_schema_valid};
 
-const PROJECT_TEXT: &str = r#"param branch: string = "main"
+const PROJECT_TEXT: &str = r#"project "rel-test"
+param branch: string = "main"
 param tag: string = "1"
 param data_class: string = "STANDARD"
 

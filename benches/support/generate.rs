@@ -19,7 +19,8 @@ pub enum Style {
 pub fn template(services: usize, style: Style) -> String {
     let mut s = String::with_capacity(services * 400 + 2048);
     s.push_str(
-        r#"import "std/aws" as aws
+        r#"project "bench"
+import "std/aws" as aws
 
 param branch: string = "main"
 param replicas: int @range(1, 100) = 2
@@ -89,7 +90,8 @@ app store {
 pub fn build_template(services: usize) -> String {
     let mut s = String::with_capacity(services * 600 + 1024);
     s.push_str(
-        r#"import "std/aws" as aws
+        r#"project "bench"
+import "std/aws" as aws
 
 domain shop {
   base = "example.com"

@@ -17,7 +17,7 @@ pub use expr::parse_cidr;
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::rc::Rc;
 
-use crate::diagnostic::{self, Diagnostic};
+use crate::diagnostic::{self, Diagnostic, codes};
 use crate::resolve::{Def, ItemRef, ModuleId, Program, ResolveError, Scope};
 use crate::source::{SourceMap, Span};
 use crate::syntax::ast::*;
@@ -93,6 +93,8 @@ pub(crate) struct Checker<'p> {
     git_type: Ty,
     /// Depth of the expression walk, to look at the stack only now and then.
     depth: u32,
+    /// The first `project` declaration seen.
+    project: Option<Span>,
 }
 
 /// What `enter_scope_of` replaced, to put back.
@@ -139,6 +141,7 @@ impl<'p> Checker<'p> {
             regexes: FxHashMap::default(),
             git_type: implicit_type("git"),
             depth: 0,
+            project: None,
         };
         for e in errors {
             checker.resolve_error(e);
@@ -188,9 +191,37 @@ impl<'p> Checker<'p> {
                 }
             }
         }
+        for item in items {
+            if let ItemKind::Project { name } = &item.kind {
+                self.check_project(name);
+            }
+        }
         for (index, item) in items.iter().enumerate() {
             let r = ItemRef::top(id).child(index);
             self.check_item(&r, item, Place::Top);
+        }
+    }
+
+    /// A `project` declaration: fixed text, a valid name, once per program.
+    fn check_project(&mut self, name: &StrLit) {
+        let problem = match name.as_plain() {
+            None => Some("a project name is fixed text, without interpolation".to_string()),
+            Some(text) => crate::identity::ProjectName::new(&text).err(),
+        };
+        if let Some(problem) = problem {
+            self.diags.push(
+                Diagnostic::error(codes::INVALID_PROJECT, "invalid project name")
+                    .with_label(name.span, problem)
+                    .with_help("Write the project's stable name once, e.g. `project \"acme-shop\"`: lower-case letters, digits and single hyphens, at most 40 characters."),
+            );
+        }
+        match self.project {
+            Some(previous) => self.resolve_error(ResolveError::Duplicate {
+                span: name.span,
+                previous,
+                name: "project".into(),
+            }),
+            None => self.project = Some(name.span),
         }
     }
 
@@ -350,7 +381,8 @@ impl<'p> Checker<'p> {
             ItemKind::Import { .. }
             | ItemKind::Schema { .. }
             | ItemKind::Component { .. }
-            | ItemKind::Environment { .. } => place == Place::Top,
+            | ItemKind::Environment { .. }
+            | ItemKind::Project { .. } => place == Place::Top,
             ItemKind::Block {
                 kind: BlockKind::App | BlockKind::Domain,
                 ..
@@ -389,7 +421,7 @@ impl<'p> Checker<'p> {
             return;
         }
         match &item.kind {
-            ItemKind::Import { .. } => {}
+            ItemKind::Import { .. } | ItemKind::Project { .. } => {}
             ItemKind::Param(_) | ItemKind::Let { .. } | ItemKind::Output { .. } => {
                 self.item_type(r);
             }
@@ -589,7 +621,7 @@ impl<'p> Checker<'p> {
             ItemKind::Block { kind, .. } => self
                 .prelude_schema(kind.schema())
                 .map_or(Ty::Any, Ty::Schema),
-            ItemKind::Environment { .. } => Ty::Any,
+            ItemKind::Environment { .. } | ItemKind::Project { .. } => Ty::Any,
             ItemKind::Instance { .. } => self.instance_component(r).map_or(Ty::Any, Ty::Instance),
         };
         self.in_progress.remove(r);
@@ -748,6 +780,7 @@ fn item_word(kind: &ItemKind) -> &'static str {
             ..
         } => "a domain",
         ItemKind::Environment { .. } => "an environment",
+        ItemKind::Project { .. } => "a project",
         ItemKind::Instance { .. } => "an instance",
     }
 }

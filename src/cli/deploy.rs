@@ -12,6 +12,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use super::graph::environment_inputs;
 use super::{EnvironmentArgs, Format, TargetArg, print_diagnostics};
 use crate::deploy::kubernetes::KubeOptions;
+use crate::deploy::layout::{Legacy, legacy_layout};
 use crate::deploy::plan::Plan;
 use crate::deploy::run::{self, Context, Mode, Outcome, Progress};
 use crate::deploy::{Desired, PlanFormat, SavedPlan, aws, render};
@@ -71,6 +72,9 @@ pub struct DeployArgs {
     pub target: TargetArg,
     #[command(flatten)]
     pub gcp: GcpArgs,
+    /// Take over stacks, deployments and Kubernetes objects that exist under the names this environment uses but are not its own (made by hand, by another project, or by a lost state). Without it rel refuses them (E0522) and changes nothing; with it the plan lists each one as adopted.
+    #[arg(long)]
+    pub adopt: bool,
 }
 
 /// Where GCP deployments go (with `--target gcp`).
@@ -285,9 +289,16 @@ impl Progress for Bars {
 }
 
 /// Compiles the environment into the stacks it wants.
-fn desired(args: &EnvironmentArgs, target: TargetArg, color: bool) -> Result<Desired, u8> {
+fn desired(
+    args: &EnvironmentArgs,
+    target: TargetArg,
+    color: bool,
+    legacy: Legacy,
+) -> Result<Desired, u8> {
     let mut sources = SourceMap::new();
-    let (entries, options) = environment_inputs(&mut sources, args, color)?;
+    let (entries, mut options) = environment_inputs(&mut sources, args, color)?;
+    options.legacy_shared = legacy.shared;
+    options.legacy_environment = legacy.environment;
     let target = match target {
         TargetArg::Aws => Target::Aws,
         TargetArg::Gcp => Target::Gcp,
@@ -339,7 +350,18 @@ struct Job<'a> {
     verb: &'static str,
 }
 
-fn execute(job: Job<'_>, desired: &Desired) -> Result<Outcome, Diagnostic> {
+/// Compiles the job's environment again with the names of layers written
+/// before projects.
+fn recompile(args: &DeployArgs, legacy: Legacy) -> Result<Desired, Diagnostic> {
+    desired(&args.environment, args.target, false, legacy).map_err(|_| {
+        Diagnostic::error(
+            codes::DEPLOY_UNSUPPORTED,
+            "the environment did not compile with the names its state was written under",
+        )
+    })
+}
+
+fn execute(job: Job<'_>, desired: &mut Desired) -> Result<Outcome, Diagnostic> {
     let Job {
         args,
         mode,
@@ -348,6 +370,8 @@ fn execute(job: Job<'_>, desired: &Desired) -> Result<Outcome, Diagnostic> {
         verb,
         ..
     } = job;
+    let adopt =
+        args.adopt || matches!(&mode, Mode::Apply { saved: Some(s) } if !s.plan.adopted.is_empty());
     let project = project_root(&args.environment.paths);
     let needs_provider = !matches!(mode, Mode::Plan { refresh: false });
     let on_gcp = args.target == TargetArg::Gcp;
@@ -368,6 +392,14 @@ fn execute(job: Job<'_>, desired: &Desired) -> Result<Outcome, Diagnostic> {
             None
         };
         let backend = Arc::new(open_backend(&args.connection, &project, config.as_ref()).await?);
+        // Layers applied before projects keep the names they had.
+        let legacy =
+            legacy_layout(&backend, &desired.names.identity.app, &desired.environment).await?;
+        if legacy != Legacy::default() {
+            let parameters = std::mem::take(&mut desired.parameters);
+            *desired = recompile(args, legacy)?;
+            desired.parameters = parameters;
+        }
         let templates = match (&config, template_store(args)?) {
             (Some(config), Some((bucket, prefix))) => Some(aws::TemplateStore {
                 client: s3_client(config),
@@ -396,6 +428,7 @@ fn execute(job: Job<'_>, desired: &Desired) -> Result<Outcome, Diagnostic> {
             }),
             secrets: config.as_ref().map(aws_sdk_secretsmanager::Client::new),
             gcp,
+            adopt,
         });
         let printed = std::sync::atomic::AtomicBool::new(false);
         let mut confirm = |plan: &Plan| -> Result<bool, Diagnostic> {
@@ -484,7 +517,7 @@ pub fn plan(
     refresh: bool,
     color: bool,
 ) -> u8 {
-    let desired = match desired(&args.environment, args.target, color) {
+    let mut desired = match desired(&args.environment, args.target, color, Legacy::default()) {
         Ok(d) => d,
         Err(code) => return code,
     };
@@ -495,7 +528,7 @@ pub fn plan(
         ask: false,
         verb: "plan",
     };
-    let outcome = match execute(job, &desired) {
+    let outcome = match execute(job, &mut desired) {
         Ok(o) => o,
         Err(d) => {
             report(&d, color);
@@ -554,7 +587,7 @@ pub fn apply(args: &DeployArgs, saved_path: Option<&Path>, auto_approve: bool, c
             }
         },
     };
-    let desired = match desired(&args.environment, args.target, color) {
+    let mut desired = match desired(&args.environment, args.target, color, Legacy::default()) {
         Ok(d) => d,
         Err(code) => return code,
     };
@@ -566,11 +599,11 @@ pub fn apply(args: &DeployArgs, saved_path: Option<&Path>, auto_approve: bool, c
         ask,
         verb: "apply",
     };
-    finish(execute(job, &desired), "apply", color)
+    finish(execute(job, &mut desired), "apply", color)
 }
 
 pub fn destroy(args: &DeployArgs, include_shared: bool, auto_approve: bool, color: bool) -> u8 {
-    let desired = match desired(&args.environment, args.target, color) {
+    let mut desired = match desired(&args.environment, args.target, color, Legacy::default()) {
         Ok(d) => d,
         Err(code) => return code,
     };
@@ -581,7 +614,7 @@ pub fn destroy(args: &DeployArgs, include_shared: bool, auto_approve: bool, colo
         ask: !auto_approve,
         verb: "destroy",
     };
-    finish(execute(job, &desired), "destroy", color)
+    finish(execute(job, &mut desired), "destroy", color)
 }
 
 /// The closing summary and exit code of apply and destroy.
@@ -640,6 +673,42 @@ pub enum StateCommand {
     Output { env: String, json: bool },
 }
 
+/// The shared layer's state key of the project the files declare (or of
+/// a layout from before projects).
+async fn shared_key(backend: &Backend, paths: &[PathBuf]) -> Result<String, Diagnostic> {
+    let mut sources = SourceMap::new();
+    let (entries, _) = super::files::entries(paths);
+    if let Some(project) = crate::declared_project(&mut sources, &entries) {
+        let key = crate::identity::shared_layer(&project);
+        if backend.read(&key).await?.is_some() {
+            return Ok(key);
+        }
+    }
+    Ok(crate::identity::LEGACY_SHARED.to_string())
+}
+
+/// The state of environment `env` of the project the files declare.
+async fn environment_state(
+    backend: &Backend,
+    paths: &[PathBuf],
+    env: &str,
+) -> Result<crate::deploy::layout::Recorded, Diagnostic> {
+    let mut sources = SourceMap::new();
+    let (entries, _) = super::files::entries(paths);
+    let project = crate::declared_project(&mut sources, &entries);
+    crate::deploy::layout::environments(backend, project.as_ref())
+        .await?
+        .into_iter()
+        .find(|r| r.name == env)
+        .ok_or_else(|| {
+            Diagnostic::error(
+                codes::STATE_UNREADABLE,
+                format!("environment `{env}` has no state in {}", backend.describe()),
+            )
+            .with_help("`rel state list` shows the states there are.")
+        })
+}
+
 pub fn state(paths: &[PathBuf], conn: &Connection, command: StateCommand, color: bool) -> u8 {
     let project = project_root(paths);
     let rt = runtime();
@@ -678,9 +747,9 @@ pub fn state(paths: &[PathBuf], conn: &Connection, command: StateCommand, color:
             }
             StateCommand::Show { env, shared } => {
                 let key = if shared {
-                    run::SHARED_KEY.to_string()
+                    shared_key(&backend, paths).await?
                 } else {
-                    run::env_key(&env)
+                    environment_state(&backend, paths, &env).await?.key
                 };
                 match backend.read(&key).await? {
                     Some(s) => {
@@ -701,7 +770,8 @@ pub fn state(paths: &[PathBuf], conn: &Connection, command: StateCommand, color:
             }
             StateCommand::Output { env, json } => {
                 let mut outputs = serde_json::Map::new();
-                for key in [run::SHARED_KEY.to_string(), run::env_key(&env)] {
+                let recorded = environment_state(&backend, paths, &env).await?;
+                for key in [recorded.shared_key, recorded.key] {
                     if let Some(s) = backend.read(&key).await?
                         && let Some(stack) = &s.state.stack
                     {

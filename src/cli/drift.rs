@@ -11,8 +11,9 @@ use super::deploy::{
 };
 use super::graph::environment_inputs;
 use super::{EnvironmentArgs, Format, TargetArg, print_diagnostics};
+use crate::deploy::Desired;
 use crate::deploy::kubernetes::KubeOptions;
-use crate::deploy::{Desired, SHARED_KEY, env_key};
+use crate::deploy::layout::{Legacy, Recorded};
 use crate::diagnostic::{Diagnostic, codes};
 use crate::drift::check::{Providers, Subject};
 use crate::drift::{Report, render};
@@ -86,6 +87,7 @@ fn compile(
     applied_with: &std::collections::BTreeMap<String, String>,
     target: Target,
     color: bool,
+    legacy: Legacy,
 ) -> Result<Option<Desired>, u8> {
     let mut sources = SourceMap::new();
     let environment = EnvironmentArgs {
@@ -97,7 +99,9 @@ fn compile(
             .chain(args.sets.iter().cloned())
             .collect(),
     };
-    let (entries, options) = environment_inputs(&mut sources, &environment, color)?;
+    let (entries, mut options) = environment_inputs(&mut sources, &environment, color)?;
+    options.legacy_shared = legacy.shared;
+    options.legacy_environment = legacy.environment;
     let build_options = BuildOptions {
         target,
         template_format: TemplateFormat::Json,
@@ -123,51 +127,74 @@ fn compile(
     }
 }
 
-/// The environments to check: the one named, or every one with state.
-async fn environments(args: &DriftArgs, backend: &Backend) -> Result<Vec<String>, Diagnostic> {
+/// The environments to check: the one named, or every one of the
+/// project with state.
+async fn environments(
+    args: &DriftArgs,
+    backend: &Backend,
+    project: Option<&crate::identity::ProjectName>,
+) -> Result<Vec<Recorded>, Diagnostic> {
+    let mut all = crate::deploy::layout::environments(backend, project).await?;
     if let Some(env) = &args.env {
-        return Ok(vec![env.clone()]);
-    }
-    let mut names = Vec::new();
-    for key in backend.list_names("json").await? {
-        if key.starts_with("rel-env-")
-            && let Some(stored) = backend.read(&key).await?
-            && let Some(name) = stored.state.layer.strip_prefix("env:")
-        {
-            names.push(name.to_string());
+        all.retain(|r| &r.name == env);
+        if all.is_empty() {
+            return Err(Diagnostic::error(
+                codes::DRIFT_NO_STATE,
+                format!("environment `{env}` has no state in {}", backend.describe()),
+            )
+            .with_help("Apply it first (`rel apply PATH --env NAME`), or point --state at where its state is kept."));
         }
     }
-    names.sort();
-    if names.is_empty() {
+    if all.is_empty() {
         return Err(Diagnostic::error(
             codes::DRIFT_NO_STATE,
             format!("no environment has state in {}", backend.describe()),
         )
         .with_help("Apply an environment first, or point --state at where its state is kept."));
     }
-    Ok(names)
+    Ok(all)
+}
+
+/// What one subject is: its name, the key of its own layer, the selector
+/// of its objects and its project.
+struct Whose<'a> {
+    name: &'a str,
+    env_key: String,
+    names: Option<&'a crate::identity::Names>,
 }
 
 fn subject(
-    name: &str,
+    whose: Whose<'_>,
     target: Target,
     desired: Option<&Desired>,
     states: Vec<(String, State)>,
 ) -> Subject {
+    let name = whose.name;
     let mut warnings = Vec::new();
     if desired.is_none() && name != "shared" {
         warnings.push(format!(
             "the template does not declare environment `{name}` (with the parameters it was applied with, and --set): it was checked from its state alone, without ignore rules"
         ));
     }
+    let recorded = whose.names;
     Subject {
         name: name.to_string(),
         target,
         states,
-        namespace: desired.map_or_else(
-            || crate::compile::kubernetes_name(name),
-            |d| d.namespace.clone(),
+        namespace: desired.map(|d| d.namespace.clone()).unwrap_or_else(|| {
+            recorded.map_or_else(
+                || crate::identity::legacy_kubernetes_name(name),
+                |n| n.namespace.clone(),
+            )
+        }),
+        env_key: whose.env_key,
+        selector: recorded.map_or_else(
+            || crate::identity::legacy_selector(name),
+            crate::identity::Names::selector,
         ),
+        project: recorded
+            .filter(|n| !n.legacy)
+            .map(|n| n.identity.project.to_string()),
         kube_context: desired.and_then(|d| d.kube_context.clone()),
         rules: desired.map(|d| d.drift_ignore.clone()).unwrap_or_default(),
         warnings,
@@ -220,23 +247,34 @@ pub fn run(args: &DriftArgs, color: bool) -> u8 {
                 poll: Duration::from_secs(2),
             },
         };
-        let names = environments(args, &backend).await.map_err(fail)?;
-        let shared = backend.read(SHARED_KEY).await.map_err(fail)?.map(|s| s.state);
+        let declared = {
+            let mut sources = SourceMap::new();
+            let (entries, _) = super::files::entries(&args.paths);
+            crate::declared_project(&mut sources, &entries)
+        };
+        let recorded = environments(args, &backend, declared.as_ref())
+            .await
+            .map_err(fail)?;
+        let mut shared_states: std::collections::BTreeMap<String, State> =
+            std::collections::BTreeMap::new();
+        for r in &recorded {
+            if !shared_states.contains_key(&r.shared_key)
+                && let Some(s) = backend.read(&r.shared_key).await.map_err(fail)?
+            {
+                shared_states.insert(r.shared_key.clone(), s.state);
+            }
+        }
         let mut subjects = Vec::new();
         let mut uncompiled: Vec<String> = Vec::new();
-        for name in &names {
-            let Some(env_state) = backend.read(&env_key(name)).await.map_err(fail)? else {
-                return Err(fail(
-                    Diagnostic::error(
-                        codes::DRIFT_NO_STATE,
-                        format!("environment `{name}` has no state in {}", backend.describe()),
-                    )
-                    .with_help("Apply it first (`rel apply PATH --env NAME`), or point --state at where its state is kept."),
-                ));
+        for r in &recorded {
+            let name = &r.name;
+            let legacy = Legacy {
+                environment: r.state.names.is_none(),
+                shared: r.shared_key == crate::identity::LEGACY_SHARED,
             };
             // With --all-envs one environment that no longer compiles is
             // checked from its state; the run still ends in error.
-            let desired = match compile(args, name, &env_state.state.parameters, target, color) {
+            let desired = match compile(args, name, &r.state.parameters, target, color, legacy) {
                 Ok(d) => d,
                 Err(_) if args.all_envs => {
                     uncompiled.push(name.clone());
@@ -244,15 +282,20 @@ pub fn run(args: &DriftArgs, color: bool) -> u8 {
                 }
                 Err(code) => return Err(code),
             };
-            let mut states = vec![(env_key(name), env_state.state)];
-            // One environment: its shared layer with it; all of them: the
+            let mut states = vec![(r.key.clone(), r.state.clone())];
+            // One environment: its shared layer with it; all of them: each
             // shared layer once, on its own.
             if !args.all_envs
-                && let Some(s) = &shared
+                && let Some(s) = shared_states.get(&r.shared_key)
             {
-                states.insert(0, (SHARED_KEY.to_string(), s.clone()));
+                states.insert(0, (r.shared_key.clone(), s.clone()));
             }
-            let mut s = subject(name, target, desired.as_ref(), states);
+            let whose = Whose {
+                name,
+                env_key: r.key.clone(),
+                names: r.state.names.as_ref(),
+            };
+            let mut s = subject(whose, target, desired.as_ref(), states);
             if uncompiled.contains(name) {
                 s.warnings = vec![format!(
                     "environment `{name}` could not be compiled (the errors are above): it was checked from its state alone, without ignore rules"
@@ -260,20 +303,26 @@ pub fn run(args: &DriftArgs, color: bool) -> u8 {
             }
             subjects.push(s);
         }
-        if args.all_envs
-            && let Some(s) = shared
-        {
-            // The shared layer serves every environment: the rules any of
-            // them declares apply to it.
-            let mut shared = subject("shared", target, None, vec![(SHARED_KEY.to_string(), s)]);
-            for other in &subjects {
-                for rule in &other.rules {
-                    if !shared.rules.contains(rule) {
-                        shared.rules.push(rule.clone());
+        if args.all_envs {
+            for (key, s) in shared_states.into_iter().rev() {
+                // The shared layer serves every environment: the rules any
+                // of them declares apply to it.
+                let names = s.names.clone();
+                let whose = Whose {
+                    name: "shared",
+                    env_key: String::new(),
+                    names: names.as_ref(),
+                };
+                let mut shared = subject(whose, target, None, vec![(key, s)]);
+                for other in &subjects {
+                    for rule in &other.rules {
+                        if !shared.rules.contains(rule) {
+                            shared.rules.push(rule.clone());
+                        }
                     }
                 }
+                subjects.insert(0, shared);
             }
-            subjects.insert(0, shared);
         }
         let at = crate::drift::report_time();
         let today = crate::state::rfc3339(at)[..10].to_string();

@@ -45,6 +45,7 @@ pub fn environment_inputs(
     let options = Options {
         env: args.env.clone(),
         sets,
+        ..Options::default()
     };
     Ok((entries, options))
 }

@@ -2,11 +2,7 @@
 //! later apply can find and prune what it owns.
 
 use crate::eval::value::{Fields, Str, Value};
-
-/// Labels on every object rel creates.
-pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
-pub const ENVIRONMENT_LABEL: &str = "rel.dev/environment";
-pub const APP_LABEL: &str = "rel.dev/app";
+use crate::identity::Names;
 
 fn s(text: &str) -> Value {
     Value::Str(text.into())
@@ -22,58 +18,38 @@ fn map<const N: usize>(entries: [(&'static str, Value); N]) -> Value {
     )
 }
 
-/// A Kubernetes name: lower case letters, digits and `-`, at most 63.
-pub fn namespace_name(env: &str) -> String {
-    let mut out: String = env
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
+/// Ownership labels (project, app, environment), and the component's
+/// name when it has one.
+fn labels(names: &Names, component: Option<&str>) -> Value {
+    let mut l: Fields = names
+        .labels()
+        .into_iter()
+        .map(|(k, v)| (Str::const_new(k), s(v)))
         .collect();
-    out = out.trim_matches('-').to_string();
-    out.truncate(63);
-    let out = out.trim_end_matches('-').to_string();
-    if out.is_empty() {
-        "rel".to_string()
-    } else {
-        out
-    }
-}
-
-/// Ownership labels; `env` is the environment's label value
-/// (`namespace_name` of its name).
-fn labels(env: &str, app: &str, component: Option<&str>) -> Value {
-    let mut l = Fields::from([
-        (Str::const_new(MANAGED_BY), s("rel")),
-        (Str::const_new(ENVIRONMENT_LABEL), s(env)),
-        (Str::const_new(APP_LABEL), s(app)),
-    ]);
     if let Some(c) = component {
         l.insert(Str::const_new("app.kubernetes.io/name"), s(c));
     }
     Value::Map(l)
 }
 
-fn metadata(name: &str, namespace: &str, env: &str, app: &str, component: Option<&str>) -> Value {
+fn metadata(name: &str, names: &Names, component: Option<&str>) -> Value {
     map([
         ("name", s(name)),
-        ("namespace", s(namespace)),
-        ("labels", labels(env, app, component)),
+        ("namespace", s(&names.namespace)),
+        ("labels", labels(names, component)),
     ])
 }
 
-pub fn namespace(name: &str, env: &str, app: &str) -> Value {
-    let env = &namespace_name(env);
+pub fn namespace(names: &Names) -> Value {
     map([
         ("apiVersion", s("v1")),
         ("kind", s("Namespace")),
         (
             "metadata",
-            map([("name", s(name)), ("labels", labels(env, app, None))]),
+            map([
+                ("name", s(&names.namespace)),
+                ("labels", labels(names, None)),
+            ]),
         ),
     ])
 }
@@ -174,12 +150,9 @@ fn pod_spec(name: &str, settings: &Fields, container: Value) -> Value {
 /// service with a hostname) an Ingress.
 pub fn service_objects(
     name: &str,
-    namespace: &str,
-    env: &str,
-    app: &str,
+    names: &Names,
     settings: &Fields,
 ) -> Vec<(&'static str, &'static str, Value)> {
-    let env = &namespace_name(env);
     let port = settings.get("port").cloned().unwrap_or(Value::Int(8080));
     let selector = map([("app.kubernetes.io/name", s(name))]);
     let mut container = container(name, settings);
@@ -229,7 +202,7 @@ pub fn service_objects(
     let deployment = map([
         ("apiVersion", s("apps/v1")),
         ("kind", s("Deployment")),
-        ("metadata", metadata(name, namespace, env, app, Some(name))),
+        ("metadata", metadata(name, names, Some(name))),
         (
             "spec",
             map([
@@ -241,7 +214,7 @@ pub fn service_objects(
                 (
                     "template",
                     map([
-                        ("metadata", map([("labels", labels(env, app, Some(name)))])),
+                        ("metadata", map([("labels", labels(names, Some(name)))])),
                         ("spec", pod_spec(name, settings, container)),
                     ]),
                 ),
@@ -251,7 +224,7 @@ pub fn service_objects(
     let service = map([
         ("apiVersion", s("v1")),
         ("kind", s("Service")),
-        ("metadata", metadata(name, namespace, env, app, Some(name))),
+        ("metadata", metadata(name, names, Some(name))),
         (
             "spec",
             map([
@@ -277,7 +250,7 @@ pub fn service_objects(
         .filter(|a| matches!(a, Value::Map(m) if !m.is_empty()))
     {
         let account = account_name(name, settings);
-        let mut metadata = metadata(&account, namespace, env, app, Some(name));
+        let mut metadata = metadata(&account, names, Some(name));
         if let Value::Map(m) = &mut metadata {
             m.insert("annotations", Value::Map(annotations.clone()));
         }
@@ -329,7 +302,7 @@ pub fn service_objects(
                 ])
             })
             .collect();
-        let mut ingress_metadata = metadata(name, namespace, env, app, Some(name));
+        let mut ingress_metadata = metadata(name, names, Some(name));
         if let (Value::Map(m), Some(Value::Map(annotations))) =
             (&mut ingress_metadata, settings.get("ingress_annotations"))
             && !annotations.is_empty()
@@ -354,14 +327,11 @@ pub fn service_objects(
 /// A Job, or a CronJob when the job has a schedule.
 pub fn job_object(
     name: &str,
-    namespace: &str,
-    env: &str,
-    app: &str,
+    names: &Names,
     settings: &Fields,
 ) -> (&'static str, &'static str, Value) {
-    let env = &namespace_name(env);
     let pod = map([
-        ("metadata", map([("labels", labels(env, app, Some(name)))])),
+        ("metadata", map([("labels", labels(names, Some(name)))])),
         (
             "spec",
             map([
@@ -387,7 +357,7 @@ pub fn job_object(
             map([
                 ("apiVersion", s("batch/v1")),
                 ("kind", s("CronJob")),
-                ("metadata", metadata(name, namespace, env, app, Some(name))),
+                ("metadata", metadata(name, names, Some(name))),
                 (
                     "spec",
                     map([
@@ -403,7 +373,7 @@ pub fn job_object(
             map([
                 ("apiVersion", s("batch/v1")),
                 ("kind", s("Job")),
-                ("metadata", metadata(name, namespace, env, app, Some(name))),
+                ("metadata", metadata(name, names, Some(name))),
                 ("spec", job_spec),
             ]),
         ),

@@ -6,6 +6,7 @@
 
 pub mod address;
 mod kubernetes;
+mod names;
 pub mod render;
 
 use std::cell::RefCell;
@@ -16,11 +17,10 @@ use std::sync::Arc;
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 
+pub use crate::identity::{APP_LABEL, ENVIRONMENT_LABEL, MANAGED_BY, PROJECT_LABEL};
 pub use address::{Address, Layer};
-pub use kubernetes::{
-    APP_LABEL, ENV_SECRET, ENVIRONMENT_LABEL, MANAGED_BY, namespace_name as kubernetes_name,
-    secret_key,
-};
+pub use kubernetes::{ENV_SECRET, secret_key};
+pub use names::is_dns_label;
 
 use crate::check::Checked;
 use crate::diagnostic::{Diagnostic, codes};
@@ -38,6 +38,11 @@ pub struct Options {
     pub env: String,
     /// `--set NAME=VALUE` for top-level parameters (and `git.sha`, `git.branch`).
     pub sets: BTreeMap<String, String>,
+    /// Give the environment the names rel gave it before projects: its
+    /// state was written then (see `identity::Names::legacy`).
+    pub legacy_environment: bool,
+    /// Likewise for the shared layer (`rel-shared`).
+    pub legacy_shared: bool,
 }
 
 /// Which provider a resource goes to.
@@ -72,6 +77,8 @@ pub struct Environment {
     pub ephemeral: bool,
     /// The Kubernetes namespace the environment's objects go to.
     pub namespace: String,
+    /// Its identity and every name made from it.
+    pub names: crate::identity::Names,
     /// The kubeconfig context its objects are applied with, if it names one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kube_context: Option<String>,
@@ -160,6 +167,7 @@ pub fn compile_observed(
         field_defaults: RefCell::new(FxHashMap::default()),
         git: git_value(&options.sets),
         observer: RefCell::new(observer),
+        names: std::cell::OnceCell::new(),
         app_addresses: RefCell::new(FxHashMap::default()),
         parsed_addresses: RefCell::new(FxHashMap::default()),
     };
@@ -221,6 +229,8 @@ struct Compiler<'p> {
     app_addresses: RefCell<FxHashMap<ItemRef, Address>>,
     /// Shown each resource as it is made.
     observer: RefCell<&'p mut dyn FnMut(&Resource)>,
+    /// The selected environment's names, once it is selected.
+    names: std::cell::OnceCell<crate::identity::Names>,
 }
 
 /// The `git` value: sha, branch and short sha, `unknown` when not set.
@@ -317,6 +327,18 @@ impl<'p> Compiler<'p> {
     fn run(&self, options: &Options) -> Result<Model, Vec<Diagnostic>> {
         let top = Ctx::default();
         self.select_environment(options)?;
+        let names = {
+            let env = self.env.borrow();
+            let env = env.as_ref().expect("selected above");
+            self.environment_names(
+                options,
+                &env.app,
+                &env.environment,
+                &env.app_name,
+                &env.name,
+            )?
+        };
+        let _ = self.names.set(names);
         // The shared layer: everything outside apps, in the entry modules.
         for &module in &self.program.entries {
             for (index, item) in self.program.module(module).tree.items.iter().enumerate() {
@@ -335,8 +357,8 @@ impl<'p> Compiler<'p> {
             (env.app, env.app_name.clone(), env.name.clone())
         };
         let app_address = Address::environment(&env_name).child("app", &app_name);
-        let namespace = kubernetes::namespace_name(&env_name);
-        self.emit_namespace(&env_name, &app_name, &namespace);
+        let namespace = self.names().namespace.clone();
+        self.emit_namespace(&env_name, &namespace);
         if let Some(body) = self.item(&app).kind.body() {
             for (index, entry) in body.entries.iter().enumerate() {
                 let Entry::Item(item) = entry else { continue };
@@ -348,12 +370,12 @@ impl<'p> Compiler<'p> {
                         kind: BlockKind::Service,
                         name,
                         ..
-                    } => self.expand_service(&r, &name.name, &namespace),
+                    } => self.expand_service(&r, &name.name),
                     ItemKind::Block {
                         kind: BlockKind::Job,
                         name,
                         ..
-                    } => self.expand_job(&r, &name.name, &namespace),
+                    } => self.expand_job(&r, &name.name),
                     _ => {}
                 }
             }
@@ -439,6 +461,7 @@ impl<'p> Compiler<'p> {
                 kube_context: self.env_text(&env.environment, "kube_context"),
                 drift_ignore,
                 namespace,
+                names: self.names().clone(),
             },
             resources,
             graph,
@@ -985,6 +1008,11 @@ impl<'p> Compiler<'p> {
             self.note_edges(&address, &v, a.span);
             set_path(&mut properties, &a.path.segments, v);
         }
+        if provider == Provider::Kubernetes {
+            let kind = type_name.rsplit('/').next().unwrap_or_default();
+            let in_environment = matches!(address.layer, Layer::Environment(_));
+            names::place_object(&mut properties, kind, self.names(), in_environment);
+        }
         self.add_resource(Resource {
             address,
             provider,
@@ -1063,9 +1091,15 @@ impl<'p> Compiler<'p> {
         }
     }
 
-    fn emit_namespace(&self, env: &str, app: &str, namespace: &str) {
+    fn names(&self) -> &crate::identity::Names {
+        self.names
+            .get()
+            .expect("names are made when the environment is selected")
+    }
+
+    fn emit_namespace(&self, env: &str, namespace: &str) {
         let address = Address::environment(env).child("namespace", namespace);
-        let properties = kubernetes::namespace(namespace, env, app);
+        let properties = kubernetes::namespace(self.names());
         self.add_resource(Resource {
             address,
             provider: Provider::Kubernetes,
@@ -1075,15 +1109,15 @@ impl<'p> Compiler<'p> {
         });
     }
 
-    fn expand_service(&self, r: &ItemRef, name: &str, namespace: &str) {
-        self.expand_member(r, name, "Service", |env, app, settings| {
-            kubernetes::service_objects(name, namespace, env, app, settings)
+    fn expand_service(&self, r: &ItemRef, name: &str) {
+        self.expand_member(r, name, "Service", |names, settings| {
+            kubernetes::service_objects(name, names, settings)
         });
     }
 
-    fn expand_job(&self, r: &ItemRef, name: &str, namespace: &str) {
-        self.expand_member(r, name, "Job", |env, app, settings| {
-            vec![kubernetes::job_object(name, namespace, env, app, settings)]
+    fn expand_job(&self, r: &ItemRef, name: &str) {
+        self.expand_member(r, name, "Job", |names, settings| {
+            vec![kubernetes::job_object(name, names, settings)]
         });
     }
 
@@ -1094,7 +1128,10 @@ impl<'p> Compiler<'p> {
         r: &ItemRef,
         name: &str,
         schema: &str,
-        objects: impl FnOnce(&str, &str, &Fields) -> Vec<(&'static str, &'static str, Value)>,
+        objects: impl FnOnce(
+            &crate::identity::Names,
+            &Fields,
+        ) -> Vec<(&'static str, &'static str, Value)>,
     ) {
         let settings = self.member_settings(r, name, schema);
         let (env, app) = {
@@ -1111,7 +1148,7 @@ impl<'p> Compiler<'p> {
         if let Some(vars) = settings.get("env") {
             secret_names(vars, &mut self.secrets.borrow_mut());
         }
-        for (kind, type_name, properties) in objects(&env, &app, &settings) {
+        for (kind, type_name, properties) in objects(self.names(), &settings) {
             let address = base.child("k8s", kind);
             self.note_edges(&address, &properties, span);
             self.add_resource(Resource {

@@ -120,6 +120,11 @@ pub async fn refresh(client: &Client, name: &str) -> Result<Option<LiveStack>, D
         return Ok(None);
     }
     let stack_id = stack.stack_id().unwrap_or(name).to_string();
+    let tags = stack
+        .tags()
+        .iter()
+        .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+        .collect();
     let outputs = stack
         .outputs()
         .iter()
@@ -170,6 +175,7 @@ pub async fn refresh(client: &Client, name: &str) -> Result<Option<LiveStack>, D
         template,
         outputs,
         physical_ids,
+        tags,
     }))
 }
 
@@ -287,7 +293,7 @@ impl TemplateStore {
 pub async fn create_change_set(
     client: &Client,
     stack: &str,
-    environment: &str,
+    tags: &[(String, String)],
     template: TemplateSource<'_>,
     create: bool,
     name: &str,
@@ -310,9 +316,7 @@ pub async fn create_change_set(
         .capabilities(Capability::CapabilityIam)
         .capabilities(Capability::CapabilityNamedIam)
         .capabilities(Capability::CapabilityAutoExpand)
-        .tags(tag("rel:managed", "true"))
-        .tags(tag("rel:stack", stack))
-        .tags(tag("rel:environment", environment))
+        .set_tags(Some(tags.iter().map(|(k, v)| tag(k, v)).collect()))
         .description("rel apply")
         .send()
         .await

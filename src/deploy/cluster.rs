@@ -32,6 +32,8 @@ pub struct Stage {
     filled: Vec<Filled>,
     /// The live objects at planning.
     live: BTreeMap<ObjectKey, J>,
+    /// Objects this run takes over (`--adopt`).
+    pub adopted: Vec<super::plan::Adopted>,
     /// Objects to delete, in order, with the uid they had when planned.
     prunes: Vec<(ObjectKey, Option<String>)>,
     pub plan: Option<StackPlan>,
@@ -252,6 +254,14 @@ impl Stage {
         } else {
             fill_all(desired, outputs, secrets)?
         };
+        // Objects carry the state's lineage, so one applied and not yet
+        // recorded (an interrupted apply) is still known as this state's.
+        if !desired.names.legacy {
+            for f in &mut filled {
+                super::ownership::annotate(&mut f.manifest, &env.lineage);
+            }
+        }
+        let mut foreign = Vec::new();
         let mut changes: Vec<ResourceChange> = Vec::new();
         let mut unchanged = 0;
         let progress = &ctx.progress;
@@ -262,6 +272,15 @@ impl Stage {
                 Some(c) => {
                     progress.step(&name, &format!("reading {}", f.key.display()));
                     let live = c.get(&f.key).await?;
+                    if let Some(l) = &live
+                        && !super::ownership::object_is_owned(l, recorded, &env.lineage)
+                    {
+                        foreign.push(super::ownership::Foreign {
+                            name: f.key.display(),
+                            what: format!("object `{}`", f.key.display()),
+                            owner: super::ownership::object_owner(l),
+                        });
+                    }
                     let change = k8s::object_change(f, live.as_ref(), recorded, &env.salt);
                     if let Some(l) = live {
                         stage.live.insert(f.key.clone(), l);
@@ -285,6 +304,15 @@ impl Stage {
                 changes.push(c);
             }
         }
+        if !foreign.is_empty() {
+            if !ctx.adopt {
+                return Err(super::ownership::not_owned(&foreign, &desired.environment));
+            }
+            stage.adopted = foreign
+                .into_iter()
+                .map(super::ownership::Foreign::adopted)
+                .collect();
+        }
         if !refresh && filled.iter().any(|f| !f.sensitive.is_empty()) {
             warnings.push(
                 "secret values were not read (--refresh=false): changes to them are not shown"
@@ -300,7 +328,7 @@ impl Stage {
                 } else {
                     &desired.objects[..]
                 };
-                k8s::orphans(c, declared, record, &desired.environment, warnings).await?
+                k8s::orphans(c, declared, record, &desired.names.selector(), warnings).await?
             }
             None => {
                 let declared: BTreeSet<String> = filled.iter().map(|f| f.key.id()).collect();

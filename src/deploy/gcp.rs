@@ -352,6 +352,7 @@ impl Gcp {
             template,
             outputs,
             physical_ids: BTreeMap::new(),
+            tags: gcp_tags(&labels_of(&deployment)),
         }))
     }
 
@@ -751,4 +752,22 @@ mod tests {
         assert_eq!(gcs_location("gs://b"), Some(("b".into(), String::new())));
         assert_eq!(gcs_location("s3://b"), None);
     }
+}
+
+/// A deployment's labels under the stack tag keys `ownership` reads.
+fn gcp_tags(labels: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    use crate::identity::*;
+    let mut tags = BTreeMap::new();
+    for (label, tag) in [
+        (GCP_PROJECT_LABEL, TAG_PROJECT),
+        (GCP_APP_LABEL, TAG_APP),
+        (GCP_ENVIRONMENT_LABEL, TAG_ENVIRONMENT),
+        (GCP_LINEAGE_LABEL, TAG_LINEAGE),
+        ("managed-by", TAG_MANAGED),
+    ] {
+        if let Some(v) = labels.get(label) {
+            tags.insert(tag.to_string(), v.clone());
+        }
+    }
+    tags
 }

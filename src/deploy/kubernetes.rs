@@ -246,7 +246,7 @@ impl Cluster {
         api_version: &str,
         kind: &str,
         namespace: Option<&str>,
-        environment: &str,
+        selector: &str,
     ) -> Result<Vec<ObjectKey>, Diagnostic> {
         let (resource, caps) = self.kind(api_version, kind).await?;
         let api: Api<DynamicObject> = match (&caps.scope, namespace) {
@@ -256,12 +256,8 @@ impl Cluster {
             (Scope::Namespaced, None) => return Ok(Vec::new()),
             (Scope::Cluster, _) => Api::all_with(self.client.clone(), &resource),
         };
-        let selector = format!(
-            "{MANAGED_BY}=rel,{ENVIRONMENT_LABEL}={}",
-            crate::compile::kubernetes_name(environment)
-        );
         let list = api
-            .list(&ListParams::default().labels(&selector))
+            .list(&ListParams::default().labels(selector))
             .await
             .map_err(|e| kube_error(&format!("listing {kind} objects"), &e))?;
         Ok(list
@@ -294,7 +290,7 @@ impl Cluster {
         api_version: &str,
         kind: &str,
         namespaces: &BTreeSet<String>,
-        environment: &str,
+        selector: &str,
     ) -> Result<Vec<(ObjectKey, J)>, Diagnostic> {
         let (resource, caps) = match self.kind(api_version, kind).await {
             Ok(found) => found,
@@ -308,14 +304,10 @@ impl Cluster {
                 .map(|ns| Api::namespaced_with(self.client.clone(), ns, &resource))
                 .collect(),
         };
-        let selector = format!(
-            "{MANAGED_BY}=rel,{ENVIRONMENT_LABEL}={}",
-            crate::compile::kubernetes_name(environment)
-        );
         let mut out = Vec::new();
         for api in apis {
             let list = api
-                .list(&ListParams::default().labels(&selector))
+                .list(&ListParams::default().labels(selector))
                 .await
                 .map_err(|e| kube_error(&format!("listing {kind} objects"), &e))?;
             for o in list.items {
@@ -1149,7 +1141,7 @@ pub async fn orphans(
     cluster: &Cluster,
     desired: &[DesiredObject],
     record: Option<&KubeRecord>,
-    environment: &str,
+    selector: &str,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<(ObjectKey, Option<String>)>, Diagnostic> {
     // An object is the same whatever version of its API names it.
@@ -1183,14 +1175,10 @@ pub async fn orphans(
             Err(d) => return Err(d),
         };
         if matches!(caps.scope, Scope::Cluster) {
-            candidates.extend(cluster.owned(api_version, kind, None, environment).await?);
+            candidates.extend(cluster.owned(api_version, kind, None, selector).await?);
         } else {
             for ns in &namespaces {
-                candidates.extend(
-                    cluster
-                        .owned(api_version, kind, Some(ns), environment)
-                        .await?,
-                );
+                candidates.extend(cluster.owned(api_version, kind, Some(ns), selector).await?);
             }
         }
     }

@@ -13,6 +13,8 @@ pub mod cluster;
 mod create_only;
 pub mod gcp;
 pub mod kubernetes;
+pub mod layout;
+pub mod ownership;
 pub mod plan;
 pub mod render;
 pub mod run;
@@ -58,6 +60,8 @@ pub struct DesiredStack {
 #[derive(Clone, Debug)]
 pub struct Desired {
     pub environment: String,
+    /// Its identity and the names of its stacks, namespace and labels.
+    pub names: crate::identity::Names,
     /// The cloud the layers go to.
     pub target: crate::emit::Target,
     pub stacks: Vec<DesiredStack>,
@@ -79,25 +83,27 @@ pub struct Desired {
     pub parameters: BTreeMap<String, String>,
 }
 
-/// The shared stack's name, which is also its state's key.
-pub const SHARED_KEY: &str = "rel-shared";
-
-/// The stack name (and state key) of an environment's layer.
-pub fn env_key(environment: &str) -> String {
-    crate::emit::layer_name(&Layer::Environment(environment.to_string()))
-}
-
-/// The layer a stack of `environment` holds, as states record it:
-/// `shared` or `env:NAME`.
-pub fn layer_of(stack: &str, environment: &str) -> String {
-    if stack == SHARED_KEY {
-        "shared".into()
-    } else {
-        format!("env:{environment}")
-    }
-}
-
 impl Desired {
+    /// The state key (and stack or deployment name) of the environment's
+    /// layer.
+    pub fn env_key(&self) -> &str {
+        &self.names.environment
+    }
+
+    /// The shared layer's state key (and stack or deployment name).
+    pub fn shared_key(&self) -> &str {
+        &self.names.shared
+    }
+
+    /// The layer a stack holds, as states record it: `shared` or `env:NAME`.
+    pub fn layer_of(&self, stack: &str) -> String {
+        if stack == self.names.shared {
+            "shared".into()
+        } else {
+            format!("env:{}", self.environment)
+        }
+    }
+
     /// The stacks of a build (JSON templates), with the addresses of their
     /// resources from the model.
     pub fn from_build(model: &Model, build: &Build, target: Target) -> Result<Desired, Diagnostic> {
@@ -112,9 +118,9 @@ impl Desired {
                 ),
                 _ => continue,
             };
-            let stack = crate::emit::layer_name(&r.address.layer);
+            let stack = crate::emit::layer_name(&model.environment.names, &r.address.layer);
             addresses
-                .entry(stack)
+                .entry(stack.to_string())
                 .or_default()
                 .insert(key, r.address.to_string());
         }
@@ -184,7 +190,11 @@ impl Desired {
                 }
                 _ => continue,
             };
-            let layer = layer_of(&name, &model.environment.name);
+            let layer = if name == model.environment.names.shared {
+                "shared".to_string()
+            } else {
+                format!("env:{}", model.environment.name)
+            };
             stacks.push(DesiredStack {
                 sha256: crate::state::sha256_hex(artifact.content.as_bytes()),
                 text: artifact.content.clone(),
@@ -200,7 +210,7 @@ impl Desired {
         let shared = stacks.iter().any(|s| s.layer == "shared");
         for s in &mut stacks {
             if s.layer != "shared" && shared {
-                s.depends_on.push(SHARED_KEY.into());
+                s.depends_on.push(model.environment.names.shared.clone());
             }
         }
         stacks.sort_by(|a, b| (a.layer != "shared", &a.name).cmp(&(b.layer != "shared", &b.name)));
@@ -212,6 +222,7 @@ impl Desired {
         env_secrets(model, &mut objects, &mut placeholders);
         Ok(Desired {
             environment: model.environment.name.clone(),
+            names: model.environment.names.clone(),
             target,
             stacks,
             manual_validation: build.manual_validation.clone(),
@@ -289,10 +300,7 @@ fn env_secrets(
             "metadata": {
                 "name": crate::compile::ENV_SECRET,
                 "namespace": ns,
-                "labels": {
-                    crate::compile::MANAGED_BY: "rel",
-                    crate::compile::ENVIRONMENT_LABEL: crate::compile::kubernetes_name(&model.environment.name),
-                },
+                "labels": model.environment.names.labels().into_iter().collect::<BTreeMap<_, _>>(),
             },
             "type": "Opaque",
             "stringData": data,

@@ -23,6 +23,9 @@ pub struct LiveStack {
     pub outputs: BTreeMap<String, String>,
     /// Logical id → physical id.
     pub physical_ids: BTreeMap<String, String>,
+    /// The stack's tags (a deployment's labels, under the same keys):
+    /// who owns it (`ownership`).
+    pub tags: BTreeMap<String, String>,
 }
 
 /// Statuses of a stack whose creation failed: it holds nothing and cannot
@@ -221,12 +224,29 @@ pub struct Plan {
     /// depends on the stacks whose outputs its manifests use.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubernetes: Option<StackPlan>,
+    /// Stacks, deployments and objects this run takes over (`--adopt`):
+    /// they exist under names rel uses and were not this environment's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adopted: Vec<Adopted>,
     pub warnings: Vec<String>,
 }
 
+/// One thing a plan adopts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Adopted {
+    /// The stack's or deployment's name, or the object's
+    /// `KIND NAMESPACE/NAME`.
+    pub name: String,
+    /// Who owned it, as its tags or labels said.
+    pub owner: String,
+}
+
 impl Plan {
+    /// Whether applying the plan changes anything (an adoption records
+    /// what it takes over, even when nothing else changes).
     pub fn has_changes(&self) -> bool {
-        self.parts().any(|s| s.action != Action::NoOp)
+        self.parts().any(|s| s.action != Action::NoOp) || !self.adopted.is_empty()
     }
 
     /// The stacks, then the Kubernetes objects: every part of the plan
@@ -457,7 +477,7 @@ pub fn plan_stack(
                 }
             }
             (None, Some(live)) if !failed_create(&live.status) => warnings.push(format!(
-                "stack `{}` exists ({}) but no state records it: rel takes it over and updates it to the template",
+                "stack `{}` exists ({}) but no state records it: rel adopts it and updates it to the template",
                 input.name, live.status
             )),
             (None, _) => {}
@@ -635,6 +655,7 @@ pub fn plan(
         manual_dns_validation: manual.to_vec(),
         validation_records: Vec::new(),
         kubernetes: None,
+        adopted: Vec::new(),
         warnings,
     }
 }

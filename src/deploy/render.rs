@@ -223,6 +223,12 @@ pub fn text(plan: &Plan) -> String {
             );
         }
     }
+    if !plan.adopted.is_empty() {
+        out.push_str("\nAdopted (--adopt): rel takes these over and manages them from now on:\n");
+        for a in &plan.adopted {
+            let _ = writeln!(out, "  @ {} (was {})", a.name, a.owner);
+        }
+    }
     if !plan.warnings.is_empty() {
         out.push_str("\nWarnings:\n");
         for w in &plan.warnings {
@@ -329,6 +335,14 @@ pub fn markdown(plan: &Plan) -> String {
                 md_escape(&c.type_name)
             );
         }
+    }
+    for a in &plan.adopted {
+        let _ = writeln!(
+            out,
+            "\n> [!IMPORTANT]\n> Adopts {} (was {})",
+            md_escape(&a.name),
+            md_escape(&a.owner)
+        );
     }
     for w in &plan.warnings {
         let _ = writeln!(out, "\n> [!CAUTION]\n> {}", md_escape(w));

@@ -58,6 +58,9 @@ pub struct Context {
     /// Set when the layers are Infrastructure Manager deployments (GCP)
     /// rather than CloudFormation stacks.
     pub gcp: Option<Arc<super::gcp::Gcp>>,
+    /// Take over stacks, deployments and objects that exist under the
+    /// names rel would use and are not this environment's (`--adopt`).
+    pub adopt: bool,
 }
 
 /// What to do.
@@ -99,8 +102,6 @@ fn client(ctx: &Context) -> &Client {
         .as_ref()
         .expect("a CloudFormation client for this operation")
 }
-
-pub use super::{SHARED_KEY, env_key};
 
 struct Held {
     backend: Arc<Backend>,
@@ -265,7 +266,8 @@ async fn run_locked(
     mode: Mode,
     confirm: Confirm<'_>,
 ) -> Result<Outcome, Diagnostic> {
-    let env = env_key(&desired.environment);
+    let env = desired.env_key().to_string();
+    let shared_key = desired.shared_key().to_string();
     let operation = match &mode {
         Mode::Plan { .. } => "plan",
         Mode::Apply { .. } => "apply",
@@ -276,7 +278,7 @@ async fn run_locked(
         Mode::Destroy { include_shared, .. } => {
             let mut k = vec![env.clone()];
             if *include_shared {
-                k.insert(0, SHARED_KEY.to_string());
+                k.insert(0, shared_key.clone());
             }
             k
         }
@@ -289,9 +291,10 @@ async fn run_locked(
 
     let mut stored: BTreeMap<String, Stored> = BTreeMap::new();
     for key in &keys {
-        let s = backend.read(key).await?.unwrap_or_else(|| {
-            Stored::new(State::new(&super::layer_of(key, &desired.environment)))
-        });
+        let s = match backend.read(key).await? {
+            Some(s) => s,
+            None => Stored::new(new_state(desired, key)),
+        };
         stored.insert(key.clone(), s);
     }
 
@@ -302,7 +305,7 @@ async fn run_locked(
     {
         let mut users = Vec::new();
         for other in backend.list_names("json").await? {
-            if other == env || other == SHARED_KEY {
+            if other == env || other == shared_key {
                 continue;
             }
             if let Some(s) = backend.read(&other).await?
@@ -320,7 +323,7 @@ async fn run_locked(
                 "Destroy those environments first, or destroy this one without --include-shared.",
             ));
         }
-        held.take(SHARED_KEY, operation, &*ctx.progress).await?;
+        held.take(&shared_key, operation, &*ctx.progress).await?;
     }
 
     let changing = !matches!(mode, Mode::Plan { .. });
@@ -382,6 +385,7 @@ async fn run_locked(
     }
 
     let destroying = matches!(mode, Mode::Destroy { .. });
+    let adopted = check_stack_owners(ctx, desired, &keys, &stored, &live)?;
     // The stacks' outputs as known now: inputs of GCP deployments, and
     // values of the Kubernetes objects.
     let outputs = outputs_known(desired, &live, &stored, refresh);
@@ -448,6 +452,7 @@ async fn run_locked(
         &random_hex(16),
     );
     drop(inputs);
+    plan.adopted = adopted;
     if desired.target == crate::emit::Target::Gcp {
         plan.target = "gcp".into();
     }
@@ -482,6 +487,7 @@ async fn run_locked(
         plan.summary.add(&k.summary);
     }
     plan.kubernetes = stage.plan.clone();
+    plan.adopted.extend(stage.adopted.iter().cloned());
     let outcome = |plan: Plan| Outcome {
         plan,
         results: Vec::new(),
@@ -515,7 +521,8 @@ async fn run_locked(
     }
     // Lock the other states that change, and check they did not move.
     for sp in &plan.stacks {
-        if sp.action != Action::NoOp && !held.holds(&sp.name).await {
+        let adopted = plan.adopted.iter().any(|a| a.name == sp.name);
+        if (sp.action != Action::NoOp || adopted) && !held.holds(&sp.name).await {
             held.take(&sp.name, operation, &*ctx.progress).await?;
             let now = backend.read(&sp.name).await?;
             let moved = now.as_ref().map(|s| precondition(&s.state)) != Some(sp.state.clone())
@@ -566,7 +573,7 @@ async fn run_locked(
                 return Ok(o);
             }
         }
-        record_objects(backend, &mut stored, &env, &desired.environment, None, None).await?;
+        record_objects(backend, &mut stored, &env, desired, None, None).await?;
     }
     let (stack_results, mut error) = execute(
         ctx,
@@ -596,7 +603,7 @@ async fn run_locked(
             results.push(r);
         } else {
             let outputs = outputs_recorded(desired, &stored);
-            let env_state = env_stored(backend, &mut stored, &env, &desired.environment).await?;
+            let env_state = env_stored(backend, &mut stored, &env, desired).await?;
             let (record, r, e) = stage.apply(ctx, desired, &outputs, &env_state.state).await;
             stored.insert(env.clone(), env_state);
             ctx.progress.finish(&r.name, &r.outcome);
@@ -605,7 +612,7 @@ async fn run_locked(
                 backend,
                 &mut stored,
                 &env,
-                &desired.environment,
+                desired,
                 record,
                 Some(&desired.parameters),
             )
@@ -745,20 +752,65 @@ fn outputs_recorded(desired: &Desired, stored: &BTreeMap<String, Stored>) -> clu
         .collect()
 }
 
+/// Refuses a run that would write a stack or deployment this
+/// environment does not own (unless it adopts, on purpose); returns what
+/// is adopted.
+fn check_stack_owners(
+    ctx: &Context,
+    desired: &Desired,
+    keys: &[String],
+    stored: &BTreeMap<String, Stored>,
+    live: &BTreeMap<String, Option<LiveStack>>,
+) -> Result<Vec<plan::Adopted>, Diagnostic> {
+    use super::ownership::{Foreign, not_owned, stack_is_owned, stack_owner};
+    let word = if ctx.gcp.is_some() {
+        "deployment"
+    } else {
+        "stack"
+    };
+    let foreign: Vec<Foreign> = keys
+        .iter()
+        .filter_map(|key| {
+            let l = live.get(key)?.as_ref()?;
+            let s = &stored.get(key)?.state;
+            (!stack_is_owned(l, s.stack.as_ref(), &s.lineage)).then(|| Foreign {
+                name: key.clone(),
+                what: format!("{word} `{key}`"),
+                owner: stack_owner(&l.tags),
+            })
+        })
+        .collect();
+    if foreign.is_empty() {
+        return Ok(Vec::new());
+    }
+    if !ctx.adopt {
+        return Err(not_owned(&foreign, &desired.environment));
+    }
+    Ok(foreign.into_iter().map(Foreign::adopted).collect())
+}
+
+/// A new state for one of the environment's layers, recording the names
+/// it is created under.
+fn new_state(desired: &Desired, key: &str) -> State {
+    let mut state = State::new(&desired.layer_of(key));
+    state.names = Some(desired.names.clone());
+    state
+}
+
 /// The environment's state, taken out of `stored` (read again if a
 /// stack's job did not hand it back; new if there is none).
 async fn env_stored(
     backend: &Backend,
     stored: &mut BTreeMap<String, Stored>,
     env: &str,
-    environment: &str,
+    desired: &Desired,
 ) -> Result<Stored, Diagnostic> {
     Ok(match stored.remove(env) {
         Some(s) => s,
         None => backend
             .read(env)
             .await?
-            .unwrap_or_else(|| Stored::new(State::new(&super::layer_of(env, environment)))),
+            .unwrap_or_else(|| Stored::new(new_state(desired, env))),
     })
 }
 
@@ -771,7 +823,7 @@ async fn record_parameters(
     env: &str,
     desired: &Desired,
 ) -> Result<(), Diagnostic> {
-    let current = env_stored(backend, stored, env, &desired.environment).await?;
+    let current = env_stored(backend, stored, env, desired).await?;
     let recorded = current.state.stack.is_some() || current.state.kubernetes.is_some();
     if !recorded || current.state.parameters == desired.parameters {
         stored.insert(env.to_string(), current);
@@ -790,11 +842,11 @@ async fn record_objects(
     backend: &Backend,
     stored: &mut BTreeMap<String, Stored>,
     env: &str,
-    environment: &str,
+    desired: &Desired,
     record: Option<KubeRecord>,
     parameters: Option<&BTreeMap<String, String>>,
 ) -> Result<(), Diagnostic> {
-    let current = env_stored(backend, stored, env, environment).await?;
+    let current = env_stored(backend, stored, env, desired).await?;
     let parameters = parameters.unwrap_or(&current.state.parameters);
     if current.state.kubernetes == record && current.state.parameters == *parameters {
         stored.insert(env.to_string(), current);
@@ -1193,8 +1245,10 @@ async fn execute(
             .find(|d| d.name == sp.name)
             .map(|d| d.depends_on.clone())
             .unwrap_or_else(|| {
-                if sp.name != SHARED_KEY && plan.stacks.iter().any(|s| s.name == SHARED_KEY) {
-                    vec![SHARED_KEY.to_string()]
+                if sp.name != desired.shared_key()
+                    && plan.stacks.iter().any(|s| s.name == desired.shared_key())
+                {
+                    vec![desired.shared_key().to_string()]
                 } else {
                     Vec::new()
                 }
@@ -1280,12 +1334,11 @@ async fn execute(
                         .map(|d| deployment_inputs(d, &outputs_recorded(desired, stored))),
                     ctx: ctx.clone(),
                     backend: backend.clone(),
-                    environment: desired.environment.clone(),
+                    names: desired.names.clone(),
                     plan: sp.clone(),
                     desired: desired.stacks.iter().find(|d| d.name == sp.name).cloned(),
                     stored: stored.remove(&sp.name).expect("a state per stack"),
-                    parameters: (sp.name == env_key(&desired.environment))
-                        .then(|| desired.parameters.clone()),
+                    parameters: (sp.name == desired.env_key()).then(|| desired.parameters.clone()),
                 };
                 let semaphore = semaphore.clone();
                 let name = sp.name.clone();
@@ -1364,7 +1417,7 @@ struct StackJob {
     inputs: Option<BTreeMap<String, Result<String, String>>>,
     ctx: Arc<Context>,
     backend: Arc<Backend>,
-    environment: String,
+    names: crate::identity::Names,
     plan: StackPlan,
     desired: Option<DesiredStack>,
     stored: Stored,
@@ -1449,10 +1502,11 @@ impl StackJob {
                 }
                 _ => aws::TemplateSource::Body(&d.text),
             };
+            let tags = super::ownership::stack_tags(&self.names, &name, &self.stored.state.lineage);
             let (cs, stack_id) = aws::create_change_set(
                 &client,
                 &name,
-                &self.environment,
+                &tags,
                 source,
                 operation == Operation::Create,
                 &cs_name,
@@ -1673,15 +1727,5 @@ impl StackJob {
             d = d.with_note(r);
         }
         Err(d)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn env_keys_are_stack_names() {
-        assert_eq!(env_key("pr-feature/x"), "rel-env-pr-feature-x");
     }
 }

@@ -225,6 +225,11 @@ codes! {
         why: "Templates are rendered with tera at evaluation; a syntax error would fail every build.",
         example: "`{{ name` without the closing braces"
     }
+    INVALID_PROJECT = "E0315" "invalid-project" {
+        what: "A `project` declaration's name is not a valid project name, or is written with interpolation.",
+        why: "The project's name is the root of every name rel creates (stacks, exports, deployments, namespaces, labels, state keys); it must be fixed text that fits every provider's limits.",
+        example: "`project \"Acme_Shop\"` (write `project \"acme-shop\"`)"
+    }
     EVALUATION_FAILED = "E0401" "evaluation-failed" {
         what: "An expression failed while being evaluated: division by zero, an index out of range, a missing key, or a builtin given a value it cannot use.",
         why: "The value is needed to build the artifacts.",
@@ -264,6 +269,11 @@ codes! {
         what: "A resource's properties could not be written in the artifact's format.",
         why: "An artifact is written whole or not at all; a document that cannot be serialised would leave the file incomplete.",
         example: "None known: every value rel evaluates can be written; seeing this is a bug in rel, worth reporting with the input"
+    }
+    MISSING_PROJECT = "E0409" "missing-project" {
+        what: "The files being built declare no `project`.",
+        why: "Every name rel creates derives from the project, app and environment; without a project two folders with an app and environment of the same names would write over each other's stacks and objects.",
+        example: "a `main.rel` with `app store { ... }` and `environment \"production\" from store { }` but no `project \"acme-shop\"` line"
     }
     STATE_LOCKED = "E0501" "state-locked" {
         what: "Another plan, apply or destroy holds the environment's state lock.",
@@ -369,6 +379,11 @@ codes! {
         what: "`rel drift` found no recorded state to compare the live environment with.",
         why: "Drift is what changed since rel last applied; an environment never applied (or whose state is elsewhere: `--state`) has nothing to compare.",
         example: "`rel drift . --env pr-7` before `rel apply . --env pr-7`"
+    }
+    NOT_OWNED = "E0522" "not-owned" {
+        what: "A stack, deployment or Kubernetes object that rel would write exists, and no state of this environment records it as rel's: it belongs to another project, app or environment, or was made outside rel.",
+        why: "rel never changes, prunes or deletes what it does not own. Taking over a resource silently could overwrite another team's environment.",
+        example: "`rel apply . --env production` where a stack named like this environment's was made by hand; pass `--adopt` to take it over on purpose"
     }
 }
 

@@ -663,20 +663,28 @@ async fn existence(clients: &Clients<'_>, record: &StackRecord, id: &str, reason
 pub async fn tagged_outside_stacks(
     tagging: &aws_sdk_resourcegroupstagging::Client,
     environment: &str,
+    project: Option<&str>,
     known_ids: &std::collections::BTreeSet<String>,
 ) -> Result<Vec<Finding>, String> {
     use aws_sdk_resourcegroupstagging::types::TagFilter;
     let mut out = Vec::new();
-    let mut pages = tagging
-        .get_resources()
-        .tag_filters(
+    let mut request = tagging.get_resources().tag_filters(
+        TagFilter::builder()
+            .key(crate::identity::TAG_ENVIRONMENT)
+            .values(environment)
+            .build(),
+    );
+    // Since projects, another project's environment of the same name is
+    // not this one's.
+    if let Some(project) = project {
+        request = request.tag_filters(
             TagFilter::builder()
-                .key("rel:environment")
-                .values(environment)
+                .key(crate::identity::TAG_PROJECT)
+                .values(project)
                 .build(),
-        )
-        .into_paginator()
-        .send();
+        );
+    }
+    let mut pages = request.into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| {
             let code = e.code().unwrap_or("error").to_string();
@@ -722,6 +730,8 @@ pub async fn unrecorded_stack(
     client: &Client,
     name: &str,
     environment: &str,
+    project: Option<&str>,
+    shared: bool,
 ) -> Result<Option<Finding>, String> {
     let out = match client.describe_stacks().stack_name(name).send().await {
         Ok(out) => out,
@@ -746,8 +756,9 @@ pub async fn unrecorded_stack(
             .find(|t| t.key() == Some(k))
             .and_then(|t| t.value())
     };
-    let ours = tag("rel:managed") == Some("true")
-        && (name == crate::deploy::SHARED_KEY || tag("rel:environment") == Some(environment));
+    let ours = tag(crate::identity::TAG_MANAGED) == Some("true")
+        && (shared || tag(crate::identity::TAG_ENVIRONMENT) == Some(environment))
+        && project.is_none_or(|p| tag(crate::identity::TAG_PROJECT) == Some(p));
     Ok(ours.then(|| {
         let mut f = Finding::new(Class::Unmanaged, name, "AWS::CloudFormation::Stack")
             .source("labels")

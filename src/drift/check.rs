@@ -32,6 +32,12 @@ pub struct Subject {
     pub states: Vec<(String, State)>,
     /// The environment's namespace (the Kubernetes part's name).
     pub namespace: String,
+    /// The state key (and stack name) of the environment's own layer.
+    pub env_key: String,
+    /// The label selector of the environment's objects.
+    pub selector: String,
+    /// The project, when the states record one (not before projects).
+    pub project: Option<String>,
     pub kube_context: Option<String>,
     pub rules: Vec<DriftRule>,
     /// Known before the check (an environment no longer in the template).
@@ -52,7 +58,7 @@ pub async fn check(providers: &Providers, mut subject: Subject, today: &str) -> 
     let mut labels_compared = false;
     // AWS: resources tagged as the environment's outside its stacks, shown
     // with the environment's stack.
-    let env_stack = crate::deploy::env_key(&subject.name);
+    let env_stack = subject.env_key.clone();
     let mut tagged = tagged_resources(providers, &subject, &mut warnings).await;
     for (key, state) in &subject.states {
         if let Some(f) = &state.in_flight {
@@ -95,7 +101,15 @@ pub async fn check(providers: &Providers, mut subject: Subject, today: &str) -> 
                     continue;
                 };
                 let mut unmanaged = Vec::new();
-                match super::aws::unrecorded_stack(client, key, &subject.name).await {
+                match super::aws::unrecorded_stack(
+                    client,
+                    key,
+                    &subject.name,
+                    subject.project.as_deref(),
+                    state.layer == "shared",
+                )
+                .await
+                {
                     Ok(found) => unmanaged.extend(found),
                     Err(why) => warnings.push(why),
                 }
@@ -120,7 +134,7 @@ pub async fn check(providers: &Providers, mut subject: Subject, today: &str) -> 
         {
             let c = match k8s::connect(&providers.kube, subject.kube_context.as_deref()).await {
                 Ok(cluster) => {
-                    super::kubernetes::check_objects(&cluster, record, &subject.name).await
+                    super::kubernetes::check_objects(&cluster, record, &subject.selector).await
                 }
                 Err(d) => super::kubernetes::not_checked(
                     record,
@@ -163,7 +177,7 @@ async fn tagged_resources(
                 .chain(r.resources.values().filter_map(|v| v.physical_id.clone()))
         })
         .collect();
-    super::aws::tagged_outside_stacks(tagging, &subject.name, &known)
+    super::aws::tagged_outside_stacks(tagging, &subject.name, subject.project.as_deref(), &known)
         .await
         .unwrap_or_else(|why| {
             warnings.push(why);

@@ -79,7 +79,7 @@ fn identity(key: &ObjectKey) -> Identity {
 /// namespace (a large environment is read in a few calls, not one per
 /// object); a recorded object not among them (deleted, or its labels
 /// taken off) is read on its own.
-pub async fn check_objects(cluster: &Cluster, record: &KubeRecord, environment: &str) -> Collected {
+pub async fn check_objects(cluster: &Cluster, record: &KubeRecord, selector: &str) -> Collected {
     if cluster.server != record.server {
         return not_checked(
             record,
@@ -90,7 +90,7 @@ pub async fn check_objects(cluster: &Cluster, record: &KubeRecord, environment: 
         );
     }
     let mut collected = Collected::default();
-    let listed = match labelled(cluster, record, environment).await {
+    let listed = match labelled(cluster, record, selector).await {
         Ok(listed) => listed,
         Err(why) => {
             collected.warnings.push(format!(
@@ -180,7 +180,7 @@ pub fn compared(key: &ObjectKey, o: &ObjectRecord, live: &J) -> Option<Finding> 
 async fn labelled(
     cluster: &Cluster,
     record: &KubeRecord,
-    environment: &str,
+    selector: &str,
 ) -> Result<BTreeMap<Identity, (ObjectKey, J)>, String> {
     let mut kinds: BTreeSet<(String, String)> = COMMON_KINDS
         .iter()
@@ -194,7 +194,7 @@ async fn labelled(
     let mut found = BTreeMap::new();
     for (api_version, kind) in &kinds {
         let objects = cluster
-            .labelled_objects(api_version, kind, &namespaces, environment)
+            .labelled_objects(api_version, kind, &namespaces, selector)
             .await
             .map_err(|d| d.message)?;
         for (key, live) in objects {

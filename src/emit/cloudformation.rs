@@ -13,6 +13,7 @@ use super::{
     Artifact, ArtifactKind, Build, Leaves, Placeholder, TemplateFormat, Written, by_layer,
     layer_name, written,
 };
+use crate::identity::Names;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::compile::{Address, Layer, Model, Provider, Resource};
@@ -92,8 +93,8 @@ fn output_name(target: &Resource, symbol: &Symbol) -> String {
 }
 
 /// The export an output is published under.
-fn export_name(target: &Resource, output: &str) -> String {
-    format!("{}-{output}", layer_name(&target.address.layer))
+fn export_name(names: &Names, target: &Resource, output: &str) -> String {
+    format!("{}-{output}", layer_name(names, &target.address.layer))
 }
 
 /// How a resource reads a symbol.
@@ -108,6 +109,7 @@ enum Reference<'m> {
 /// outputs and exports registered, errors collected), then serialised
 /// straight from the model's values, without an intermediate JSON tree.
 struct Stacks<'m> {
+    names: &'m Names,
     /// CloudFormation resources by their address's text (the form symbols
     /// carry).
     by_text: FxHashMap<&'m str, &'m Resource>,
@@ -126,7 +128,7 @@ impl<'m> Stacks<'m> {
     /// An output of the target's stack carrying the symbol; exported when asked.
     fn output(&mut self, target: &Resource, symbol: &Symbol, export: bool) -> String {
         let name = output_name(target, symbol);
-        let export_name = export.then(|| export_name(target, &name));
+        let export_name = export.then(|| export_name(self.names, target, &name));
         let entry = self
             .outputs
             .entry(target.address.layer.clone())
@@ -202,7 +204,7 @@ impl<'m> Stacks<'m> {
         match self.resolve(symbol, from) {
             Ok(Reference::Local(target)) => local_ref(target, symbol),
             Ok(Reference::Import(target)) => {
-                json!({ "Fn::ImportValue": export_name(target, &output_name(target, symbol)) })
+                json!({ "Fn::ImportValue": export_name(self.names, target, &output_name(target, symbol)) })
             }
             Err(_) => J::Null,
         }
@@ -357,7 +359,9 @@ impl Serialize for Template<'_, '_> {
 
 /// Emits the CloudFormation templates of a model.
 pub fn emit(model: &Model, format: TemplateFormat) -> Result<Build, Vec<Diagnostic>> {
+    let names = &model.environment.names;
     let mut stacks = Stacks {
+        names,
         by_text: model
             .resources
             .values()
@@ -441,8 +445,8 @@ pub fn emit(model: &Model, format: TemplateFormat) -> Result<Build, Vec<Diagnost
                 let output = stacks.output(target, &symbol, false);
                 stacks.placeholders.push(Placeholder {
                     token: super::placeholder(&symbol),
-                    source: format!("{}:{}", layer_name(&target.address.layer), output),
-                    used_in: format!("kubernetes/{}.yaml", model.environment.namespace),
+                    source: format!("{}:{}", layer_name(names, &target.address.layer), output),
+                    used_in: super::kubernetes::file_of(&resource.address.layer),
                     used_by: resource.address.to_string(),
                 });
             }
@@ -454,7 +458,11 @@ pub fn emit(model: &Model, format: TemplateFormat) -> Result<Build, Vec<Diagnost
     let mut build = Build::default();
     for (layer, entries) in stacked {
         let template = Template {
-            description: format!("rel {}: {}", model.environment.app, layer_name(layer)),
+            description: format!(
+                "rel {}: {}",
+                model.environment.app,
+                layer_name(names, layer)
+            ),
             outputs: stacks.outputs.get(layer),
             resources: entries
                 .into_iter()
@@ -478,7 +486,7 @@ pub fn emit(model: &Model, format: TemplateFormat) -> Result<Build, Vec<Diagnost
             ),
         };
         build.artifacts.push(Artifact {
-            path: format!("cloudformation/{}.{extension}", layer_name(layer)),
+            path: format!("cloudformation/{}.{extension}", layer_name(names, layer)),
             kind: ArtifactKind::CloudformationTemplate,
             content,
         });

@@ -15,6 +15,7 @@ use super::{
 use crate::compile::{Address, Layer, Model, Provider, Resource, parse_address};
 use crate::diagnostic::Diagnostic;
 use crate::eval::value::{Piece, Symbol, Value};
+use crate::identity::Names;
 
 /// The Secret Manager secret a `secret(NAME)` reference names on GCP:
 /// `projects/P/secrets/S` as written, else NAME with the characters
@@ -114,7 +115,10 @@ impl Layers<'_> {
         self.variables
             .entry(from.address.layer.clone())
             .or_default()
-            .insert(variable.clone(), layer_name(&target.address.layer));
+            .insert(
+                variable.clone(),
+                layer_name(&self.model.environment.names, &target.address.layer).to_string(),
+            );
         Some(format!("var.{variable}"))
     }
 
@@ -264,8 +268,12 @@ pub fn emit(model: &Model) -> Result<Build, Vec<Diagnostic>> {
                     );
                 placeholders.push(Placeholder {
                     token: placeholder(&symbol),
-                    source: format!("{}:{}", layer_name(&target.address.layer), name),
-                    used_in: format!("kubernetes/{}.yaml", model.environment.namespace),
+                    source: format!(
+                        "{}:{}",
+                        layer_name(&model.environment.names, &target.address.layer),
+                        name
+                    ),
+                    used_in: super::kubernetes::file_of(&resource.address.layer),
                     used_by: resource.address.to_string(),
                 });
             }
@@ -317,7 +325,8 @@ pub fn emit(model: &Model) -> Result<Build, Vec<Diagnostic>> {
                 .collect();
             config.insert("output".into(), J::Object(o));
         }
-        let name = layer_name(&layer);
+        let names = &model.environment.names;
+        let name = layer_name(names, &layer);
         build.artifacts.push(Artifact {
             path: format!("gcp/{name}/main.tf.json"),
             kind: ArtifactKind::TerraformBlueprint,
@@ -325,7 +334,7 @@ pub fn emit(model: &Model) -> Result<Build, Vec<Diagnostic>> {
         });
         let deployment = json!({
             "deploymentId": name,
-            "labels": { "managed-by": "rel", "app": crate::compile::kubernetes_name(&model.environment.app), "layer": crate::compile::kubernetes_name(&name) },
+            "labels": deployment_labels(names, name),
             "terraformBlueprint": {
                 "blueprint": format!("gcp/{name}/main.tf.json"),
                 "inputValues": layers.variables.get(&layer).map(|v| v.keys().map(|k| (k.clone(), json!({ "inputValue": format!("${{rel-output:{}}}", k) }))).collect::<Map<String, J>>()).unwrap_or_default(),
@@ -358,4 +367,23 @@ impl Secrets for Resource {
         walk(&self.properties, &mut out);
         out
     }
+}
+
+/// A deployment's labels: rel's, and (since projects) the identity's.
+/// The lineage is added at apply, from the state.
+fn deployment_labels(names: &Names, layer: &str) -> J {
+    let mut labels = json!({
+        "managed-by": "rel",
+        "app": crate::identity::legacy_kubernetes_name(&names.identity.app),
+        "layer": crate::identity::legacy_kubernetes_name(layer),
+    });
+    if !names.legacy {
+        labels[crate::identity::GCP_PROJECT_LABEL] = json!(names.identity.project.as_str());
+        labels[crate::identity::GCP_ENVIRONMENT_LABEL] = json!(crate::identity::bounded(
+            &[&names.identity.environment],
+            63,
+            false
+        ));
+    }
+    labels
 }

@@ -156,9 +156,10 @@ fn open<'a, 'm>(
     }
 }
 
-/// Whether a resource's properties already hold what `object` fills in,
-/// with the same values (the objects of services and jobs do): then they
-/// are written as they are, without a merged view.
+/// Whether a resource's properties already hold what `object` fills in
+/// (compile gives every object its namespace and labels; raw resources
+/// may leave apiVersion, kind and name to rel): then they are written as
+/// they are, without a merged view.
 fn complete(resource: &Resource) -> bool {
     let Value::Map(object) = &*resource.properties else {
         return false;
@@ -166,38 +167,18 @@ fn complete(resource: &Resource) -> bool {
     let Some(Value::Map(meta)) = object.get("metadata") else {
         return false;
     };
-    let Some(Value::Map(labels)) = meta.get("labels") else {
-        return false;
-    };
     let is_str = |v: Option<&Value>| matches!(v, Some(Value::Str(_)));
-    let label = |key: &str, want: &str| matches!(labels.get(key), Some(Value::Str(v)) if v == want);
-    let (_, kind) = api_and_kind(&resource.type_name);
-    let placed = match &resource.address.layer {
-        Layer::Environment(env) => {
-            (kind == "Namespace" || is_str(meta.get("namespace")))
-                && label(
-                    crate::compile::ENVIRONMENT_LABEL,
-                    &crate::compile::kubernetes_name(env),
-                )
-        }
-        Layer::Shared => true,
-    };
-    placed
-        && is_str(object.get("apiVersion"))
-        && is_str(object.get("kind"))
-        && is_str(meta.get("name"))
-        && label(crate::compile::MANAGED_BY, "rel")
+    is_str(object.get("apiVersion")) && is_str(object.get("kind")) && is_str(meta.get("name"))
 }
 
-/// One object: the resource's properties with apiVersion, kind, name,
-/// namespace and ownership labels filled in.
+/// One object: the resource's properties with apiVersion, kind and name
+/// filled in.
 fn object(resource: &Resource) -> Node<'_> {
     if complete(resource) {
         return Node::Value(&resource.properties);
     }
     let mut object = entries(Some(&resource.properties));
     let (api, kind) = api_and_kind(&resource.type_name);
-    let namespaced = kind != "Namespace" && resource.address.layer != Layer::Shared;
     object
         .entry("apiVersion")
         .or_insert_with(|| Node::Text(api.to_string()));
@@ -205,32 +186,27 @@ fn object(resource: &Resource) -> Node<'_> {
         .entry("kind")
         .or_insert_with(|| Node::Text(kind.to_string()));
     if let Some(meta) = open(&mut object, "metadata") {
-        meta.entry("name").or_insert_with(|| {
-            Node::Text(crate::compile::kubernetes_name(resource.address.name()))
-        });
-        if let (true, Layer::Environment(env)) = (namespaced, &resource.address.layer) {
-            meta.entry("namespace")
-                .or_insert_with(|| Node::Text(crate::compile::kubernetes_name(env)));
-        }
-        if let Some(labels) = open(meta, "labels") {
-            labels.insert(crate::compile::MANAGED_BY, Node::Text("rel".into()));
-            if let Layer::Environment(env) = &resource.address.layer {
-                labels.insert(
-                    crate::compile::ENVIRONMENT_LABEL,
-                    Node::Text(crate::compile::kubernetes_name(env)),
-                );
-            }
-        }
+        meta.entry("name")
+            .or_insert_with(|| Node::Text(object_name(resource.address.name())));
     }
     Node::Map(object)
 }
 
+/// A raw resource's object name when it gives none: its rel name as a
+/// DNS label.
+fn object_name(name: &str) -> String {
+    crate::identity::legacy_kubernetes_name(name)
+}
+
 /// The manifest file of a layer.
-fn file_of(layer: &Layer) -> String {
+pub fn file_of(layer: &Layer) -> String {
     match layer {
         Layer::Shared => "kubernetes/shared.yaml".to_string(),
         Layer::Environment(env) => {
-            format!("kubernetes/{}.yaml", crate::compile::kubernetes_name(env))
+            format!(
+                "kubernetes/{}.yaml",
+                crate::identity::legacy_kubernetes_name(env)
+            )
         }
     }
 }

@@ -416,12 +416,10 @@ impl<L: Leaves> Serialize for Written<'_, L> {
     }
 }
 
-/// The stack or deployment name of a layer.
-pub fn layer_name(layer: &Layer) -> String {
-    match layer {
-        Layer::Shared => "rel-shared".into(),
-        Layer::Environment(env) => format!("rel-env-{}", crate::compile::kubernetes_name(env)),
-    }
+/// The stack or deployment name of a layer of the environment `names`
+/// belong to.
+pub fn layer_name<'n>(names: &'n crate::identity::Names, layer: &Layer) -> &'n str {
+    names.layer(*layer == Layer::Shared)
 }
 
 /// The placeholder a Kubernetes manifest carries for a value known only

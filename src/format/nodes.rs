@@ -76,6 +76,11 @@ impl Printer<'_> {
                 self.ident(name);
                 self.body(body);
             }
+            ItemKind::Project { name } => {
+                self.push("project");
+                self.space();
+                self.string(name);
+            }
             ItemKind::Environment { name, base, body } => {
                 self.push("environment");
                 self.space();

@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// The state format's version; a newer file is refused, never rewritten.
-pub const STATE_VERSION: u32 = 1;
+/// Version 2 added `names`; a version 1 file is read as a layer written
+/// before projects (no names) and written back as version 2.
+pub const STATE_VERSION: u32 = 2;
 
 /// What a layer's state records.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -27,6 +29,11 @@ pub struct State {
     pub serial: u64,
     /// `shared` or `env:NAME`.
     pub layer: String,
+    /// The identity and names of the environment that wrote the layer
+    /// (stack or deployment, namespace, labels); absent in a state written
+    /// before projects, whose layer keeps the names it had then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub names: Option<crate::identity::Names>,
     /// The salt of this state's secret hashes (random, per lineage).
     pub salt: String,
     /// The layer's CloudFormation stack, once created.
@@ -147,6 +154,7 @@ impl State {
             lineage: random_hex(16),
             serial: 0,
             layer: layer.to_string(),
+            names: None,
             salt: random_hex(16),
             stack: None,
             in_flight: None,
@@ -162,8 +170,11 @@ impl State {
         let value: serde_json::Value =
             serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
         let version = value.get("version").and_then(serde_json::Value::as_u64);
+        let mut value = value;
         match version {
             Some(v) if v == u64::from(STATE_VERSION) => {}
+            // Version 1 differs only by lacking `names`.
+            Some(1) => value["version"] = serde_json::json!(STATE_VERSION),
             Some(v) => {
                 return Err(format!(
                     "state version {v} is not {STATE_VERSION}, the version this rel reads"
@@ -359,8 +370,10 @@ mod tests {
     fn state_round_trips_and_refuses_other_versions() {
         let s = State::new("env:pr-1");
         assert_eq!(State::from_json(&s.to_json()).unwrap(), s);
-        let newer = s.to_json().replace("\"version\": 1", "\"version\": 2");
-        assert!(State::from_json(&newer).unwrap_err().contains("version 2"));
+        let newer = s.to_json().replace("\"version\": 2", "\"version\": 3");
+        assert!(State::from_json(&newer).unwrap_err().contains("version 3"));
+        let older = s.to_json().replace("\"version\": 2", "\"version\": 1");
+        assert_eq!(State::from_json(&older).unwrap(), s);
         assert!(
             State::from_json("{}")
                 .unwrap_err()

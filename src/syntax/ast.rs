@@ -115,6 +115,9 @@ pub enum ItemKind {
         name: Ident,
         body: Body,
     },
+    /// `project "acme-shop"`: the project's stable name, the root of every
+    /// name rel creates.
+    Project { name: StrLit },
     /// `environment "pr-${branch}" from store { ... }`
     Environment {
         name: StrLit,
@@ -143,7 +146,7 @@ impl ItemKind {
             | ItemKind::Resource { name, .. }
             | ItemKind::Block { name, .. }
             | ItemKind::Instance { name, .. } => Some(name),
-            ItemKind::Environment { .. } => None,
+            ItemKind::Environment { .. } | ItemKind::Project { .. } => None,
         }
     }
 
@@ -171,6 +174,7 @@ impl ItemKind {
             ItemKind::Resource { .. } => "resource",
             ItemKind::Block { kind, .. } => kind.keyword(),
             ItemKind::Environment { .. } => "environment",
+            ItemKind::Project { .. } => "project",
             ItemKind::Instance { .. } => "instance",
         }
     }

@@ -76,6 +76,7 @@ impl Dumper {
                 .nested(&format!("{} {}", kind.keyword(), name.name), |d| {
                     d.body(body)
                 }),
+            ItemKind::Project { name } => self.line(&format!("project {}", str_lit(name))),
             ItemKind::Environment { name, base, body } => self.nested(
                 &format!("environment {} from {}", str_lit(name), base.dotted()),
                 |d| d.body(body),

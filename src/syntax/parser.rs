@@ -98,6 +98,9 @@ fn entry(i: In<'_>, top_level: bool) -> PResult<'_, Entry> {
         return Ok((i, Entry::Attr(attr)));
     }
     let (i, kind) = match w {
+        // `project` is a word only here: `param project` and instances of a
+        // `project` kind keep working.
+        "project" if top_level && peek(after, "\"") => project(start)?,
         "import" => import(start)?,
         "param" => {
             let (i, _) = eat_keyword(start, "param").unwrap_or((start, Span::default()));
@@ -443,6 +446,13 @@ fn environment(i: In<'_>) -> PResult<'_, ItemKind> {
     let (i, base) = path(i, "the name of an app")?;
     let (i, body) = body(i)?;
     Ok((i, ItemKind::Environment { name, base, body }))
+}
+
+/// `project = "project" STRING`
+fn project(i: In<'_>) -> PResult<'_, ItemKind> {
+    let (i, _) = eat_keyword(i, "project").map_or_else(|| expected(at(i), "`project`"), Ok)?;
+    let (i, name) = string_lit(at(i))?;
+    Ok((i, ItemKind::Project { name }))
 }
 
 /// `instance = KIND IDENT "=" path body`

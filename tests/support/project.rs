@@ -14,7 +14,9 @@ pub const CANARY: &str = "canary-3f9a71";
 /// never show).
 pub fn template(services: &[&str], secret: &str) -> String {
     let mut s = String::from(
-        r#"import "std/aws" as aws
+        r#"project "rel-test"
+
+import "std/aws" as aws
 
 param branch: string = "main"
 param scan: bool = true
