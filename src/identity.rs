@@ -3,11 +3,13 @@
 //! and lock keys), and the one place those names are made, inside each
 //! provider's limits.
 //!
-//! A name that fits as written is kept readable; one that had to be
-//! changed to fit (characters mapped, or cut to a limit) carries a short
-//! hash of the exact identity, so two identities never share a name.
-//! Layer names (stacks and deployments) always carry it, because their
-//! parts may hold `-` themselves (`acme-shop` + `store` + `pr-42`).
+//! A name is kept readable (`rel-shop-store-pr-42`) when it fits as
+//! written and splits back into its parts one way only: every part is
+//! lower-case letters and digits in runs joined by single hyphens, and
+//! no part but the last holds a hyphen. Any other name (a project
+//! `acme-shop`, an environment `pr-feature/x`, a 60-character app) is
+//! mapped, cut to its limit and ended with a short hash of the exact
+//! parts, so two identities never share a name.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -143,7 +145,7 @@ impl Names {
             environment: bounded(
                 &["rel", p, &identity.app, &identity.environment],
                 LAYER_NAME_MAX,
-                true,
+                false,
             ),
             namespace: namespace.map_or_else(
                 || bounded(&[p, &identity.app, &identity.environment], LABEL_MAX, false),
@@ -379,6 +381,20 @@ mod tests {
             assert!(n.namespace.len() <= LABEL_MAX, "{}", n.namespace);
             assert!(n.environment_label.len() <= LABEL_MAX);
             assert!(n.environment.starts_with("rel-"));
+            // CloudFormation stack names and Infrastructure Manager
+            // deployment ids; DNS labels for namespaces.
+            let stack_ok = |t: &str| {
+                t.starts_with(|c: char| c.is_ascii_lowercase())
+                    && !t.ends_with('-')
+                    && t.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            };
+            assert!(stack_ok(&n.environment) && stack_ok(&n.shared), "{n:?}");
+            assert!(
+                crate::compile::is_dns_label(&n.namespace),
+                "{}",
+                n.namespace
+            );
             assert!(
                 seen.insert(n.environment.clone()),
                 "{} repeats",
@@ -389,7 +405,18 @@ mod tests {
         let n = Names::of(&id("shop", "store", "production"), None);
         assert_eq!(n.namespace, "shop-store-production");
         assert_eq!(n.shared, "rel-shop-shared");
-        assert!(n.environment.starts_with("rel-shop-store-production-"));
+        assert_eq!(n.environment, "rel-shop-store-production");
+        let hyphenated = Names::of(&id("acme-shop", "store", "production"), None);
+        assert!(
+            hyphenated
+                .environment
+                .starts_with("rel-acme-shop-store-production-")
+        );
+        assert!(
+            hyphenated
+                .namespace
+                .starts_with("acme-shop-store-production-")
+        );
         // Readable namespaces differ for clean parts; mapped ones carry a hash.
         assert_ne!(
             Names::of(&id("a", "b", "c/d"), None).namespace,

@@ -184,7 +184,10 @@ fn applied_objects_are_the_written_manifests() {
             let path = match &layer {
                 rel::compile::Layer::Shared => "kubernetes/shared.yaml".to_string(),
                 rel::compile::Layer::Environment(e) => {
-                    format!("kubernetes/{}.yaml", rel::compile::kubernetes_name(e))
+                    format!(
+                        "kubernetes/{}.yaml",
+                        rel::identity::legacy_kubernetes_name(e)
+                    )
                 }
             };
             let artifact = build

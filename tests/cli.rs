@@ -407,7 +407,7 @@ fn build_writes_the_artifacts_and_graph_prints_the_graph() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(
         stdout(&out),
-        "cloudformation/rel-env-production.json\ncloudformation/rel-shared.json\nkubernetes/production.yaml\nindex.json\n"
+        "cloudformation/rel-acme-shared.json\ncloudformation/rel-acme-store-production.json\nkubernetes/production.yaml\nindex.json\n"
     );
     assert!(
         stderr(&out).contains("built environment `production`"),
@@ -415,7 +415,7 @@ fn build_writes_the_artifacts_and_graph_prints_the_graph() {
         stderr(&out)
     );
     for file in [
-        "cloudformation/rel-shared.json",
+        "cloudformation/rel-acme-shared.json",
         "kubernetes/production.yaml",
         "index.json",
     ] {

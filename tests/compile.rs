@@ -83,7 +83,7 @@ fn the_shop_graph_is_stable() {
 fn environments_are_selected_by_their_evaluated_name() {
     let model = compile(&shop(), "pr-feature-x", &[("branch", "feature/x")]).unwrap();
     assert_eq!(model.environment.name, "pr-feature-x");
-    assert_eq!(model.environment.namespace, "pr-feature-x");
+    assert_eq!(model.environment.namespace, "acme-store-pr-feature-x");
     assert_eq!(model.environment.tier, "preprod");
     assert!(model.environment.ephemeral);
 

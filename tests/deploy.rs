@@ -40,7 +40,7 @@ fn create_then_plan_again_shows_no_changes() {
     // 3 cloud resources and 4 objects (namespace, service, deployment, ingress).
     assert!(first.stdout.contains("7 to create"), "{}", first.stdout);
     assert!(
-        flat(&first.stdout).contains("kubernetes/pr-main create 4 to create"),
+        flat(&first.stdout).contains("kubernetes/shop-store-pr-main create 4 to create"),
         "{}",
         first.stdout
     );
@@ -52,7 +52,7 @@ fn create_then_plan_again_shows_no_changes() {
     );
     let deployment = p
         .kube
-        .object("Deployment", "pr-main", "web")
+        .object("Deployment", "shop-store-pr-main", "web")
         .expect("applied");
     assert_eq!(
         deployment["metadata"]["managedFields"][0]["manager"], "rel",
@@ -61,17 +61,20 @@ fn create_then_plan_again_shows_no_changes() {
     assert_eq!(
         p.stacks(),
         vec![
-            ("rel-env-pr-main".to_string(), "CREATE_COMPLETE".to_string()),
-            ("rel-shared".to_string(), "CREATE_COMPLETE".to_string())
+            ("rel-shop-shared".to_string(), "CREATE_COMPLETE".to_string()),
+            (
+                "rel-shop-store-pr-main".to_string(),
+                "CREATE_COMPLETE".to_string()
+            )
         ]
     );
     let again = p.rel("plan", &[]).expect(0);
     assert!(again.stdout.contains("No changes"), "{}", again.stdout);
     let again = p.rel("plan", &["--json"]).expect(0);
     assert_schema_valid(&again.stdout, "plan.v1.json");
-    for f in ["rel-shared.json", "rel-env-pr-main.json"] {
+    for f in ["rel-shop-shared.json", "rel-shop-store-pr-main.json"] {
         let text = std::fs::read_to_string(p.state_dir().join(f)).unwrap();
-        assert_schema_valid(&text, "state.v1.json");
+        assert_schema_valid(&text, "state.v2.json");
         let state = rel::state::State::from_json(&text).unwrap();
         assert!(state.in_flight.is_none());
         assert!(
@@ -89,7 +92,7 @@ fn create_then_plan_again_shows_no_changes() {
         .unwrap();
     let listed = String::from_utf8_lossy(&state_list.stdout);
     assert!(
-        listed.contains("rel-env-pr-main") && listed.contains("CREATE_COMPLETE"),
+        listed.contains("rel-shop-store-pr-main") && listed.contains("CREATE_COMPLETE"),
         "{listed}"
     );
     // From state alone (no provider), still no changes.
@@ -144,7 +147,7 @@ fn a_changed_value_shows_exactly_that_field_and_is_applied() {
         .expect(2);
     assert!(
         md.stdout
-            .contains("| rel-env-pr-main | update | 0 | 1 | 0 | 0 | 1 |"),
+            .contains("| rel-shop-store-pr-main | update | 0 | 1 | 0 | 0 | 1 |"),
         "{}",
         md.stdout
     );
@@ -152,12 +155,12 @@ fn a_changed_value_shows_exactly_that_field_and_is_applied() {
     p.rel("apply", &["--auto-approve", "--set", "scan=false"])
         .expect(0);
     assert_eq!(
-        p.stacks()[0],
-        ("rel-env-pr-main".into(), "UPDATE_COMPLETE".into())
+        p.stacks()[1],
+        ("rel-shop-store-pr-main".into(), "UPDATE_COMPLETE".into())
     );
     p.rel("plan", &["--set", "scan=false"]).expect(0);
     // The recorded value is the new one.
-    let state = std::fs::read_to_string(p.state_dir().join("rel-env-pr-main.json")).unwrap();
+    let state = std::fs::read_to_string(p.state_dir().join("rel-shop-store-pr-main.json")).unwrap();
     let state = rel::state::State::from_json(&state).unwrap();
     let repo = &state.stack.unwrap().resources["RegistryWebRepoRepo"];
     assert_eq!(
@@ -173,7 +176,10 @@ fn a_changed_value_shows_exactly_that_field_and_is_applied() {
         .stdout
         .find("Destroyed or replaced:")
         .expect("replacements pinned");
-    let detail = plan.stdout.find("rel-env-pr-main (update):").unwrap();
+    let detail = plan
+        .stdout
+        .find("rel-shop-store-pr-main (update):")
+        .unwrap();
     assert!(pinned < detail, "{}", plan.stdout);
     assert!(
         plan.stdout
@@ -206,9 +212,9 @@ fn a_removed_service_has_its_resources_deleted() {
     assert_eq!(
         pruned,
         [
-            ("Ingress pr-main/api", "delete"),
-            ("Deployment pr-main/api", "delete"),
-            ("Service pr-main/api", "delete")
+            ("Ingress shop-store-pr-main/api", "delete"),
+            ("Deployment shop-store-pr-main/api", "delete"),
+            ("Service shop-store-pr-main/api", "delete")
         ],
         "{v:#}"
     );
@@ -220,10 +226,10 @@ fn a_removed_service_has_its_resources_deleted() {
     assert_eq!(env["changes"][0]["action"], "delete");
     assert_eq!(env["changes"][0]["physical_id"], "store/pr-main/api");
     let text = p.rel("plan", &[]).expect(2);
-    assert!(text.stdout.contains("- env:pr-main/app.store/registry.api_repo/resource.repo (AWS::ECR::Repository) in rel-env-pr-main"), "{}", text.stdout);
+    assert!(text.stdout.contains("- env:pr-main/app.store/registry.api_repo/resource.repo (AWS::ECR::Repository) in rel-shop-store-pr-main"), "{}", text.stdout);
     p.rel("apply", &["--auto-approve"]).expect(0);
     p.rel("plan", &[]).expect(0);
-    let state = std::fs::read_to_string(p.state_dir().join("rel-env-pr-main.json")).unwrap();
+    let state = std::fs::read_to_string(p.state_dir().join("rel-shop-store-pr-main.json")).unwrap();
     let state = rel::state::State::from_json(&state).unwrap();
     let resources: Vec<String> = state.stack.unwrap().resources.into_keys().collect();
     assert_eq!(resources, ["RegistryWebRepoRepo", "Role"]);
@@ -246,7 +252,7 @@ fn a_removed_service_has_its_resources_deleted() {
         [
             "Deployment web",
             "Ingress web",
-            "Namespace pr-main",
+            "Namespace shop-store-pr-main",
             "Service web"
         ]
     );
@@ -254,10 +260,10 @@ fn a_removed_service_has_its_resources_deleted() {
     assert_eq!(
         objects,
         [
-            "apps/v1/Deployment/pr-main/web",
-            "networking.k8s.io/v1/Ingress/pr-main/web",
-            "v1/Namespace//pr-main",
-            "v1/Service/pr-main/web"
+            "apps/v1/Deployment/shop-store-pr-main/web",
+            "networking.k8s.io/v1/Ingress/shop-store-pr-main/web",
+            "v1/Namespace//shop-store-pr-main",
+            "v1/Service/shop-store-pr-main/web"
         ]
     );
 }
@@ -291,7 +297,7 @@ fn a_saved_plan_is_applied_exactly_and_refused_once_stale() {
     assert!(
         refused
             .stderr
-            .contains("template of `rel-env-pr-main` changed"),
+            .contains("template of `rel-shop-store-pr-main` changed"),
         "{}",
         refused.stderr
     );
@@ -338,7 +344,7 @@ fn second_apply_is_refused_while_the_first_holds_the_lock(
 #[test]
 fn two_applies_at_once_one_proceeds_local_state() {
     let p = Project::new("lock-local", &template(&["web"], "store/db-password"));
-    let lock = p.state_dir().join("rel-env-pr-main.lock");
+    let lock = p.state_dir().join("rel-shop-store-pr-main.lock");
     second_apply_is_refused_while_the_first_holds_the_lock(
         &p,
         || wait_for("the first apply to take the lock", || lock.exists()),
@@ -410,7 +416,7 @@ fn two_applies_at_once_one_proceeds_s3_state() {
     create_bucket(&p.moto.endpoint, "rel-state");
     p.state = vec!["--state".into(), "s3://rel-state/teams/store".into()];
     let endpoint = p.moto.endpoint.clone();
-    let lock = "teams/store/rel-env-pr-main.lock";
+    let lock = "teams/store/rel-shop-store-pr-main.lock";
     second_apply_is_refused_while_the_first_holds_the_lock(
         &p,
         || wait_for_s3_object(&endpoint, "rel-state", lock),
@@ -418,9 +424,13 @@ fn two_applies_at_once_one_proceeds_s3_state() {
     );
     // The state went to S3, not to the project.
     assert!(!p.state_dir().exists());
-    let state =
-        s3_object(&endpoint, "rel-state", "teams/store/rel-env-pr-main.json").expect("state in S3");
-    assert_schema_valid(&state, "state.v1.json");
+    let state = s3_object(
+        &endpoint,
+        "rel-state",
+        "teams/store/rel-shop-store-pr-main.json",
+    )
+    .expect("state in S3");
+    assert_schema_valid(&state, "state.v2.json");
     let state = rel::state::State::from_json(&state).unwrap();
     assert_eq!(state.stack.unwrap().status, "CREATE_COMPLETE");
     // A write from an old read is refused (If-Match), not clobbered:
@@ -443,8 +453,8 @@ fn two_applies_at_once_one_proceeds_s3_state() {
 #[test]
 fn a_killed_apply_leaves_state_intact_and_the_next_apply_finishes() {
     let p = Project::new("kill", &template(&["web", "api"], "store/db-password"));
-    let env_state = p.state_dir().join("rel-env-pr-main.json");
-    let shared_state = p.state_dir().join("rel-shared.json");
+    let env_state = p.state_dir().join("rel-shop-store-pr-main.json");
+    let shared_state = p.state_dir().join("rel-shop-shared.json");
     let in_flight = |path: &Path| {
         std::fs::read_to_string(path)
             .is_ok_and(|t| t.contains("\"in_flight\"") && t.contains("change_set_id"))
@@ -465,7 +475,7 @@ fn a_killed_apply_leaves_state_intact_and_the_next_apply_finishes() {
     }
     assert_eq!(journaled, 1);
     // The lock is left behind by the dead process.
-    assert!(p.state_dir().join("rel-env-pr-main.lock").exists());
+    assert!(p.state_dir().join("rel-shop-store-pr-main.lock").exists());
     let second = p.rel("apply", &["--auto-approve"]).expect(0);
     assert!(
         second.stderr.contains("took over stale lock"),
@@ -550,13 +560,14 @@ fn destroy_removes_everything_it_created() {
         .expect(1);
     assert!(refused.stderr.contains("E0512"), "{}", refused.stderr);
     assert!(
-        refused.stderr.contains("rel-env-pr-other"),
+        refused.stderr.contains("rel-shop-store-pr-other"),
         "{}",
         refused.stderr
     );
     let plan = p.rel("destroy", &["--auto-approve"]).expect(0);
     assert!(
-        plan.stdout.contains("stack rel-env-pr-main is deleted"),
+        plan.stdout
+            .contains("stack rel-shop-store-pr-main is deleted"),
         "{}",
         plan.stdout
     );
@@ -664,14 +675,15 @@ fn the_shop_example_is_applied_planned_and_destroyed() {
             .unwrap_or_else(|| panic!("{what}: {}", applied.stderr))
     };
     assert!(
-        order("rel-env-pr-feature-x: CREATE_COMPLETE") < order("kubernetes/pr-feature-x: applying")
+        order("rel-acme-store-pr-feature-x: CREATE_COMPLETE")
+            < order("kubernetes/acme-store-pr-feature-x: applying")
     );
     let stack_output = |name: &str| {
         boto(
             &p.moto.endpoint,
             "cloudformation",
             "o={x['OutputKey']:x['OutputValue'] for x in c.describe_stacks(StackName=sys.argv[2])['Stacks'][0].get('Outputs',[])}\nprint(o.get(sys.argv[3],''))",
-            &["rel-env-pr-feature-x", name],
+            &["rel-acme-store-pr-feature-x", name],
         )
         .trim()
         .to_string()
@@ -680,7 +692,7 @@ fn the_shop_example_is_applied_planned_and_destroyed() {
     assert!(!address.is_empty());
     let shoes = p
         .kube
-        .object("Deployment", "pr-feature-x", "shoes")
+        .object("Deployment", "acme-store-pr-feature-x", "shoes")
         .expect("shoes applied");
     let env = &shoes["spec"]["template"]["spec"]["containers"][0]["env"];
     let url = env
@@ -696,7 +708,7 @@ fn the_shop_example_is_applied_planned_and_destroyed() {
     assert!(!url.contains("${rel"), "{url}");
     assert_eq!(
         p.kube
-            .object("Ingress", "pr-feature-x", "shoes")
+            .object("Ingress", "acme-store-pr-feature-x", "shoes")
             .expect("ingress applied")["spec"]["ingressClassName"],
         "alb"
     );
@@ -705,7 +717,7 @@ fn the_shop_example_is_applied_planned_and_destroyed() {
     use base64::Engine as _;
     let secret = p
         .kube
-        .object("Secret", "pr-feature-x", "datadog-api-key")
+        .object("Secret", "acme-store-pr-feature-x", "datadog-api-key")
         .expect("secret applied");
     assert_eq!(
         secret["data"]["api-key"],
@@ -726,11 +738,11 @@ fn the_shop_example_is_applied_planned_and_destroyed() {
     assert!(
         destroyed
             .stderr
-            .find("kubernetes/pr-feature-x: deleting")
+            .find("kubernetes/acme-store-pr-feature-x: deleting")
             .unwrap()
             < destroyed
                 .stderr
-                .find("rel-env-pr-feature-x: deleting")
+                .find("rel-acme-store-pr-feature-x: deleting")
                 .unwrap_or(usize::MAX),
         "{}",
         destroyed.stderr
@@ -738,7 +750,7 @@ fn the_shop_example_is_applied_planned_and_destroyed() {
     assert!(p.kube.objects().is_empty(), "{:#?}", p.kube.objects());
     assert_eq!(
         p.stacks(),
-        vec![("rel-shared".to_string(), "CREATE_COMPLETE".to_string())]
+        vec![("rel-acme-shared".to_string(), "CREATE_COMPLETE".to_string())]
     );
 }
 
@@ -756,7 +768,7 @@ fn a_failed_stack_is_reported_and_stops_its_dependents() {
     assert!(
         failed
             .stderr
-            .contains("FAIL rel-env-pr-main create not started: `rel-shared` failed"),
+            .contains("FAIL rel-shop-store-pr-main create not started: `rel-shop-shared` failed"),
         "{}",
         failed.stderr
     );
@@ -765,14 +777,18 @@ fn a_failed_stack_is_reported_and_stops_its_dependents() {
     assert!(
         failed
             .stderr
-            .contains("FAIL kubernetes/pr-main create not started: a stack failed"),
+            .contains("FAIL kubernetes/shop-store-pr-main create not started: a stack failed"),
         "{}",
         failed.stderr
     );
     assert!(p.kube.objects().is_empty());
     // Nothing of the environment was started or recorded.
-    assert!(!p.state_dir().join("rel-env-pr-main.json").exists());
-    assert!(p.stacks().iter().all(|(name, _)| name != "rel-env-pr-main"));
+    assert!(!p.state_dir().join("rel-shop-store-pr-main.json").exists());
+    assert!(
+        p.stacks()
+            .iter()
+            .all(|(name, _)| name != "rel-shop-store-pr-main")
+    );
     // Once the cause is gone, apply again finishes from where it stopped.
     boto(
         &p.moto.endpoint,
@@ -787,7 +803,7 @@ fn a_failed_stack_is_reported_and_stops_its_dependents() {
 #[test]
 fn an_interrupted_apply_releases_its_lock() {
     let p = Project::new("sigterm", &template(&["web"], "store/db-password"));
-    let lock = p.state_dir().join("rel-env-pr-main.lock");
+    let lock = p.state_dir().join("rel-shop-store-pr-main.lock");
     let mut first = p.spawn("apply", &["--auto-approve"]);
     wait_for("the apply to take the lock", || lock.exists());
     signal(&first, libc::SIGTERM);
@@ -815,7 +831,7 @@ fn a_template_over_the_inline_limit_goes_through_s3() {
         "{}",
         refused.stderr
     );
-    assert!(!p.state_dir().join("rel-env-pr-main.json").exists());
+    assert!(!p.state_dir().join("rel-shop-store-pr-main.json").exists());
     create_bucket(&p.moto.endpoint, "rel-templates");
     let bucket = ["--template-bucket", "s3://rel-templates/big"];
     p.rel("apply", &[&["--auto-approve"][..], &bucket[..]].concat())
@@ -837,7 +853,7 @@ fn a_template_over_the_inline_limit_goes_through_s3() {
     assert_eq!(
         keys,
         format!(
-            "big/rel-env-pr-main/{}.json",
+            "big/rel-shop-store-pr-main/{}.json",
             rel::state::sha256_hex(uploaded.as_bytes())
         )
     );
@@ -847,11 +863,11 @@ fn a_template_over_the_inline_limit_goes_through_s3() {
 fn an_unreadable_state_stops_the_run_and_is_left_as_it_was() {
     let p = Project::new("corrupt", &template(&["web"], "store/db-password"));
     p.rel("apply", &["--auto-approve"]).expect(0);
-    let path = p.state_dir().join("rel-env-pr-main.json");
+    let path = p.state_dir().join("rel-shop-store-pr-main.json");
     let text = std::fs::read_to_string(&path).unwrap();
     for broken in [
         text[..text.len() / 2].to_string(),
-        text.replace("\"version\": 1", "\"version\": 2"),
+        text.replace("\"version\": 2", "\"version\": 3"),
     ] {
         std::fs::write(&path, &broken).unwrap();
         for verb in ["plan", "apply"] {
@@ -860,7 +876,7 @@ fn an_unreadable_state_stops_the_run_and_is_left_as_it_was() {
                 .expect(1);
             assert!(run.stderr.contains("E0503"), "{}", run.stderr);
             assert!(
-                run.stderr.contains("rel-env-pr-main.json"),
+                run.stderr.contains("rel-shop-store-pr-main.json"),
                 "{}",
                 run.stderr
             );
@@ -871,7 +887,7 @@ fn an_unreadable_state_stops_the_run_and_is_left_as_it_was() {
             "left untouched"
         );
         assert!(
-            !p.state_dir().join("rel-env-pr-main.lock").exists(),
+            !p.state_dir().join("rel-shop-store-pr-main.lock").exists(),
             "lock released"
         );
     }
@@ -886,19 +902,19 @@ fn a_stack_deleted_outside_rel_is_noticed_and_destroy_still_finishes() {
     boto(
         &p.moto.endpoint,
         "cloudformation",
-        "c.delete_stack(StackName='rel-env-pr-main')",
+        "c.delete_stack(StackName='rel-shop-store-pr-main')",
         &[],
     );
     let plan = p.rel("plan", &[]).expect(2);
     assert!(
         plan.stdout
-            .contains("stack `rel-env-pr-main` was deleted outside rel"),
+            .contains("stack `rel-shop-store-pr-main` was deleted outside rel"),
         "{}",
         plan.stdout
     );
     // Destroying what is already gone clears its record.
     p.rel("destroy", &["--auto-approve"]).expect(0);
-    let state = std::fs::read_to_string(p.state_dir().join("rel-env-pr-main.json")).unwrap();
+    let state = std::fs::read_to_string(p.state_dir().join("rel-shop-store-pr-main.json")).unwrap();
     assert!(
         rel::state::State::from_json(&state)
             .unwrap()
@@ -978,14 +994,14 @@ fn a_change_set_the_journal_does_not_name_is_cleaned_up() {
     boto(
         &p.moto.endpoint,
         "cloudformation",
-        "t=c.get_template(StackName='rel-env-pr-main')['TemplateBody']\nt=t if isinstance(t,dict) else json.loads(t)\nt.setdefault('Outputs',{})['Extra']={'Value':'x'}\nc.create_change_set(StackName='rel-env-pr-main',ChangeSetName='rel-99-dead',TemplateBody=json.dumps(t),ChangeSetType='UPDATE')",
+        "t=c.get_template(StackName='rel-shop-store-pr-main')['TemplateBody']\nt=t if isinstance(t,dict) else json.loads(t)\nt.setdefault('Outputs',{})['Extra']={'Value':'x'}\nc.create_change_set(StackName='rel-shop-store-pr-main',ChangeSetName='rel-99-dead',TemplateBody=json.dumps(t),ChangeSetType='UPDATE')",
         &[],
     );
-    let path = p.state_dir().join("rel-env-pr-main.json");
+    let path = p.state_dir().join("rel-shop-store-pr-main.json");
     let mut state = rel::state::State::from_json(&std::fs::read_to_string(&path).unwrap()).unwrap();
     state.in_flight = Some(rel::state::InFlight {
         operation: rel::state::Operation::Update,
-        stack: "rel-env-pr-main".into(),
+        stack: "rel-shop-store-pr-main".into(),
         change_set_id: None,
         template_sha256: String::new(),
         started: "2026-11-26T00:00:00Z".into(),
@@ -1001,7 +1017,7 @@ fn a_change_set_the_journal_does_not_name_is_cleaned_up() {
     let unexecuted = boto(
         &p.moto.endpoint,
         "cloudformation",
-        "print(json.dumps([s['ChangeSetName'] for s in c.list_change_sets(StackName='rel-env-pr-main')['Summaries'] if s.get('ExecutionStatus')=='AVAILABLE']))",
+        "print(json.dumps([s['ChangeSetName'] for s in c.list_change_sets(StackName='rel-shop-store-pr-main')['Summaries'] if s.get('ExecutionStatus')=='AVAILABLE']))",
         &[],
     );
     assert_eq!(unexecuted.trim(), "[]");
@@ -1015,20 +1031,28 @@ fn an_image_change_is_one_field_and_server_defaults_are_not_changes() {
     let p = Project::new("image", &template(&["web"], "store/db-password"));
     p.rel("apply", &["--auto-approve"]).expect(0);
     // The server filled in defaults rel never set; they are not changes.
-    let live = p.kube.object("Deployment", "pr-main", "web").unwrap();
+    let live = p
+        .kube
+        .object("Deployment", "shop-store-pr-main", "web")
+        .unwrap();
     assert_eq!(
         live["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"],
         "IfNotPresent"
     );
     assert_eq!(live["spec"]["strategy"]["type"], "RollingUpdate");
-    assert!(p.kube.object("Service", "pr-main", "web").unwrap()["spec"]["clusterIP"].is_string());
+    assert!(
+        p.kube
+            .object("Service", "shop-store-pr-main", "web")
+            .unwrap()["spec"]["clusterIP"]
+            .is_string()
+    );
     p.rel("plan", &[]).expect(0);
     let plan = p.rel("plan", &["--json", "--set", "tag=2"]).expect(2);
     let v = json(&plan);
     assert_schema_valid(&plan.stdout, "plan.v1.json");
     let changes = v["kubernetes"]["changes"].as_array().unwrap();
     assert_eq!(changes.len(), 1, "{v:#}");
-    assert_eq!(changes[0]["address"], "Deployment pr-main/web");
+    assert_eq!(changes[0]["address"], "Deployment shop-store-pr-main/web");
     assert_eq!(changes[0]["action"], "update");
     let fields = changes[0]["fields"].as_array().unwrap();
     assert_eq!(fields.len(), 1, "{v:#}");
@@ -1037,7 +1061,7 @@ fn an_image_change_is_one_field_and_server_defaults_are_not_changes() {
     assert_eq!(fields[0]["after"], "registry.example.com/web:2");
     let text = p.rel("plan", &["--set", "tag=2"]).expect(2).stdout;
     assert!(
-        text.contains("~ Deployment pr-main/web  apps/v1/Deployment  update"),
+        text.contains("~ Deployment shop-store-pr-main/web  apps/v1/Deployment  update"),
         "{text}"
     );
     assert!(
@@ -1046,7 +1070,10 @@ fn an_image_change_is_one_field_and_server_defaults_are_not_changes() {
     );
     p.rel("apply", &["--auto-approve", "--set", "tag=2"])
         .expect(0);
-    let live = p.kube.object("Deployment", "pr-main", "web").unwrap();
+    let live = p
+        .kube
+        .object("Deployment", "shop-store-pr-main", "web")
+        .unwrap();
     assert_eq!(
         live["spec"]["template"]["spec"]["containers"][0]["image"],
         "registry.example.com/web:2"
@@ -1062,7 +1089,7 @@ fn a_field_another_manager_owns_is_a_conflict_until_forced() {
     // `kubectl scale` by another client: it now owns spec.replicas.
     let (code, _) = p.kube.request(
         "PATCH",
-        "/apis/apps/v1/namespaces/pr-main/deployments/web?fieldManager=kubectl-scale",
+        "/apis/apps/v1/namespaces/shop-store-pr-main/deployments/web?fieldManager=kubectl-scale",
         "application/merge-patch+json",
         &serde_json::json!({"spec": {"replicas": 5}}),
     );
@@ -1082,12 +1109,17 @@ fn a_field_another_manager_owns_is_a_conflict_until_forced() {
     );
     assert!(err.contains("--force-conflicts"), "{err}");
     assert_eq!(
-        p.kube.object("Deployment", "pr-main", "web").unwrap()["spec"]["replicas"],
+        p.kube
+            .object("Deployment", "shop-store-pr-main", "web")
+            .unwrap()["spec"]["replicas"],
         5
     );
     p.rel("apply", &["--auto-approve", "--force-conflicts"])
         .expect(0);
-    let live = p.kube.object("Deployment", "pr-main", "web").unwrap();
+    let live = p
+        .kube
+        .object("Deployment", "shop-store-pr-main", "web")
+        .unwrap();
     assert_eq!(live["spec"]["replicas"], 1);
     let managers: Vec<&str> = live["metadata"]["managedFields"]
         .as_array()
@@ -1129,12 +1161,12 @@ fn a_rollout_that_never_becomes_ready_times_out_clearly() {
     let err = flat(&failed.stderr);
     assert!(err.contains("E0517"), "{err}");
     assert!(
-        err.contains("Deployment pr-main/web is not ready after 3s: 0 of 1 available"),
+        err.contains("Deployment shop-store-pr-main/web is not ready after 3s: 0 of 1 available"),
         "{err}"
     );
     assert!(err.contains("ProgressDeadlineExceeded"), "{err}");
     // The object was applied and recorded; only the rollout failed.
-    let state = std::fs::read_to_string(p.state_dir().join("rel-env-pr-main.json")).unwrap();
+    let state = std::fs::read_to_string(p.state_dir().join("rel-shop-store-pr-main.json")).unwrap();
     assert!(state.contains("registry.example.com/web:broken"), "{state}");
 }
 
@@ -1155,30 +1187,38 @@ fn a_job_whose_template_changes_is_replaced() {
     );
     let p = Project::new("job", &text);
     p.rel("apply", &["--auto-approve"]).expect(0);
-    let first = p.kube.object("Job", "pr-main", "migrate").unwrap();
+    let first = p
+        .kube
+        .object("Job", "shop-store-pr-main", "migrate")
+        .unwrap();
     let plan = p.rel("plan", &["--json", "--set", "tag=2"]).expect(2);
     let v = json(&plan);
     let change = v["kubernetes"]["changes"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|c| c["address"] == "Job pr-main/migrate")
+        .find(|c| c["address"] == "Job shop-store-pr-main/migrate")
         .unwrap()
         .clone();
     assert_eq!(change["action"], "replace", "{v:#}");
     assert_eq!(change["fields"][0]["forces_replacement"], true);
     let text = p.rel("plan", &["--set", "tag=2"]).expect(2).stdout;
-    assert!(text.contains("-/+ Job pr-main/migrate (batch/v1/Job) in kubernetes/pr-main: spec.template.spec.containers[0].image forces replacement"), "{text}");
+    assert!(text.contains("-/+ Job shop-store-pr-main/migrate (batch/v1/Job) in kubernetes/shop-store-pr-main: spec.template.spec.containers[0].image forces replacement"), "{text}");
     // A server refuses the change in place (the stand-in does as well).
     let applied = p
         .rel("apply", &["--auto-approve", "--set", "tag=2"])
         .expect(0);
     assert!(
-        applied.stderr.contains("replacing Job pr-main/migrate"),
+        applied
+            .stderr
+            .contains("replacing Job shop-store-pr-main/migrate"),
         "{}",
         applied.stderr
     );
-    let second = p.kube.object("Job", "pr-main", "migrate").unwrap();
+    let second = p
+        .kube
+        .object("Job", "shop-store-pr-main", "migrate")
+        .unwrap();
     assert_ne!(first["metadata"]["uid"], second["metadata"]["uid"]);
     assert_eq!(
         second["spec"]["template"]["spec"]["containers"][0]["image"],
@@ -1203,7 +1243,10 @@ fn environment_variables_that_hold_secrets_get_their_secret_from_the_store() {
     );
     let applied = p.rel("apply", &["--auto-approve"]).expect(0);
     // The Deployment refers to the key; the Secret holds the value.
-    let web = p.kube.object("Deployment", "pr-main", "web").unwrap();
+    let web = p
+        .kube
+        .object("Deployment", "shop-store-pr-main", "web")
+        .unwrap();
     let env = web["spec"]["template"]["spec"]["containers"][0]["env"].clone();
     let api = env
         .as_array()
@@ -1219,13 +1262,13 @@ fn environment_variables_that_hold_secrets_get_their_secret_from_the_store() {
     let key = api["valueFrom"]["secretKeyRef"]["key"].as_str().unwrap();
     let secret = p
         .kube
-        .object("Secret", "pr-main", "rel-secrets")
+        .object("Secret", "shop-store-pr-main", "rel-secrets")
         .expect("created");
     use base64::Engine as _;
     let encoded = base64::engine::general_purpose::STANDARD.encode(token);
     assert_eq!(secret["data"][key], encoded.as_str(), "{secret}");
     let plan = p.rel("plan", &[]).expect(0);
-    let state = std::fs::read_to_string(p.state_dir().join("rel-env-pr-main.json")).unwrap();
+    let state = std::fs::read_to_string(p.state_dir().join("rel-shop-store-pr-main.json")).unwrap();
     let seen = applied.stdout + &applied.stderr + &plan.stdout + &plan.stderr + &state;
     assert!(!seen.contains(token) && !seen.contains(&encoded));
     // A new version of the secret is planned as a change never shown.

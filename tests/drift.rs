@@ -108,12 +108,15 @@ fn patch(p: &Project, path: &str, body: serde_json::Value) {
 /// Sets the web container's image by hand, the rest of the pod as it is
 /// (a merge patch replaces a list whole).
 fn set_image(p: &Project, image: &str) {
-    let live = p.kube.object("Deployment", "pr-main", "web").unwrap();
+    let live = p
+        .kube
+        .object("Deployment", "shop-store-pr-main", "web")
+        .unwrap();
     let mut containers = live["spec"]["template"]["spec"]["containers"].clone();
     containers[0]["image"] = image.into();
     patch(
         p,
-        "/apis/apps/v1/namespaces/pr-main/deployments/web",
+        "/apis/apps/v1/namespaces/shop-store-pr-main/deployments/web",
         serde_json::json!({"spec": {"template": {"spec": {"containers": containers}}}}),
     );
 }
@@ -129,7 +132,7 @@ fn an_untouched_environment_is_in_sync_and_says_what_was_not_checked() {
     assert_eq!(r["generated_at"], "2026-11-26T00:00:00Z");
     // moto has no drift detection: stack resources are not checked, never
     // called in sync; the bucket's existence is still checked.
-    let env = part(&r, "pr-main", "rel-env-pr-main");
+    let env = part(&r, "pr-main", "rel-shop-store-pr-main");
     assert_eq!(env["summary"]["not_checked"], env["summary"]["resources"]);
     for f in env["findings"].as_array().unwrap() {
         assert_eq!(f["class"], "not-checked", "{f:#}");
@@ -141,7 +144,7 @@ fn an_untouched_environment_is_in_sync_and_says_what_was_not_checked() {
             "{f:#}"
         );
     }
-    let shared = part(&r, "pr-main", "rel-shared");
+    let shared = part(&r, "pr-main", "rel-shop-shared");
     let bucket = finding(shared, "Logs");
     assert_eq!(bucket["class"], "not-checked");
     assert!(
@@ -153,7 +156,7 @@ fn an_untouched_environment_is_in_sync_and_says_what_was_not_checked() {
     );
     // The objects are compared on what rel applied: the defaults the
     // stand-in filled in are not drift.
-    let objects = part(&r, "pr-main", "kubernetes/pr-main");
+    let objects = part(&r, "pr-main", "kubernetes/shop-store-pr-main");
     assert_eq!(
         objects["summary"]["in_sync"],
         objects["summary"]["resources"]
@@ -162,10 +165,13 @@ fn an_untouched_environment_is_in_sync_and_says_what_was_not_checked() {
         objects["in_sync"]
             .as_array()
             .unwrap()
-            .contains(&serde_json::json!("Deployment/pr-main/web")),
+            .contains(&serde_json::json!("Deployment/shop-store-pr-main/web")),
         "{objects:#}"
     );
-    let live = p.kube.object("Deployment", "pr-main", "web").unwrap();
+    let live = p
+        .kube
+        .object("Deployment", "shop-store-pr-main", "web")
+        .unwrap();
     assert_eq!(
         live["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"],
         "IfNotPresent"
@@ -183,7 +189,7 @@ fn an_untouched_environment_is_in_sync_and_says_what_was_not_checked() {
         0,
     ));
     assert_counts_add_up(&elsewhere);
-    let env = part(&elsewhere, "pr-main", "rel-env-pr-main");
+    let env = part(&elsewhere, "pr-main", "rel-shop-store-pr-main");
     assert_eq!(env["summary"]["not_checked"], env["summary"]["resources"]);
     assert!(
         env["itself"]["reason"]
@@ -200,15 +206,15 @@ fn a_stack_rel_tagged_that_state_does_not_record_is_unmanaged() {
     p.rel("apply", &["--auto-approve"]).expect(0);
     // The environment's state loses its stack record (restored from an
     // old backup, say); the stack rel tagged is still there.
-    let path = p.state_dir().join("rel-env-pr-main.json");
+    let path = p.state_dir().join("rel-shop-store-pr-main.json");
     let mut state: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     state.as_object_mut().unwrap().remove("stack");
     std::fs::write(&path, serde_json::to_string_pretty(&state).unwrap()).unwrap();
     let r = report(&drift(&p, &["--format", "json"], 2));
     assert_counts_add_up(&r);
-    let env = part(&r, "pr-main", "rel-env-pr-main");
-    let stack = finding(env, "rel-env-pr-main");
+    let env = part(&r, "pr-main", "rel-shop-store-pr-main");
+    let stack = finding(env, "rel-shop-store-pr-main");
     assert_eq!(stack["class"], "unmanaged");
     assert_eq!(stack["type"], "AWS::CloudFormation::Stack");
 }
@@ -227,7 +233,7 @@ fn changes_made_outside_rel_are_classified_by_what_found_them() {
         &p.moto.endpoint,
         "cloudformation",
         r#"
-t=c.get_template(StackName='rel-env-pr-main')['TemplateBody']
+t=c.get_template(StackName='rel-shop-store-pr-main')['TemplateBody']
 t=t if isinstance(t,dict) else json.loads(t)
 for k,v in t['Resources'].items():
     if v['Type']=='AWS::ECR::Repository':
@@ -235,9 +241,9 @@ for k,v in t['Resources'].items():
     if v['Type']=='AWS::IAM::Role':
         v['Properties']['Description']='{{resolve:secretsmanager:'+sys.argv[2]+'/other}}'
 t['Resources']['Extra']={'Type':'AWS::S3::Bucket','Properties':{'BucketName':'added-by-hand'}}
-c.update_stack(StackName='rel-env-pr-main',TemplateBody=json.dumps(t),Capabilities=['CAPABILITY_NAMED_IAM'])
+c.update_stack(StackName='rel-shop-store-pr-main',TemplateBody=json.dumps(t),Capabilities=['CAPABILITY_NAMED_IAM'])
 for _ in range(100):
-    if c.describe_stacks(StackName='rel-env-pr-main')['Stacks'][0]['StackStatus'].endswith('COMPLETE'): break
+    if c.describe_stacks(StackName='rel-shop-store-pr-main')['Stacks'][0]['StackStatus'].endswith('COMPLETE'): break
     time.sleep(0.1)
 "#,
         &[CANARY],
@@ -251,31 +257,32 @@ for _ in range(100):
         r#"
 c.delete_bucket(Bucket='rel-shared-logs')
 c.create_bucket(Bucket='stray-copy')
-c.put_bucket_tagging(Bucket='stray-copy',Tagging={'TagSet':[{'Key':'rel:managed','Value':'true'},{'Key':'rel:environment','Value':'pr-main'}]})
+c.put_bucket_tagging(Bucket='stray-copy',Tagging={'TagSet':[{'Key':'rel:managed','Value':'true'},{'Key':'rel:environment','Value':'pr-main'},{'Key':'rel:project','Value':'shop'}]})
 "#,
         &[],
     );
     // Objects edited, deleted and added by hand.
     patch(
         &p,
-        "/apis/apps/v1/namespaces/pr-main/deployments/web",
+        "/apis/apps/v1/namespaces/shop-store-pr-main/deployments/web",
         serde_json::json!({"spec": {"replicas": 3}}),
     );
     set_image(&p, "<script>alert(1)</script>");
     let (code, _) = p.kube.request(
         "DELETE",
-        "/api/v1/namespaces/pr-main/services/web",
+        "/api/v1/namespaces/shop-store-pr-main/services/web",
         "application/json",
         &serde_json::json!({}),
     );
     assert_eq!(code, 200);
     let (code, _) = p.kube.request(
         "PATCH",
-        "/api/v1/namespaces/pr-main/configmaps/stray?fieldManager=kubectl",
+        "/api/v1/namespaces/shop-store-pr-main/configmaps/stray?fieldManager=kubectl",
         "application/apply-patch+yaml",
         &serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": "stray", "namespace": "pr-main",
-                "labels": {"app.kubernetes.io/managed-by": "rel", "rel.dev/environment": "pr-main"}},
+            "metadata": {"name": "stray", "namespace": "shop-store-pr-main",
+                "labels": {"app.kubernetes.io/managed-by": "rel", "rel.dev/project": "shop",
+                    "rel.dev/app": "store", "rel.dev/environment": "pr-main"}},
             "data": {"k": "v"}}),
     );
     assert_eq!(code, 201);
@@ -285,7 +292,7 @@ c.put_bucket_tagging(Bucket='stray-copy',Tagging={'TagSet':[{'Key':'rel:managed'
     assert_counts_add_up(&r);
     assert_eq!(r["drifted"], true);
 
-    let env = part(&r, "pr-main", "rel-env-pr-main");
+    let env = part(&r, "pr-main", "rel-shop-store-pr-main");
     let itself = &env["itself"];
     assert_eq!(itself["class"], "modified", "{env:#}");
     assert_eq!(
@@ -322,12 +329,12 @@ c.put_bucket_tagging(Bucket='stray-copy',Tagging={'TagSet':[{'Key':'rel:managed'
     // Only those two: the environment's own resources are not unmanaged.
     assert_eq!(env["summary"]["unmanaged"], 2);
 
-    let bucket = finding(part(&r, "pr-main", "rel-shared"), "Logs");
+    let bucket = finding(part(&r, "pr-main", "rel-shop-shared"), "Logs");
     assert_eq!(bucket["class"], "deleted", "{bucket:#}");
     assert_eq!(bucket["source"], "existence");
 
-    let objects = part(&r, "pr-main", "kubernetes/pr-main");
-    let web = finding(objects, "Deployment/pr-main/web");
+    let objects = part(&r, "pr-main", "kubernetes/shop-store-pr-main");
+    let web = finding(objects, "Deployment/shop-store-pr-main/web");
     assert_eq!(web["class"], "modified");
     let replicas = difference(web, "spec.replicas");
     assert_eq!(
@@ -340,19 +347,22 @@ c.put_bucket_tagging(Bucket='stray-copy',Tagging={'TagSet':[{'Key':'rel:managed'
     );
     // Server defaults are not drift: only the two fields edited.
     assert_eq!(web["differences"].as_array().unwrap().len(), 2, "{web:#}");
-    assert_eq!(finding(objects, "Service/pr-main/web")["class"], "deleted");
     assert_eq!(
-        finding(objects, "ConfigMap/pr-main/stray")["class"],
+        finding(objects, "Service/shop-store-pr-main/web")["class"],
+        "deleted"
+    );
+    assert_eq!(
+        finding(objects, "ConfigMap/shop-store-pr-main/stray")["class"],
         "unmanaged"
     );
 
     // Text, Markdown and HTML say the same; no secret reference anywhere.
     let text = drift(&p, &[], 2).stdout;
     for needle in [
-        "Deployment/pr-main/web",
+        "Deployment/shop-store-pr-main/web",
         "spec.replicas",
-        "Service/pr-main/web",
-        "ConfigMap/pr-main/stray",
+        "Service/shop-store-pr-main/web",
+        "ConfigMap/shop-store-pr-main/stray",
         "Extra",
         "StackStatus",
     ] {
@@ -395,12 +405,12 @@ fn a_stack_deleted_outside_rel_is_reported_with_its_resources() {
     boto(
         &p.moto.endpoint,
         "cloudformation",
-        "c.delete_stack(StackName='rel-env-pr-main')",
+        "c.delete_stack(StackName='rel-shop-store-pr-main')",
         &[],
     );
     let r = report(&drift(&p, &["--format", "json"], 2));
     assert_counts_add_up(&r);
-    let env = part(&r, "pr-main", "rel-env-pr-main");
+    let env = part(&r, "pr-main", "rel-shop-store-pr-main");
     assert_eq!(env["itself"]["class"], "deleted");
     assert_eq!(env["summary"]["deleted"], env["summary"]["resources"]);
     assert!(env["summary"]["resources"].as_u64().unwrap() >= 2);
@@ -427,14 +437,14 @@ fn ignore_rules_hide_what_they_cover_until_they_expire() {
     p.rel("apply", &["--auto-approve"]).expect(0);
     patch(
         &p,
-        "/apis/apps/v1/namespaces/pr-main/deployments/web",
+        "/apis/apps/v1/namespaces/shop-store-pr-main/deployments/web",
         serde_json::json!({"spec": {"replicas": 4}}),
     );
     // Only the replicas changed: the rule covers them, nothing drifted.
     let r = report(&drift(&p, &["--format", "json"], 0));
     assert_counts_add_up(&r);
-    let objects = part(&r, "pr-main", "kubernetes/pr-main");
-    let web = finding(objects, "Deployment/pr-main/web");
+    let objects = part(&r, "pr-main", "kubernetes/shop-store-pr-main");
+    let web = finding(objects, "Deployment/shop-store-pr-main/web");
     assert_eq!(web["class"], "ignored");
     assert_eq!(web["ignored"][0]["path"], "spec.replicas");
     assert_eq!(
@@ -447,8 +457,8 @@ fn ignore_rules_hide_what_they_cover_until_they_expire() {
     set_image(&p, "registry.example.com/web:hotfix");
     let r = report(&drift(&p, &["--format", "json"], 2));
     let web = finding(
-        part(&r, "pr-main", "kubernetes/pr-main"),
-        "Deployment/pr-main/web",
+        part(&r, "pr-main", "kubernetes/shop-store-pr-main"),
+        "Deployment/shop-store-pr-main/web",
     );
     assert_eq!(web["class"], "modified");
     let image = difference(web, "spec.template.spec.containers[0].image");
@@ -480,7 +490,7 @@ fn every_environment_with_state_is_checked_and_one_without_is_an_error() {
     p.apply_branch("next");
     // States written before parameters were recorded get them on the
     // next apply, even one with nothing to change.
-    let path = p.state_dir().join("rel-env-pr-next.json");
+    let path = p.state_dir().join("rel-shop-store-pr-next.json");
     let read = || -> serde_json::Value {
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
     };
@@ -509,14 +519,14 @@ fn every_environment_with_state_is_checked_and_one_without_is_an_error() {
     // alone.
     let next = &r["environments"][2];
     assert_eq!(next["warnings"], serde_json::json!([]), "{next:#}");
-    part(&r, "pr-next", "kubernetes/pr-next");
+    part(&r, "pr-next", "kubernetes/shop-store-pr-next");
     // The shared stack is reported once, on its own.
     assert_eq!(
         r["environments"][1]["parts"]
             .as_array()
             .unwrap()
             .iter()
-            .filter(|p| p["name"] == "rel-shared")
+            .filter(|p| p["name"] == "rel-shop-shared")
             .count(),
         0
     );

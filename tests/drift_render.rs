@@ -77,15 +77,17 @@ fn located(f: Finding, address: &str, physical_id: &str) -> Finding {
 fn aws_stack(rules: &Rules<'_>) -> PartReport {
     let itself = Finding::new(
         Class::Modified,
-        "rel-env-pr-42",
+        "rel-shop-store-pr-42",
         "AWS::CloudFormation::Stack",
     )
     .source("template")
     .reason("the deployed template is not the one rel applied")
     .differences(vec![difference(
         "Description",
-        Some(json!("rel shop: rel-env-pr-42")),
-        Some(json!("rel shop: rel-env-pr-42 (edited in the console)")),
+        Some(json!("rel shop: rel-shop-store-pr-42")),
+        Some(json!(
+            "rel shop: rel-shop-store-pr-42 (edited in the console)"
+        )),
     )]);
     let bucket = Finding::new(Class::Modified, "AssetsBucket", "AWS::S3::Bucket")
         .source("drift-detection")
@@ -170,7 +172,12 @@ fn aws_stack(rules: &Rules<'_>) -> PartReport {
         unmanaged: vec![debug_bucket],
         ..Default::default()
     };
-    PartReport::new("rel-env-pr-42".into(), PartKind::Stack, collected, rules)
+    PartReport::new(
+        "rel-shop-store-pr-42".into(),
+        PartKind::Stack,
+        collected,
+        rules,
+    )
 }
 
 fn aws_kubernetes(rules: &Rules<'_>) -> PartReport {
@@ -409,7 +416,12 @@ fn headlines_never_call_unchecked_resources_in_sync() {
             resources,
             ..Default::default()
         };
-        PartReport::new("rel-env-pr-7".into(), PartKind::Stack, collected, &rules)
+        PartReport::new(
+            "rel-shop-store-pr-7".into(),
+            PartKind::Stack,
+            collected,
+            &rules,
+        )
     };
     let report = |p: PartReport| {
         Report::new(

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 mod support;
 use support::{GcpStandin, KubeStandin, Run, assert_schema_valid};
 
-const PROJECT_TEXT: &str = r#"project "rel-test"
+const PROJECT_TEXT: &str = r#"project "shop"
 param branch: string = "main"
 param tag: string = "1"
 param data_class: string = "STANDARD"
@@ -136,7 +136,10 @@ fn deployments_are_created_planned_updated_and_destroyed() {
         .collect();
     assert_eq!(
         stacks,
-        [("rel-shared", "create"), ("rel-env-pr-main", "create")]
+        [
+            ("rel-shop-shared", "create"),
+            ("rel-shop-store-pr-main", "create")
+        ]
     );
     assert_eq!(
         v["stacks"][1]["changes"][0]["address"],
@@ -156,11 +159,12 @@ fn deployments_are_created_planned_updated_and_destroyed() {
             .unwrap_or_else(|| panic!("{what}: {}", applied.stderr))
     };
     assert!(
-        at("rel-shared: creating the deployment") < at("rel-env-pr-main: creating the deployment")
+        at("rel-shop-shared: creating the deployment")
+            < at("rel-shop-store-pr-main: creating the deployment")
     );
-    assert!(at("rel-env-pr-main: ACTIVE") < at("kubernetes/pr-main: applying"));
+    assert!(at("rel-shop-store-pr-main: ACTIVE") < at("kubernetes/shop-store-pr-main: applying"));
     let dump = p.gcp.dump();
-    let env = &dump["deployments"]["projects/acme-shop-prod/locations/europe-west1/deployments/rel-env-pr-main"];
+    let env = &dump["deployments"]["projects/acme-shop-prod/locations/europe-west1/deployments/rel-shop-store-pr-main"];
     assert_eq!(env["state"], "ACTIVE", "{dump:#}");
     assert_eq!(env["labels"]["managed-by"], "rel");
     assert_eq!(
@@ -169,11 +173,14 @@ fn deployments_are_created_planned_updated_and_destroyed() {
     );
     let source = env["terraformBlueprint"]["gcsSource"].as_str().unwrap();
     assert!(
-        source.starts_with("gs://acme-blueprints/rel/rel-env-pr-main/"),
+        source.starts_with("gs://acme-blueprints/rel/rel-shop-store-pr-main/"),
         "{source}"
     );
     // The deployments' outputs reached the manifests.
-    let web = p.kube.object("Deployment", "pr-main", "web").unwrap();
+    let web = p
+        .kube
+        .object("Deployment", "shop-store-pr-main", "web")
+        .unwrap();
     let env_vars = web["spec"]["template"]["spec"]["containers"][0]["env"].clone();
     let value = |name: &str| {
         env_vars
@@ -184,14 +191,15 @@ fn deployments_are_created_planned_updated_and_destroyed() {
             .unwrap()["value"]
             .clone()
     };
-    assert_eq!(value("DATA_BUCKET"), "rel-env-pr-main-data_url");
+    assert_eq!(value("DATA_BUCKET"), "rel-shop-store-pr-main-data_url");
     assert_eq!(value("LOGS"), "rel-shared-logs_name");
 
     // Read back from the service: nothing to do.
     p.rel("plan", &[]).expect(0);
 
     // A setting made outside rel, which an update must keep.
-    let env_name = "projects/acme-shop-prod/locations/europe-west1/deployments/rel-env-pr-main";
+    let env_name =
+        "projects/acme-shop-prod/locations/europe-west1/deployments/rel-shop-store-pr-main";
     p.gcp.request(
         "POST",
         "/_standin/set",
@@ -213,7 +221,7 @@ fn deployments_are_created_planned_updated_and_destroyed() {
     p.rel("apply", &["--auto-approve", "--set", "data_class=NEARLINE"])
         .expect(0);
     let dump = p.gcp.dump();
-    let env = &dump["deployments"]["projects/acme-shop-prod/locations/europe-west1/deployments/rel-env-pr-main"];
+    let env = &dump["deployments"]["projects/acme-shop-prod/locations/europe-west1/deployments/rel-shop-store-pr-main"];
     assert!(
         env["latestRevision"]
             .as_str()
@@ -248,13 +256,14 @@ fn deployments_are_created_planned_updated_and_destroyed() {
     );
 
     // The state records what was deployed, with the project's checks passed.
-    let state = std::fs::read_to_string(p.dir.join(".rel/state/rel-env-pr-main.json")).unwrap();
-    assert_schema_valid(&state, "state.v1.json");
+    let state =
+        std::fs::read_to_string(p.dir.join(".rel/state/rel-shop-store-pr-main.json")).unwrap();
+    assert_schema_valid(&state, "state.v2.json");
     let state = rel::state::State::from_json(&state).unwrap();
     assert!(state.kubernetes.is_some());
     let stack = state.stack.unwrap();
     assert_eq!(stack.status, "ACTIVE");
-    assert_eq!(stack.outputs["data_url"], "rel-env-pr-main-data_url");
+    assert_eq!(stack.outputs["data_url"], "rel-shop-store-pr-main-data_url");
     let project = state.project.unwrap();
     assert_eq!(project.id, "acme-shop-prod");
     assert_eq!(project.labels["team"], "platform");
@@ -264,7 +273,9 @@ fn deployments_are_created_planned_updated_and_destroyed() {
         .rel("destroy", &["--auto-approve", "--include-shared"])
         .expect(0);
     assert!(
-        destroyed.stderr.contains("kubernetes/pr-main: deleting"),
+        destroyed
+            .stderr
+            .contains("kubernetes/shop-store-pr-main: deleting"),
         "{}",
         destroyed.stderr
     );
@@ -288,13 +299,14 @@ fn a_failed_deployment_reports_the_service_errors_and_stops_the_cluster_stage() 
     assert!(err.contains("google_storage_bucket.data"), "{err}");
     assert!(err.contains("already exists"), "{err}");
     assert!(
-        err.contains("kubernetes/pr-main") && err.contains("not started"),
+        err.contains("kubernetes/shop-store-pr-main") && err.contains("not started"),
         "{err}"
     );
     assert!(p.kube.objects().is_empty());
     // The failed deployment is recorded as it is; once the cause is gone,
     // apply updates it.
-    let state = std::fs::read_to_string(p.dir.join(".rel/state/rel-env-pr-main.json")).unwrap();
+    let state =
+        std::fs::read_to_string(p.dir.join(".rel/state/rel-shop-store-pr-main.json")).unwrap();
     assert!(state.contains("\"FAILED\""), "{state}");
     p.gcp
         .request("POST", "/_standin/fail", &serde_json::json!({}));
@@ -371,7 +383,7 @@ fn the_gcp_example_is_applied_across_deployments_and_cluster_and_destroyed() {
     // The environment's deployment got the shared deployment's outputs as inputs.
     assert_eq!(
         env["terraformBlueprint"]["inputValues"]["cluster_main_repository_name"]["inputValue"],
-        "rel-shared-cluster_main_repository_name"
+        "rel-shop-shared-cluster_main_repository_name"
     );
     // Outputs reached the manifests: the database's address and names in
     // DATABASE_URL, the pods' Google service account on the ServiceAccount.
@@ -457,7 +469,7 @@ fn drift_compares_the_latest_revision_and_the_project_labels() {
     };
     // Infrastructure Manager has no property-level drift detection: the
     // buckets are not checked, and say why.
-    let deployment = part(&v, "rel-env-pr-main");
+    let deployment = part(&v, "rel-shop-store-pr-main");
     assert_eq!(deployment["kind"], "deployment");
     assert_eq!(deployment["summary"]["not_checked"], 1);
     let bucket = &deployment["findings"][0];
@@ -472,7 +484,7 @@ fn drift_compares_the_latest_revision_and_the_project_labels() {
             .contains("no property-level drift detection"),
         "{bucket:#}"
     );
-    let objects = part(&v, "kubernetes/pr-main");
+    let objects = part(&v, "kubernetes/shop-store-pr-main");
     assert_eq!(
         objects["summary"]["in_sync"],
         objects["summary"]["resources"]
@@ -489,7 +501,7 @@ fn drift_compares_the_latest_revision_and_the_project_labels() {
         "POST",
         "/_standin/set",
         &serde_json::json!({
-            "name": "projects/acme-shop-prod/locations/europe-west1/deployments/rel-env-pr-main",
+            "name": "projects/acme-shop-prod/locations/europe-west1/deployments/rel-shop-store-pr-main",
             "fields": {"serviceAccount": "projects/acme-shop-prod/serviceAccounts/someone@acme-shop-prod.iam.gserviceaccount.com"}
         }),
     );
@@ -508,8 +520,8 @@ fn drift_compares_the_latest_revision_and_the_project_labels() {
     };
     // The project's labels once, with the first deployment; the service
     // account with the deployment it belongs to.
-    assert_eq!(paths("rel-shared"), ["project.labels.team"]);
-    assert_eq!(paths("rel-env-pr-main"), ["ServiceAccount"]);
+    assert_eq!(paths("rel-shop-shared"), ["project.labels.team"]);
+    assert_eq!(paths("rel-shop-store-pr-main"), ["ServiceAccount"]);
     let text = p.rel("drift", &[]).expect(2).stdout;
     assert!(text.contains("project.labels.team"), "{text}");
 }

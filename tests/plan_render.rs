@@ -38,6 +38,7 @@ fn live(template: serde_json::Value) -> LiveStack {
         template: Some(template),
         outputs: BTreeMap::new(),
         physical_ids: [("Old".to_string(), "old-bucket".to_string())].into(),
+        tags: BTreeMap::new(),
     }
 }
 

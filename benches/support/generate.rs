@@ -154,6 +154,7 @@ pub fn build_inputs(dir: &std::path::Path) -> (rel::resolve::Entry, rel::compile
     let options = rel::compile::Options {
         env: "production".into(),
         sets: [("git.sha".to_string(), "abc1234".to_string())].into(),
+        ..rel::compile::Options::default()
     };
     (entry, options)
 }

@@ -81,21 +81,59 @@ async fn read_secrets(
     Ok(out)
 }
 
+/// The objects with outputs and secrets filled in, each carrying the
+/// state's lineage (since projects), so one applied and not yet recorded
+/// (an interrupted apply) is still known as this state's.
 fn fill_all(
     desired: &Desired,
     outputs: &Outputs,
     secrets: Option<&BTreeMap<String, SecretValue>>,
+    lineage: &str,
 ) -> Result<Vec<Filled>, Diagnostic> {
     let values = Values {
         placeholders: &desired.placeholders,
         outputs,
         secrets,
     };
-    desired
+    let mut filled = desired
         .objects
         .iter()
         .map(|o| k8s::fill(o, &values))
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    if !desired.names.legacy {
+        for f in &mut filled {
+            super::ownership::annotate(&mut f.manifest, lineage);
+        }
+    }
+    Ok(filled)
+}
+
+/// An object without the state's lineage annotation: a saved plan made
+/// before the environment's state existed is digested under another
+/// lineage than its apply fills in.
+struct Unmarked<'a>(&'a J, u8);
+
+impl serde::Serialize for Unmarked<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let level = self.1;
+        match self.0 {
+            J::Object(m) if level < 3 => {
+                let kept = |k: &str| !(level == 2 && k == crate::identity::LINEAGE_ANNOTATION);
+                let mut map = s.serialize_map(Some(m.keys().filter(|k| kept(k)).count()))?;
+                for (k, v) in m.iter().filter(|(k, _)| kept(k)) {
+                    let next = match (level, k.as_str()) {
+                        (0, "metadata") => 1,
+                        (1, "annotations") => 2,
+                        _ => 3,
+                    };
+                    map.serialize_entry(k, &Unmarked(v, next))?;
+                }
+                map.end()
+            }
+            other => other.serialize(s),
+        }
+    }
 }
 
 /// The digest of the objects to apply, secrets standing as their
@@ -118,9 +156,9 @@ pub fn digest(filled: &[Filled], salt: &str) -> String {
     for f in filled {
         // Only objects holding secrets need a redacted copy.
         let _ = if f.sensitive.is_empty() {
-            serde_json::to_writer(&mut h, &f.manifest)
+            serde_json::to_writer(&mut h, &Unmarked(&f.manifest, 0))
         } else {
-            serde_json::to_writer(&mut h, &k8s::redacted(f, salt))
+            serde_json::to_writer(&mut h, &Unmarked(&k8s::redacted(f, salt), 0))
         };
         h.0.update(b"\n");
     }
@@ -252,15 +290,8 @@ impl Stage {
         let mut filled = if destroying {
             Vec::new()
         } else {
-            fill_all(desired, outputs, secrets)?
+            fill_all(desired, outputs, secrets, &env.lineage)?
         };
-        // Objects carry the state's lineage, so one applied and not yet
-        // recorded (an interrupted apply) is still known as this state's.
-        if !desired.names.legacy {
-            for f in &mut filled {
-                super::ownership::annotate(&mut f.manifest, &env.lineage);
-            }
-        }
         let mut foreign = Vec::new();
         let mut changes: Vec<ResourceChange> = Vec::new();
         let mut unchanged = 0;
@@ -456,7 +487,7 @@ impl Stage {
         })?;
         let name = stage_name(desired);
         record.server = cluster.server.clone();
-        let now = fill_all(desired, outputs, Some(&self.secrets))?;
+        let now = fill_all(desired, outputs, Some(&self.secrets), &env.lineage)?;
         let options = ctx.kube.clone().unwrap_or_default();
         let planned: BTreeMap<&str, Action> = plan
             .changes
@@ -494,7 +525,13 @@ impl Stage {
                         .step(&name, &format!("applying {}", f.key.display()));
                 }
                 let live = cluster
-                    .apply(&f.key, &f.manifest, options.force_conflicts)
+                    .apply(
+                        &f.key,
+                        &f.manifest,
+                        // Adopting an object takes its fields over.
+                        options.force_conflicts
+                            || self.adopted.iter().any(|a| a.name == f.key.display()),
+                    )
                     .await?;
                 applied.push(f.key.clone());
                 Some(live)

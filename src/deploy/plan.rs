@@ -228,6 +228,11 @@ pub struct Plan {
     /// they exist under names rel uses and were not this environment's.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub adopted: Vec<Adopted>,
+    /// The lineages this plan gave states that do not exist yet (by
+    /// state key): applying the saved plan creates them with these, so
+    /// the objects it marks with the lineage are the ones planned.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub new_lineages: BTreeMap<String, String>,
     pub warnings: Vec<String>,
 }
 
@@ -656,6 +661,7 @@ pub fn plan(
         validation_records: Vec::new(),
         kubernetes: None,
         adopted: Vec::new(),
+        new_lineages: BTreeMap::new(),
         warnings,
     }
 }

@@ -290,10 +290,22 @@ async fn run_locked(
     held.take(&env, operation, &*ctx.progress).await?;
 
     let mut stored: BTreeMap<String, Stored> = BTreeMap::new();
+    let mut fresh: BTreeMap<String, String> = BTreeMap::new();
     for key in &keys {
         let s = match backend.read(key).await? {
             Some(s) => s,
-            None => Stored::new(new_state(desired, key)),
+            None => {
+                let mut state = new_state(desired, key);
+                // A saved plan made before this state existed planned the
+                // objects with the lineage it gave the state.
+                if let Mode::Apply { saved: Some(saved) } = &mode
+                    && let Some(lineage) = saved.plan.new_lineages.get(key)
+                {
+                    state.lineage = lineage.clone();
+                }
+                fresh.insert(key.clone(), state.lineage.clone());
+                Stored::new(state)
+            }
         };
         stored.insert(key.clone(), s);
     }
@@ -453,6 +465,7 @@ async fn run_locked(
     );
     drop(inputs);
     plan.adopted = adopted;
+    plan.new_lineages = fresh;
     if desired.target == crate::emit::Target::Gcp {
         plan.target = "gcp".into();
     }

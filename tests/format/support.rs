@@ -110,7 +110,7 @@ pub fn check_properties(name: &str, text: &str) -> String {
 pub fn string_spans(tree: &SourceTree) -> Vec<Span> {
     fn item(item: &Item, out: &mut Vec<Span>) {
         match &item.kind {
-            ItemKind::Import { path, .. } => out.push(path.span),
+            ItemKind::Import { path, .. } | ItemKind::Project { name: path } => out.push(path.span),
             ItemKind::Param(f) => field(f, out),
             ItemKind::Let { value, .. } | ItemKind::Output { value, .. } => expr(value, out),
             ItemKind::Schema { fields, .. } => fields.iter().for_each(|f| field(f, out)),

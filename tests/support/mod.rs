@@ -61,6 +61,7 @@ pub fn options(env: &str, sets: &[(&str, &str)]) -> Options {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
+        ..Options::default()
     }
 }
 
@@ -238,6 +239,7 @@ impl SpanWalker {
                 self.within(alias.span, p, "alias");
             }
             ItemKind::Param(f) => self.field(f, p),
+            ItemKind::Project { name } => self.str_lit(name, p),
             ItemKind::Let { name, value } | ItemKind::Output { name, value } => {
                 self.within(name.span, p, "name");
                 self.expr(value, p);

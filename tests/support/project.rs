@@ -14,7 +14,7 @@ pub const CANARY: &str = "canary-3f9a71";
 /// never show).
 pub fn template(services: &[&str], secret: &str) -> String {
     let mut s = String::from(
-        r#"project "rel-test"
+        r#"project "shop"
 
 import "std/aws" as aws
 

@@ -18,7 +18,8 @@ use rel::state::{ResourceRecord, StackRecord, redact};
 use serde_json::json;
 
 const SALT: &str = "salt";
-const STACK_ID: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/rel-env-pr-1/6f1e";
+const STACK_ID: &str =
+    "arn:aws:cloudformation:us-east-1:123456789012:stack/rel-shop-store-pr-1/6f1e";
 const SECRET: &str = "{{resolve:secretsmanager:store/role-note}}";
 const CANARY: &str = "canary-5d0b3e";
 
@@ -62,7 +63,7 @@ fn record() -> StackRecord {
         })
         .collect();
     StackRecord {
-        name: "rel-env-pr-1".into(),
+        name: "rel-shop-store-pr-1".into(),
         stack_id: STACK_ID.into(),
         status: "CREATE_COMPLETE".into(),
         template_sha256: "0".into(),
@@ -105,7 +106,7 @@ fn answer(action: &str, status: u16, result: &str) -> ReplayEvent {
 /// The calls before drift detection: the stack, its template, its resources.
 fn stack_answers() -> Vec<ReplayEvent> {
     let stack = format!(
-        "<Stacks><member><StackName>rel-env-pr-1</StackName><StackId>{STACK_ID}</StackId><StackStatus>CREATE_COMPLETE</StackStatus><CreationTime>2026-11-01T00:00:00Z</CreationTime></member></Stacks>"
+        "<Stacks><member><StackName>rel-shop-store-pr-1</StackName><StackId>{STACK_ID}</StackId><StackStatus>CREATE_COMPLETE</StackStatus><CreationTime>2026-11-01T00:00:00Z</CreationTime></member></Stacks>"
     );
     let body = escape(&template().to_string());
     let mut summaries = String::from("<StackResourceSummaries>");
@@ -216,7 +217,7 @@ fn collect(events: Vec<ReplayEvent>, timeout: Duration) -> (Collected, Vec<Strin
 
 fn part(collected: Collected, rules: &[rel::compile::DriftRule]) -> PartReport {
     PartReport::new(
-        "rel-env-pr-1".into(),
+        "rel-shop-store-pr-1".into(),
         PartKind::Stack,
         collected,
         &Rules::new(rules, "2026-11-26"),
