@@ -8,6 +8,7 @@
 // their size there does not matter.
 #![allow(clippy::result_large_err)]
 
+pub mod address;
 pub mod atomic_file;
 pub mod check;
 pub mod cli;

@@ -192,7 +192,7 @@ fn deployments_are_created_planned_updated_and_destroyed() {
             .clone()
     };
     assert_eq!(value("DATA_BUCKET"), "rel-shop-store-pr-main-data_url");
-    assert_eq!(value("LOGS"), "rel-shared-logs_name");
+    assert_eq!(value("LOGS"), "rel-shop-shared-logs_name");
 
     // Read back from the service: nothing to do.
     p.rel("plan", &[]).expect(0);
@@ -378,18 +378,18 @@ fn the_gcp_example_is_applied_across_deployments_and_cluster_and_destroyed() {
     assert!(v["summary"]["create"].as_u64().unwrap() > 30, "{v:#}");
     let applied = p.rel("apply", &["--auto-approve"]).expect(0);
     let dump = p.gcp.dump();
-    let env = &dump["deployments"]["projects/acme-shop-prod/locations/europe-west1/deployments/rel-env-staging"];
+    let env = &dump["deployments"]["projects/acme-shop-prod/locations/europe-west1/deployments/rel-acme-store-staging"];
     assert_eq!(env["state"], "ACTIVE", "{dump:#}");
     // The environment's deployment got the shared deployment's outputs as inputs.
     assert_eq!(
         env["terraformBlueprint"]["inputValues"]["cluster_main_repository_name"]["inputValue"],
-        "rel-shop-shared-cluster_main_repository_name"
+        "rel-acme-shared-cluster_main_repository_name"
     );
     // Outputs reached the manifests: the database's address and names in
     // DATABASE_URL, the pods' Google service account on the ServiceAccount.
     let shoes = p
         .kube
-        .object("Deployment", "staging", "shoes")
+        .object("Deployment", "acme-store-staging", "shoes")
         .expect("shoes applied");
     let env_vars = shoes["spec"]["template"]["spec"]["containers"][0]["env"].clone();
     let url = env_vars
@@ -401,7 +401,7 @@ fn the_gcp_example_is_applied_across_deployments_and_cluster_and_destroyed() {
         .clone();
     assert_eq!(
         url,
-        "postgres://rel-env-staging-database_db_login_name@rel-env-staging-database_db_instance_public_ip_address:5432/rel-env-staging-database_db_db_name?sslmode=require"
+        "postgres://rel-acme-store-staging-database_db_login_name@rel-acme-store-staging-database_db_instance_public_ip_address:5432/rel-acme-store-staging-database_db_db_name?sslmode=require"
     );
     let text = serde_json::to_string(&p.kube.objects()).unwrap();
     assert!(!text.contains("${rel"), "{text}");
@@ -415,7 +415,7 @@ fn the_gcp_example_is_applied_across_deployments_and_cluster_and_destroyed() {
         account["metadata"]["annotations"]["iam.gke.io/gcp-service-account"]
             .as_str()
             .unwrap()
-            .starts_with("rel-env-staging-"),
+            .starts_with("rel-acme-store-staging-"),
         "{account}"
     );
     // The license reached the cluster, and nothing else.

@@ -4,7 +4,6 @@
 //! services and jobs into Kubernetes objects. Values known only after apply
 //! stay symbolic and become graph edges.
 
-pub mod address;
 mod kubernetes;
 mod names;
 pub mod render;
@@ -18,7 +17,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 
 pub use crate::identity::{APP_LABEL, ENVIRONMENT_LABEL, MANAGED_BY, PROJECT_LABEL};
-pub use address::{Address, Layer};
+pub use crate::address::{Address, Layer};
 pub use kubernetes::{ENV_SECRET, secret_key};
 pub use names::is_dns_label;
 
@@ -169,7 +168,6 @@ pub fn compile_observed(
         observer: RefCell::new(observer),
         names: std::cell::OnceCell::new(),
         app_addresses: RefCell::new(FxHashMap::default()),
-        parsed_addresses: RefCell::new(FxHashMap::default()),
     };
     compiler.run(options)
 }
@@ -223,8 +221,6 @@ struct Compiler<'p> {
     field_defaults: RefCell<FxHashMap<(ItemRef, usize), Value>>,
     /// `git`: the commit and branch from `--set git.sha=..`, `git.branch=..`.
     git: Value,
-    /// Addresses read back from symbols, by their text.
-    parsed_addresses: RefCell<FxHashMap<Box<str>, Address>>,
     /// The address of each app's copy in the environment.
     app_addresses: RefCell<FxHashMap<ItemRef, Address>>,
     /// Shown each resource as it is made.
@@ -743,14 +739,14 @@ impl<'p> Compiler<'p> {
             ItemKind::Resource { name, .. } => {
                 let (base, _) = self.owner(r, ctx)?;
                 Ok(Value::Unknown(Box::new(Symbol {
-                    address: base.child("resource", &name.name).to_string(),
+                    address: base.child("resource", &name.name),
                     attribute: String::new(),
                 })))
             }
             ItemKind::Instance { kind, name, .. } => {
                 let (base, _) = self.owner(r, ctx)?;
                 Ok(Value::Unknown(Box::new(Symbol {
-                    address: base.child(&kind.name, &name.name).to_string(),
+                    address: base.child(&kind.name, &name.name),
                     attribute: String::new(),
                 })))
             }
@@ -1058,10 +1054,10 @@ impl<'p> Compiler<'p> {
     }
 
     fn note_edges(&self, from: &Address, value: &Value, span: Span) {
-        let mut targets: Vec<&str> = value
+        let mut targets: Vec<&Address> = value
             .symbol_refs()
             .into_iter()
-            .map(|s| s.address.as_str())
+            .map(|s| &s.address)
             .collect();
         targets.sort_unstable();
         targets.dedup();
@@ -1070,25 +1066,10 @@ impl<'p> Compiler<'p> {
         }
     }
 
-    fn edge_to(&self, from: &Address, to: &str, span: Span) {
-        // Many resources refer to the same few (a zone, a cluster): each
-        // address is read back once.
-        let cached = self.parsed_addresses.borrow().get(to).cloned();
-        let address = match cached {
-            Some(address) => Some(address),
-            None => {
-                let parsed = parse_address(to);
-                if let Some(address) = &parsed {
-                    self.parsed_addresses
-                        .borrow_mut()
-                        .insert(to.into(), address.clone());
-                }
-                parsed
-            }
-        };
-        if let Some(address) = address {
-            self.edges.borrow_mut().push((from.clone(), address, span));
-        }
+    fn edge_to(&self, from: &Address, to: &Address, span: Span) {
+        self.edges
+            .borrow_mut()
+            .push((from.clone(), to.clone(), span));
     }
 
     fn names(&self) -> &crate::identity::Names {
@@ -1394,19 +1375,6 @@ fn secret_names(v: &Value, out: &mut BTreeSet<String>) {
         Value::Map(m) => m.values().for_each(|i| secret_names(i, out)),
         _ => {}
     }
-}
-
-/// Reads back an address's canonical string form.
-pub fn parse_address(text: &str) -> Option<Address> {
-    let mut parts = text.split('/');
-    let layer = match parts.next()? {
-        "shared" => Layer::Shared,
-        other => Layer::Environment(other.strip_prefix("env:")?.to_string()),
-    };
-    Some(Address::new(
-        layer,
-        parts.map(address::Segment::from).collect(),
-    ))
 }
 
 /// A `--set` value, read as the parameter's type.

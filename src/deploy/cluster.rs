@@ -228,7 +228,7 @@ fn masked(mut d: Diagnostic, secrets: &BTreeMap<String, SecretValue>) -> Diagnos
         ];
         for form in forms {
             if !form.is_empty() {
-                d.message = d.message.replace(&form, "(sensitive)");
+                d.message = d.message.replace(&form, crate::state::SENSITIVE);
             }
         }
     }

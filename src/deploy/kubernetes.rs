@@ -827,7 +827,7 @@ fn change(path: &str, before: Option<&J>, after: Option<&J>, cx: &Cmp<'_>) -> Fi
             .any(|p| path == *p || path.starts_with(&format!("{p}.")));
     let sensitive =
         is_under(filled.sensitive.keys(), path) || secret_data || is_under(&cx.hashed, path);
-    let hide = |v: Option<&J>| v.map(|_| J::String("(sensitive)".into()));
+    let hide = |v: Option<&J>| v.map(|_| J::String(crate::state::SENSITIVE.into()));
     FieldChange {
         path: path.to_string(),
         before: if sensitive {
@@ -1096,8 +1096,8 @@ pub fn drift_fields(key: &ObjectKey, applied: &J, live: &J) -> Vec<FieldChange> 
             .any(|l| f.path.starts_with(l) && f.path[l.len()..].starts_with('['));
         if inside && !f.sensitive {
             f.sensitive = true;
-            f.before = f.before.take().map(|_| J::String("(sensitive)".into()));
-            f.after = f.after.take().map(|_| J::String("(sensitive)".into()));
+            f.before = f.before.take().map(|_| J::String(crate::state::SENSITIVE.into()));
+            f.after = f.after.take().map(|_| J::String(crate::state::SENSITIVE.into()));
         }
     }
     fields

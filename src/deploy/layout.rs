@@ -3,6 +3,7 @@
 //! `rel-env-NAME`), which keep their names so an upgrade recreates
 //! nothing.
 
+use crate::address::Layer;
 use crate::diagnostic::Diagnostic;
 use crate::identity::{LEGACY_SHARED, ProjectName, legacy_environment_key};
 use crate::state::State;
@@ -34,7 +35,7 @@ pub async fn legacy_layout(backend: &Backend, app: &str, name: &str) -> Result<L
         .await?
         .is_some_and(|s| {
             is_legacy(&s.state)
-                && s.state.layer == format!("env:{name}")
+                && s.state.layer == Layer::Environment(name.to_string())
                 && s.state.stack.as_ref().is_none_or(|stack| {
                     stack.template["Description"]
                         .as_str()
@@ -70,7 +71,7 @@ pub async fn environments(
         let Some(stored) = backend.read(&key).await? else {
             continue;
         };
-        let Some(name) = stored.state.layer.strip_prefix("env:") else {
+        let Layer::Environment(name) = &stored.state.layer else {
             continue;
         };
         let shared_key = match &stored.state.names {

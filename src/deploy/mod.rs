@@ -41,8 +41,7 @@ pub const TEMPLATE_URL_LIMIT: usize = 1_048_576;
 #[derive(Clone, Debug)]
 pub struct DesiredStack {
     pub name: String,
-    /// `shared` or `env:NAME`.
-    pub layer: String,
+    pub layer: Layer,
     /// The template exactly as built (JSON).
     pub text: String,
     pub sha256: String,
@@ -95,12 +94,12 @@ impl Desired {
         &self.names.shared
     }
 
-    /// The layer a stack holds, as states record it: `shared` or `env:NAME`.
-    pub fn layer_of(&self, stack: &str) -> String {
+    /// The layer a stack holds.
+    pub fn layer_of(&self, stack: &str) -> Layer {
         if stack == self.names.shared {
-            "shared".into()
+            Layer::Shared
         } else {
-            format!("env:{}", self.environment)
+            Layer::Environment(self.environment.clone())
         }
     }
 
@@ -151,28 +150,23 @@ impl Desired {
                 objects.push(kubernetes::DesiredObject { key, manifest });
             }
         }
+        // The templates are read from the bytes emit wrote, which are what
+        // the provider receives; their layers and names come from emit.
         for artifact in &build.artifacts {
-            let (name, template, deployment) = match artifact.kind {
-                ArtifactKind::CloudformationTemplate => (
-                    artifact
-                        .path
-                        .rsplit('/')
-                        .next()
-                        .unwrap_or(&artifact.path)
-                        .trim_end_matches(".json")
-                        .to_string(),
-                    parse(artifact)?,
-                    None,
-                ),
+            let Some(layer) = &artifact.layer else {
+                continue;
+            };
+            let name = crate::emit::layer_name(&model.environment.names, layer).to_string();
+            let (template, deployment) = match artifact.kind {
+                ArtifactKind::CloudformationTemplate => (parse(artifact)?, None),
                 ArtifactKind::TerraformBlueprint => {
-                    // gcp/LAYER/main.tf.json, beside gcp/LAYER/deployment.json.
-                    let folder = artifact.path.trim_end_matches("/main.tf.json");
-                    let name = folder.rsplit('/').next().unwrap_or(folder).to_string();
-                    let metadata_path = format!("{folder}/deployment.json");
                     let metadata = build
                         .artifacts
                         .iter()
-                        .find(|a| a.path == metadata_path)
+                        .find(|a| {
+                            a.kind == ArtifactKind::InfrastructureManagerDeployment
+                                && a.layer.as_ref() == Some(layer)
+                        })
                         .map(parse)
                         .transpose()?
                         .unwrap_or(serde_json::Value::Null);
@@ -185,16 +179,11 @@ impl Desired {
                                 .collect()
                         })
                         .unwrap_or_default();
-                    let template = gcp::plan_template(&parse(artifact)?, &labels);
-                    (name, template, Some(metadata))
+                    (gcp::plan_template(&parse(artifact)?, &labels), Some(metadata))
                 }
                 _ => continue,
             };
-            let layer = if name == model.environment.names.shared {
-                "shared".to_string()
-            } else {
-                format!("env:{}", model.environment.name)
-            };
+            let layer = layer.clone();
             stacks.push(DesiredStack {
                 sha256: crate::state::sha256_hex(artifact.content.as_bytes()),
                 text: artifact.content.clone(),
@@ -207,13 +196,15 @@ impl Desired {
             });
         }
         // Environments import what the shared stack exports.
-        let shared = stacks.iter().any(|s| s.layer == "shared");
+        let shared = stacks.iter().any(|s| s.layer.is_shared());
         for s in &mut stacks {
-            if s.layer != "shared" && shared {
+            if !s.layer.is_shared() && shared {
                 s.depends_on.push(model.environment.names.shared.clone());
             }
         }
-        stacks.sort_by(|a, b| (a.layer != "shared", &a.name).cmp(&(b.layer != "shared", &b.name)));
+        stacks.sort_by(|a, b| {
+            (!a.layer.is_shared(), &a.name).cmp(&(!b.layer.is_shared(), &b.name))
+        });
         let mut placeholders: BTreeMap<String, String> = build
             .placeholders
             .iter()

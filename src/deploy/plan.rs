@@ -40,7 +40,7 @@ pub fn failed_create(status: &str) -> bool {
 /// One stack's inputs to the plan.
 pub struct StackInput<'a> {
     pub name: &'a str,
-    pub layer: &'a str,
+    pub layer: &'a crate::address::Layer,
     pub desired: Option<&'a DesiredStack>,
     pub recorded: Option<&'a StackRecord>,
     /// `None`: not refreshed (`--refresh=false`); `Some(None)`: refreshed
@@ -156,7 +156,7 @@ pub struct ResourceChange {
 #[serde(deny_unknown_fields)]
 pub struct StackPlan {
     pub name: String,
-    pub layer: String,
+    pub layer: crate::address::Layer,
     pub action: Action,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack_id: Option<String>,
@@ -383,7 +383,7 @@ pub fn field_changes(
         }
         (b, a) => {
             let sensitive = b.is_some_and(contains_secret) || a.is_some_and(contains_secret);
-            let hidden = || J::String("(sensitive)".into());
+            let hidden = || J::String(crate::state::SENSITIVE.into());
             out.push(FieldChange {
                 path: path.clone(),
                 before: if sensitive {
@@ -611,7 +611,7 @@ pub fn plan_stack(
     }
     StackPlan {
         name: input.name.to_string(),
-        layer: input.layer.to_string(),
+        layer: input.layer.clone(),
         action,
         stack_id: live
             .map(|l| l.stack_id.clone())
@@ -674,7 +674,7 @@ mod tests {
     fn stack(template: J) -> DesiredStack {
         DesiredStack {
             name: "rel-env-x".into(),
-            layer: "env:x".into(),
+            layer: crate::address::Layer::Environment("x".into()),
             text: template.to_string(),
             sha256: "0".repeat(64),
             addresses: [("Repo".to_string(), "env:x/app.a/resource.repo".to_string())].into(),

@@ -41,9 +41,9 @@ fn field_sides(f: &FieldChange) -> (Option<String>, Option<String>) {
     };
     if f.sensitive {
         let after = if f.before.is_some() {
-            "(sensitive, changed)"
+            crate::state::SENSITIVE_CHANGED
         } else {
-            "(sensitive)"
+            crate::state::SENSITIVE
         };
         return (
             f.before.as_ref().map(|_| format!("{path} = (sensitive)")),

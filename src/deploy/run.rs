@@ -805,7 +805,7 @@ fn check_stack_owners(
 /// A new state for one of the environment's layers, recording the names
 /// it is created under.
 fn new_state(desired: &Desired, key: &str) -> State {
-    let mut state = State::new(&desired.layer_of(key));
+    let mut state = State::new(desired.layer_of(key));
     state.names = Some(desired.names.clone());
     state
 }

@@ -106,7 +106,7 @@ pub async fn check(providers: &Providers, mut subject: Subject, today: &str) -> 
                     key,
                     &subject.name,
                     subject.project.as_deref(),
-                    state.layer == "shared",
+                    state.layer.is_shared(),
                 )
                 .await
                 {
@@ -130,7 +130,7 @@ pub async fn check(providers: &Providers, mut subject: Subject, today: &str) -> 
         if let Some(record) = state
             .kubernetes
             .as_ref()
-            .filter(|r| !r.objects.is_empty() && state.layer.starts_with("env:"))
+            .filter(|r| !r.objects.is_empty() && !state.layer.is_shared())
         {
             let c = match k8s::connect(&providers.kube, subject.kube_context.as_deref()).await {
                 Ok(cluster) => {

@@ -228,7 +228,7 @@ impl Counts {
 }
 
 /// A sensitive value as reports show it.
-pub const SENSITIVE: &str = "(sensitive)";
+pub use crate::state::SENSITIVE;
 
 impl Difference {
     /// A difference of two values (either may be absent), masked when

@@ -14,7 +14,7 @@ use super::{
     layer_name, written,
 };
 use crate::identity::Names;
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashSet;
 
 use crate::compile::{Address, Layer, Model, Provider, Resource};
 use crate::diagnostic::Diagnostic;
@@ -110,9 +110,7 @@ enum Reference<'m> {
 /// straight from the model's values, without an intermediate JSON tree.
 struct Stacks<'m> {
     names: &'m Names,
-    /// CloudFormation resources by their address's text (the form symbols
-    /// carry).
-    by_text: FxHashMap<&'m str, &'m Resource>,
+    model: &'m Model,
     /// Outputs per layer: output name → (value, export name if exported).
     outputs: BTreeMap<Layer, BTreeMap<String, (J, Option<String>)>>,
     placeholders: Vec<Placeholder>,
@@ -122,7 +120,10 @@ struct Stacks<'m> {
 impl<'m> Stacks<'m> {
     /// The CloudFormation resource a symbol reads, if it is one.
     fn target(&self, symbol: &Symbol) -> Option<&'m Resource> {
-        self.by_text.get(symbol.address.as_str()).copied()
+        self.model
+            .resources
+            .get(&symbol.address)
+            .filter(|r| r.provider == Provider::CloudFormation)
     }
 
     /// An output of the target's stack carrying the symbol; exported when asked.
@@ -362,12 +363,7 @@ pub fn emit(model: &Model, format: TemplateFormat) -> Result<Build, Vec<Diagnost
     let names = &model.environment.names;
     let mut stacks = Stacks {
         names,
-        by_text: model
-            .resources
-            .values()
-            .filter(|r| r.provider == Provider::CloudFormation)
-            .map(|r| (r.address.text(), r))
-            .collect(),
+        model,
         outputs: BTreeMap::new(),
         placeholders: Vec::new(),
         errors: Vec::new(),
@@ -433,7 +429,12 @@ pub fn emit(model: &Model, format: TemplateFormat) -> Result<Build, Vec<Diagnost
     // Values Kubernetes manifests read from the stacks become outputs.
     // Only objects with an edge to a CloudFormation resource can read one,
     // so only their values are walked.
-    let cloud: FxHashSet<&Address> = stacks.by_text.values().map(|r| &r.address).collect();
+    let cloud: FxHashSet<&Address> = model
+        .resources
+        .values()
+        .filter(|r| r.provider == Provider::CloudFormation)
+        .map(|r| &r.address)
+        .collect();
     for resource in model.resources.values().filter(|r| {
         r.provider == Provider::Kubernetes
             && model
@@ -489,6 +490,7 @@ pub fn emit(model: &Model, format: TemplateFormat) -> Result<Build, Vec<Diagnost
             path: format!("cloudformation/{}.{extension}", layer_name(names, layer)),
             kind: ArtifactKind::CloudformationTemplate,
             content,
+            layer: Some(layer.clone()),
         });
     }
     build.placeholders = std::mem::take(&mut stacks.placeholders);

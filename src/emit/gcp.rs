@@ -12,7 +12,7 @@ use serde_json::{Map, Value as J, json};
 use super::{
     Artifact, ArtifactKind, Build, Placeholder, by_layer, json_text, layer_name, placeholder,
 };
-use crate::compile::{Address, Layer, Model, Provider, Resource, parse_address};
+use crate::compile::{Address, Layer, Model, Provider, Resource};
 use crate::diagnostic::Diagnostic;
 use crate::eval::value::{Piece, Symbol, Value};
 use crate::identity::Names;
@@ -78,8 +78,10 @@ struct Layers<'m> {
 
 impl Layers<'_> {
     fn expression(&mut self, symbol: &Symbol, from: &Resource) -> Option<String> {
-        let target = parse_address(&symbol.address)
-            .and_then(|a| self.model.resources.get(&a))
+        let target = self
+            .model
+            .resources
+            .get(&symbol.address)
             .filter(|t| t.provider == Provider::Gcp);
         let Some(target) = target else {
             self.errors.push(super::inexpressible(
@@ -243,8 +245,9 @@ pub fn emit(model: &Model) -> Result<Build, Vec<Diagnostic>> {
         .filter(|r| r.provider == Provider::Kubernetes)
     {
         for symbol in resource.properties.symbols() {
-            if let Some(target) = parse_address(&symbol.address)
-                .and_then(|a| model.resources.get(&a))
+            if let Some(target) = model
+                .resources
+                .get(&symbol.address)
                 .filter(|t| t.provider == Provider::Gcp)
             {
                 let attribute = if symbol.attribute.is_empty() {
@@ -331,6 +334,7 @@ pub fn emit(model: &Model) -> Result<Build, Vec<Diagnostic>> {
             path: format!("gcp/{name}/main.tf.json"),
             kind: ArtifactKind::TerraformBlueprint,
             content: json_text(&J::Object(config)),
+            layer: Some(layer.clone()),
         });
         let deployment = json!({
             "deploymentId": name,
@@ -344,6 +348,7 @@ pub fn emit(model: &Model) -> Result<Build, Vec<Diagnostic>> {
             path: format!("gcp/{name}/deployment.json"),
             kind: ArtifactKind::InfrastructureManagerDeployment,
             content: json_text(&deployment),
+            layer: Some(layer.clone()),
         });
     }
     Ok(build)

@@ -379,6 +379,7 @@ pub fn emit(model: &Model, mut prerendered: Prerendered) -> Result<Build, Vec<Di
             path: file_of(&layer),
             kind: ArtifactKind::KubernetesManifests,
             content,
+            layer: Some(layer.clone()),
         });
     }
     if !errors.is_empty() {

@@ -44,6 +44,9 @@ pub struct Artifact {
     pub path: String,
     pub kind: ArtifactKind,
     pub content: String,
+    /// The layer a template, blueprint, deployment or manifest file is
+    /// of (none for the index).
+    pub layer: Option<Layer>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -221,6 +224,7 @@ pub fn build_with(
         path: "index.json".into(),
         kind: ArtifactKind::Index,
         content: index,
+        layer: None,
     });
     Ok(build)
 }
@@ -487,15 +491,15 @@ pub fn explicit_dependencies<'m>(
         return candidates;
     }
     // Only now walk the values for the references they make.
-    let implied: Vec<&str> = resource
+    let implied: Vec<&Address> = resource
         .properties
         .symbol_refs()
         .into_iter()
-        .map(|s| s.address.as_str())
+        .map(|s| &s.address)
         .collect();
     candidates
         .into_iter()
-        .filter(|r| !implied.contains(&r.address.text()))
+        .filter(|r| !implied.contains(&&r.address))
         .collect()
 }
 

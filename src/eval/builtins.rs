@@ -462,7 +462,7 @@ mod tests {
     #[test]
     fn unknown_arguments_make_unknown_results() {
         let vpc = crate::eval::value::Symbol {
-            address: "shared.vpc".into(),
+            address: crate::address::Address::shared().child("resource", "vpc"),
             attribute: "id".into(),
         };
         let out = run("upper", vec![Value::Unknown(Box::new(vpc.clone()))]);

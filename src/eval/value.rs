@@ -12,7 +12,7 @@ pub type Str = compact_str::CompactString;
 /// (`shared.cluster.main.vpc` and `id`), or something computed from one.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Symbol {
-    pub address: String,
+    pub address: crate::address::Address,
     pub attribute: String,
 }
 

@@ -28,7 +28,7 @@ pub struct State {
     /// Incremented by every write.
     pub serial: u64,
     /// `shared` or `env:NAME`.
-    pub layer: String,
+    pub layer: crate::address::Layer,
     /// The identity and names of the environment that wrote the layer
     /// (stack or deployment, namespace, labels); absent in a state written
     /// before projects, whose layer keeps the names it had then.
@@ -148,12 +148,12 @@ pub enum Operation {
 
 impl State {
     /// A fresh state for a layer: new lineage and salt, serial 0.
-    pub fn new(layer: &str) -> State {
+    pub fn new(layer: crate::address::Layer) -> State {
         State {
             version: STATE_VERSION,
             lineage: random_hex(16),
             serial: 0,
-            layer: layer.to_string(),
+            layer,
             names: None,
             salt: random_hex(16),
             stack: None,
@@ -193,6 +193,12 @@ impl State {
         text
     }
 }
+
+/// What plans, reports and errors show in place of a secret's value.
+pub const SENSITIVE: &str = "(sensitive)";
+
+/// What they show for a secret whose value changed.
+pub const SENSITIVE_CHANGED: &str = "(sensitive, changed)";
 
 /// The text that stands for a secret in state and plans: a salted SHA-256,
 /// so a change can be detected without the value being recoverable.
@@ -368,7 +374,7 @@ mod tests {
 
     #[test]
     fn state_round_trips_and_refuses_other_versions() {
-        let s = State::new("env:pr-1");
+        let s = State::new(crate::address::Layer::Environment("pr-1".into()));
         assert_eq!(State::from_json(&s.to_json()).unwrap(), s);
         let newer = s.to_json().replace("\"version\": 2", "\"version\": 3");
         assert!(State::from_json(&newer).unwrap_err().contains("version 3"));

@@ -597,7 +597,7 @@ fn sides(d: &Difference) -> (String, String) {
     let path = shown_path(d);
     if d.sensitive {
         let actual = if d.expected.is_some() {
-            "(sensitive, changed)"
+            crate::state::SENSITIVE_CHANGED
         } else {
             SENSITIVE
         };

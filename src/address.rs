@@ -1,5 +1,7 @@
 //! Resource addresses: typed, ordered, with one canonical string form used
-//! as graph key, state key and artifact name.
+//! as graph key, state key and artifact name. Below `eval` in the
+//! pipeline, so a value known only after apply names its resource by
+//! address, never by text parsed back.
 
 use std::fmt;
 use std::sync::Arc;
@@ -7,9 +9,10 @@ use std::sync::Arc;
 /// One `kind.name` segment of an address.
 pub type Segment = compact_str::CompactString;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// Which stack a resource belongs to.
+/// Which stack a resource belongs to. Written (in states and plans) as
+/// `shared` or `env:NAME`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Layer {
     /// Items outside any app: domains, clusters, certificates.
@@ -137,15 +140,54 @@ impl Address {
     }
 }
 
+impl Layer {
+    /// Whether this is the shared layer.
+    pub fn is_shared(&self) -> bool {
+        *self == Layer::Shared
+    }
+
+    /// The written form: `shared` or `env:NAME`.
+    pub fn text(&self) -> String {
+        match self {
+            Layer::Shared => String::from("shared"),
+            Layer::Environment(name) => format!("env:{name}"),
+        }
+    }
+}
+
+impl fmt::Display for Layer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text())
+    }
+}
+
+impl Serialize for Layer {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text())
+    }
+}
+
+impl<'de> Deserialize<'de> for Layer {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Layer, D::Error> {
+        let text = String::deserialize(d)?;
+        match text.as_str() {
+            "shared" => Ok(Layer::Shared),
+            other => match other.strip_prefix("env:") {
+                Some(name) if !name.is_empty() => Ok(Layer::Environment(name.to_string())),
+                _ => Err(serde::de::Error::custom(format!(
+                    "layer `{text}` is neither `shared` nor `env:NAME`"
+                ))),
+            },
+        }
+    }
+}
+
 impl Address {
     /// The canonical text: `shared/...` or `env:NAME/...`, segments joined
     /// by `/`. Made once per address.
     pub fn text(&self) -> &str {
         self.0.text.get_or_init(|| {
-            let mut out = match &self.layer {
-                Layer::Shared => String::from("shared"),
-                Layer::Environment(name) => format!("env:{name}"),
-            };
+            let mut out = self.layer.text();
             for segment in &self.path {
                 out.push('/');
                 out.push_str(segment);
