@@ -50,9 +50,9 @@ fn main() {
                 .map(|k| (k.clone(), format!("physical-{k}")))
                 .collect(),
         };
-        let mut state = State::new(&d.layer);
+        let mut state = State::new(d.layer.clone());
         state.serial = 1;
-        if d.layer.starts_with("env:") {
+        if !d.layer.is_shared() {
             // The environment's objects, as apply records them.
             let values = Values {
                 placeholders: &desired.placeholders,

@@ -141,7 +141,7 @@ fn overrides_defaults_and_symbolic_values_reach_the_objects() {
     assert!(
         url.symbols()
             .iter()
-            .all(|s| s.address == "env:production/app.store/database.db/resource.instance")
+            .all(|s| s.address.text() == "env:production/app.store/database.db/resource.instance")
     );
     let buyer = resource(
         &model,

@@ -27,7 +27,9 @@ impl Names for TestNames {
                 Value::Str("shop".into()),
             )])),
             "vpc" => Value::Unknown(Box::new(Symbol {
-                address: "shared.cluster.main.vpc".into(),
+                address: rel::address::Address::shared()
+                    .child("cluster", "main")
+                    .child("resource", "vpc"),
                 attribute: String::new(),
             })),
             "password" => Value::Secret("shop/db".into()),
@@ -134,7 +136,9 @@ fn builtins_run() {
 #[test]
 fn values_known_after_apply_stay_symbolic() {
     let vpc = |attr: &str| Symbol {
-        address: "shared.cluster.main.vpc".into(),
+        address: rel::address::Address::shared()
+            .child("cluster", "main")
+            .child("resource", "vpc"),
         attribute: attr.into(),
     };
     assert_eq!(ok("vpc.id"), Value::Unknown(Box::new(vpc("id"))));
@@ -205,6 +209,6 @@ fn json_form_never_holds_a_secret_value() {
     let json = serde_json::to_string(&v.to_json()).unwrap();
     assert_eq!(
         json,
-        r#"{"a":{"secret":"shop/db"},"b":{"known_after_apply":"shared.cluster.main.vpc.id"},"c":[1,2.5,"x"]}"#
+        r#"{"a":{"secret":"shop/db"},"b":{"known_after_apply":"shared/cluster.main/resource.vpc.id"},"c":[1,2.5,"x"]}"#
     );
 }

@@ -7,8 +7,8 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
+use rel::address::Layer;
 use rel::identity::{Identity, Names, ProjectName};
 use support::{KubeStandin, Moto, Run, boto};
 
@@ -75,7 +75,7 @@ fn names(project: &str) -> Names {
 }
 
 fn rel(f: &Folder, moto: &Moto, kube: &KubeStandin, verb: &str, extra: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_rel"))
+    let out = support::project::rel_command()
         .arg(verb)
         .arg(&f.dir)
         .args(["--env", "production", "--endpoint-url", &moto.endpoint])
@@ -83,15 +83,6 @@ fn rel(f: &Folder, moto: &Moto, kube: &KubeStandin, verb: &str, extra: &[&str]) 
         .arg(kube.kubeconfig(&f.dir))
         .args(["--timeout", "120"])
         .args(extra)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("NO_COLOR", "1")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_ENDPOINT_URL")
-        .env_remove("REL_STATE")
-        .stdin(Stdio::null())
         .output()
         .expect("rel runs");
     Run::of(out)
@@ -284,8 +275,11 @@ fn an_environment_applied_before_projects_keeps_its_names() {
     let states = f.dir.join(".rel/state");
     std::fs::create_dir_all(&states).unwrap();
     for (key, layer) in [
-        ("rel-shared", "shared"),
-        ("rel-env-production", "env:production"),
+        ("rel-shared", Layer::Shared),
+        (
+            "rel-env-production",
+            Layer::Environment("production".into()),
+        ),
     ] {
         let mut s = rel::state::State::new(layer);
         s.serial = 1;

@@ -3,6 +3,7 @@
 //! replace, delete, a secret, a value known after apply, a change made
 //! outside rel, a certificate to validate by hand).
 
+use rel::address::Layer;
 use std::collections::BTreeMap;
 
 use rel::deploy::DesiredStack;
@@ -21,7 +22,11 @@ fn desired(name: &str, layer: &str, template: serde_json::Value) -> DesiredStack
         .collect();
     DesiredStack {
         name: name.into(),
-        layer: layer.into(),
+        layer: if layer == "shared" {
+            Layer::Shared
+        } else {
+            Layer::Environment(layer.trim_start_matches("env:").into())
+        },
         text: template.to_string(),
         sha256: String::new(),
         addresses,
@@ -98,7 +103,7 @@ fn example_plan() -> plan::Plan {
     let inputs = [
         StackInput {
             name: "rel-shared",
-            layer: "shared",
+            layer: &Layer::Shared,
             desired: Some(&shared),
             recorded: None,
             live: Some(Some(&shared_live)),
@@ -107,7 +112,7 @@ fn example_plan() -> plan::Plan {
         },
         StackInput {
             name: "rel-env-pr-1",
-            layer: "env:pr-1",
+            layer: &Layer::Environment("pr-1".into()),
             desired: Some(&env),
             recorded: Some(&record),
             live: Some(Some(&env_live)),

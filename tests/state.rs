@@ -54,7 +54,7 @@ async fn s3_backend(moto: &Moto, prefix: &str) -> Backend {
 /// (E0504) and the first one's state stays.
 async fn a_stale_writer_is_refused(backend: &Backend) {
     let key = "rel-env-x";
-    let first = State::new("env:x");
+    let first = State::new(rel::address::Layer::Environment("x".into()));
     let stored = backend
         .write(key, &Stored::new(first.clone()), &first)
         .await

@@ -16,8 +16,8 @@ use std::sync::Arc;
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 
-pub use crate::identity::{APP_LABEL, ENVIRONMENT_LABEL, MANAGED_BY, PROJECT_LABEL};
 pub use crate::address::{Address, Layer};
+pub use crate::identity::{APP_LABEL, ENVIRONMENT_LABEL, MANAGED_BY, PROJECT_LABEL};
 pub use kubernetes::{ENV_SECRET, secret_key};
 pub use names::is_dns_label;
 

@@ -1096,8 +1096,14 @@ pub fn drift_fields(key: &ObjectKey, applied: &J, live: &J) -> Vec<FieldChange> 
             .any(|l| f.path.starts_with(l) && f.path[l.len()..].starts_with('['));
         if inside && !f.sensitive {
             f.sensitive = true;
-            f.before = f.before.take().map(|_| J::String(crate::state::SENSITIVE.into()));
-            f.after = f.after.take().map(|_| J::String(crate::state::SENSITIVE.into()));
+            f.before = f
+                .before
+                .take()
+                .map(|_| J::String(crate::state::SENSITIVE.into()));
+            f.after = f
+                .after
+                .take()
+                .map(|_| J::String(crate::state::SENSITIVE.into()));
         }
     }
     fields

@@ -179,7 +179,10 @@ impl Desired {
                                 .collect()
                         })
                         .unwrap_or_default();
-                    (gcp::plan_template(&parse(artifact)?, &labels), Some(metadata))
+                    (
+                        gcp::plan_template(&parse(artifact)?, &labels),
+                        Some(metadata),
+                    )
                 }
                 _ => continue,
             };
@@ -202,9 +205,8 @@ impl Desired {
                 s.depends_on.push(model.environment.names.shared.clone());
             }
         }
-        stacks.sort_by(|a, b| {
-            (!a.layer.is_shared(), &a.name).cmp(&(!b.layer.is_shared(), &b.name))
-        });
+        stacks
+            .sort_by(|a, b| (!a.layer.is_shared(), &a.name).cmp(&(!b.layer.is_shared(), &b.name)));
         let mut placeholders: BTreeMap<String, String> = build
             .placeholders
             .iter()

@@ -13,13 +13,13 @@ use std::collections::BTreeMap;
 
 use serde_json::Value as J;
 
-use super::plan::LiveStack;
+use super::plan::{Adopted, LiveStack};
 use crate::diagnostic::{Diagnostic, codes};
 use crate::identity::{
     APP_LABEL, ENVIRONMENT_LABEL, LINEAGE_ANNOTATION, MANAGED_BY, PROJECT_LABEL, TAG_APP,
     TAG_ENVIRONMENT, TAG_LINEAGE, TAG_MANAGED, TAG_PROJECT,
 };
-use crate::state::{ObjectRecord, StackRecord};
+use crate::state::{ObjectRecord, StackRecord, State};
 
 /// Something rel would write that is not this environment's.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,12 +33,42 @@ pub struct Foreign {
 }
 
 impl Foreign {
-    pub fn adopted(self) -> super::plan::Adopted {
-        super::plan::Adopted {
+    pub fn adopted(self) -> Adopted {
+        Adopted {
             name: self.name,
             owner: self.owner,
         }
     }
+}
+
+/// Refuses a run that would write a stack (or deployment: `word`) its
+/// state does not own, unless it `adopt`s them; returns what is adopted.
+/// `live` holds what refresh found, by state key.
+pub fn check_stacks(
+    word: &str,
+    adopt: bool,
+    environment: &str,
+    states: &BTreeMap<&str, &State>,
+    live: &BTreeMap<String, Option<LiveStack>>,
+) -> Result<Vec<Adopted>, Diagnostic> {
+    let foreign: Vec<Foreign> = live
+        .iter()
+        .filter_map(|(key, l)| {
+            let (l, s) = (l.as_ref()?, states.get(key.as_str())?);
+            (!stack_is_owned(l, s.stack.as_ref(), &s.lineage)).then(|| Foreign {
+                name: key.clone(),
+                what: format!("{word} `{key}`"),
+                owner: stack_owner(&l.tags),
+            })
+        })
+        .collect();
+    if foreign.is_empty() {
+        return Ok(Vec::new());
+    }
+    if !adopt {
+        return Err(not_owned(&foreign, environment));
+    }
+    Ok(foreign.into_iter().map(Foreign::adopted).collect())
 }
 
 /// Whether a live stack (or deployment) is this state's.

@@ -397,7 +397,19 @@ async fn run_locked(
     }
 
     let destroying = matches!(mode, Mode::Destroy { .. });
-    let adopted = check_stack_owners(ctx, desired, &keys, &stored, &live)?;
+    let recorded: BTreeMap<&str, &State> =
+        stored.iter().map(|(k, s)| (k.as_str(), &s.state)).collect();
+    let adopted = super::ownership::check_stacks(
+        if ctx.gcp.is_some() {
+            "deployment"
+        } else {
+            "stack"
+        },
+        ctx.adopt,
+        &desired.environment,
+        &recorded,
+        &live,
+    )?;
     // The stacks' outputs as known now: inputs of GCP deployments, and
     // values of the Kubernetes objects.
     let outputs = outputs_known(desired, &live, &stored, refresh);
@@ -763,43 +775,6 @@ fn outputs_recorded(desired: &Desired, stored: &BTreeMap<String, Stored>) -> clu
             Some((s.name.clone(), record.outputs.clone()))
         })
         .collect()
-}
-
-/// Refuses a run that would write a stack or deployment this
-/// environment does not own (unless it adopts, on purpose); returns what
-/// is adopted.
-fn check_stack_owners(
-    ctx: &Context,
-    desired: &Desired,
-    keys: &[String],
-    stored: &BTreeMap<String, Stored>,
-    live: &BTreeMap<String, Option<LiveStack>>,
-) -> Result<Vec<plan::Adopted>, Diagnostic> {
-    use super::ownership::{Foreign, not_owned, stack_is_owned, stack_owner};
-    let word = if ctx.gcp.is_some() {
-        "deployment"
-    } else {
-        "stack"
-    };
-    let foreign: Vec<Foreign> = keys
-        .iter()
-        .filter_map(|key| {
-            let l = live.get(key)?.as_ref()?;
-            let s = &stored.get(key)?.state;
-            (!stack_is_owned(l, s.stack.as_ref(), &s.lineage)).then(|| Foreign {
-                name: key.clone(),
-                what: format!("{word} `{key}`"),
-                owner: stack_owner(&l.tags),
-            })
-        })
-        .collect();
-    if foreign.is_empty() {
-        return Ok(Vec::new());
-    }
-    if !ctx.adopt {
-        return Err(not_owned(&foreign, &desired.environment));
-    }
-    Ok(foreign.into_iter().map(Foreign::adopted).collect())
 }
 
 /// A new state for one of the environment's layers, recording the names

@@ -64,6 +64,22 @@ environment "pr-${{branch}}" from store {{
     s
 }
 
+/// The `rel` binary with test credentials, and nothing from the
+/// environment that could point it at real AWS or another state.
+pub fn rel_command() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_rel"));
+    c.env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("NO_COLOR", "1")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("REL_STATE")
+        .stdin(Stdio::null());
+    c
+}
+
 pub struct Project {
     pub moto: Moto,
     /// The cluster the environments' objects go to.
@@ -95,18 +111,8 @@ impl Project {
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_rel"));
-        c.args(args)
-            .args(&self.state)
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("NO_COLOR", "1")
-            .env_remove("AWS_PROFILE")
-            .env_remove("AWS_ENDPOINT_URL")
-            .env_remove("REL_STATE")
-            .stdin(Stdio::null());
+        let mut c = rel_command();
+        c.args(args).args(&self.state);
         c
     }
 
