@@ -17,6 +17,8 @@ use support::{KubeStandin, Moto, Run, boto};
 struct Folder {
     project: String,
     dir: PathBuf,
+    /// Where states are kept, when not the folder's own.
+    state: Option<PathBuf>,
 }
 
 fn template(project: &str) -> String {
@@ -60,6 +62,7 @@ fn folder(test: &str, project: &str) -> Folder {
     Folder {
         project: project.into(),
         dir,
+        state: None,
     }
 }
 
@@ -82,6 +85,11 @@ fn rel(f: &Folder, moto: &Moto, kube: &KubeStandin, verb: &str, extra: &[&str]) 
         .arg("--kubeconfig")
         .arg(kube.kubeconfig(&f.dir))
         .args(["--timeout", "120"])
+        .args(
+            f.state
+                .iter()
+                .flat_map(|s| [std::ffi::OsStr::new("--state"), s.as_os_str()]),
+        )
         .args(extra)
         .output()
         .expect("rel runs");
@@ -112,8 +120,13 @@ fn exports(moto: &Moto) -> Vec<String> {
 #[test]
 fn two_projects_with_the_same_app_and_environment_names_are_isolated() {
     let (moto, kube) = (Moto::start(), KubeStandin::start());
-    let a = folder("two", "acme");
-    let b = folder("two", "other");
+    // One state folder for both, as one S3 prefix for a whole company.
+    let mut a = folder("two", "acme");
+    let mut b = folder("two", "other");
+    let states = a.dir.parent().unwrap().join("states");
+    let _ = std::fs::remove_dir_all(&states);
+    a.state = Some(states.clone());
+    b.state = Some(states);
     rel(&a, &moto, &kube, "apply", &["--auto-approve"]).expect(0);
     rel(&b, &moto, &kube, "apply", &["--auto-approve"]).expect(0);
     for f in [&a, &b] {

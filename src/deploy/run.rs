@@ -320,8 +320,16 @@ async fn run_locked(
             if other == env || other == shared_key {
                 continue;
             }
+            // Environments of this shared layer only: other projects'
+            // states may sit in the same folder or prefix.
             if let Some(s) = backend.read(&other).await?
                 && s.state.stack.is_some()
+                && !s.state.layer.is_shared()
+                && s.state
+                    .names
+                    .as_ref()
+                    .map_or(crate::identity::LEGACY_SHARED, |n| n.shared.as_str())
+                    == shared_key
             {
                 users.push(other);
             }

@@ -1,4 +1,5 @@
-//! CloudFormation: one template per layer (`rel-shared`, `rel-env-NAME`).
+//! CloudFormation: one template per layer (`rel-PROJECT-shared`,
+//! `rel-PROJECT-APP-ENV`; names from `identity::Names`).
 //! Values known only after apply become `Ref` / `Fn::GetAtt` in the same
 //! stack, exports and `Fn::ImportValue` across stacks, and stack outputs
 //! when Kubernetes manifests need them. Secrets become dynamic references
