@@ -49,9 +49,11 @@ fn main() {
                 .keys()
                 .map(|k| (k.clone(), format!("physical-{k}")))
                 .collect(),
+            tags: BTreeMap::new(),
         };
         let mut state = State::new(d.layer.clone());
         state.serial = 1;
+        state.names = Some(desired.names.clone());
         if !d.layer.is_shared() {
             // The environment's objects, as apply records them.
             let values = Values {
@@ -63,7 +65,9 @@ fn main() {
                 .objects
                 .iter()
                 .map(|o| {
-                    let f = k8s::fill(o, &values).expect("filled");
+                    // Marked with the state's lineage, as apply marks them.
+                    let mut f = k8s::fill(o, &values).expect("filled");
+                    rel::deploy::ownership::annotate(&mut f.manifest, &state.lineage);
                     (f.key.id(), k8s::object_record(&f, None, &state.salt))
                 })
                 .collect();
@@ -139,7 +143,8 @@ fn main() {
         let start = Instant::now();
         let mut unchanged = 0;
         for o in &desired.objects {
-            let f = k8s::fill(o, &values).expect("filled");
+            let mut f = k8s::fill(o, &values).expect("filled");
+            rel::deploy::ownership::annotate(&mut f.manifest, &env_state.lineage);
             let r = record.objects.get(&f.key.id());
             let c = k8s::object_change(&f, r.map(|r| &r.applied), r, &env_state.salt);
             unchanged += usize::from(c.action == plan::Action::NoOp);

@@ -22,25 +22,30 @@ fn is_legacy(state: &State) -> bool {
 }
 
 /// Whether the environment `name` of app `app` has layers whose states
-/// were written before projects. The environment's legacy state counts
-/// only if it was applied from the same app (its stack's description
-/// names the app).
+/// were written before projects. Such states record no project, so a
+/// layer counts only when it was applied from the same app (its recorded
+/// template's description names the app): the environment's own
+/// `rel-env-NAME`, and `rel-shared`, which before projects one folder or
+/// prefix could hold only once.
 pub async fn legacy_layout(backend: &Backend, app: &str, name: &str) -> Result<Legacy, Diagnostic> {
+    let same_app = |state: &State| {
+        state.stack.as_ref().is_none_or(|stack| {
+            stack.template["Description"]
+                .as_str()
+                .is_none_or(|d| d.starts_with(&format!("rel {app}:")))
+        })
+    };
     let shared = backend
         .read(LEGACY_SHARED)
         .await?
-        .is_some_and(|s| is_legacy(&s.state));
+        .is_some_and(|s| is_legacy(&s.state) && s.state.layer.is_shared() && same_app(&s.state));
     let environment = backend
         .read(&legacy_environment_key(name))
         .await?
         .is_some_and(|s| {
             is_legacy(&s.state)
                 && s.state.layer == Layer::Environment(name.to_string())
-                && s.state.stack.as_ref().is_none_or(|stack| {
-                    stack.template["Description"]
-                        .as_str()
-                        .is_none_or(|d| d.starts_with(&format!("rel {app}:")))
-                })
+                && same_app(&s.state)
         });
     Ok(Legacy {
         shared,
