@@ -31,10 +31,6 @@ use crate::state::{KubeRecord, ObjectRecord, secret_hash};
 /// rel's field manager for server-side apply.
 pub const FIELD_MANAGER: &str = "rel";
 
-/// The label every object rel writes carries, and the one naming its environment.
-pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
-pub const ENVIRONMENT_LABEL: &str = "rel.dev/environment";
-
 /// Where an object is: API version, kind, namespace and name.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ObjectKey {
